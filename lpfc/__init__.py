@@ -1,0 +1,30 @@
+"""lpfc: an optimizing compiler for transformer models on phones.
+
+Public API::
+
+    import lpfc
+    module = lpfc.import_onnx("bert.onnx")            # graph IR
+    print(lpfc.print_module(module))                   # textual IR
+    outs = lpfc.interpret(module, {"input_ids": ids})  # numpy reference interpreter
+"""
+from .errors import (InputError, LpfcError, ModelLoadError, ParseError, ShapeError, UnsupportedError,
+                     VerificationError)
+from .frontend.onnx import import_onnx
+from .interp import run_function
+from .ir import Module, parse_module, print_module
+from .ir.verifier import verify
+
+__version__ = "0.1.0"
+
+
+def interpret(module: Module, feeds, function=None) -> dict:
+    """Run a module's function (default: the first) with the numpy reference interpreter.
+
+    ``feeds`` maps input names to arrays; returns outputs keyed by output name.
+    """
+    return run_function(module.function(function), feeds)
+
+
+__all__ = ["InputError", "LpfcError", "ModelLoadError", "Module", "ParseError", "ShapeError", "UnsupportedError",
+           "VerificationError", "import_onnx", "interpret", "parse_module", "print_module", "verify",
+           "__version__"]

@@ -1,0 +1,205 @@
+"""The ``lpfc`` command line.
+
+    lpfc import model.onnx [-o model.mlir]            print the graph IR
+    lpfc run model.onnx --inputs feed.npz --outputs out.npz
+    lpfc ops                                          list the supported ONNX ops
+
+Errors in the input (a bad model, a missing input, a wrong shape) print one
+``lpfc: error: ...`` line and exit with status 1; usage errors exit with 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from . import __version__
+from .errors import InputError, LpfcError
+
+
+class Progress:
+    """Stage timing on stderr: ``[lpfc] importing model.onnx ... 0.42 s``."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def step(self, what: str):
+        return _Step(what, self.quiet)
+
+
+class _Step:
+    def __init__(self, what, quiet):
+        self.what, self.quiet = what, quiet
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        if not self.quiet:
+            print(f"[lpfc] {self.what} ...", end="", file=sys.stderr, flush=True)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if not self.quiet:
+            status = f" {time.perf_counter() - self.t0:.2f} s" if exc_type is None else " failed"
+            print(status, file=sys.stderr, flush=True)
+        return False
+
+
+def parse_shape_args(items: Optional[Sequence[str]]) -> dict:
+    """``--input-shape input_ids=1x128`` -> {"input_ids": (1, 128)}."""
+    shapes = {}
+    for item in items or ():
+        name, sep, dims = item.rpartition("=")
+        if not sep or not name:
+            raise InputError(f"--input-shape {item!r} is not NAME=DIMS (e.g. input_ids=1x128)")
+        try:
+            shapes[name] = tuple(int(d) for d in dims.split("x")) if dims else ()
+        except ValueError:
+            raise InputError(f"--input-shape {item!r}: dimensions must be integers separated by 'x'") from None
+    return shapes
+
+
+def load_module(path: str, input_shapes=None, progress: Optional[Progress] = None):
+    """A model file as graph IR: ONNX (.onnx) or lpfc's textual IR (.mlir / .lpfc)."""
+    from .frontend.onnx import import_onnx
+    from .ir.parser import parse_module
+    from .ir.verifier import verify
+
+    progress = progress or Progress(quiet=True)
+    p = Path(path)
+    if p.suffix in (".mlir", ".lpfc"):
+        if not p.is_file():
+            raise LpfcError(f"IR file {path!r} does not exist")
+        with progress.step(f"parsing {p.name}"):
+            m = parse_module(p.read_text())
+            verify(m)
+        return m
+    with progress.step(f"importing {p.name}"):
+        return import_onnx(path, input_shapes=input_shapes)
+
+
+def read_feeds(inputs_npz: Optional[str], input_items: Optional[Sequence[str]]) -> dict:
+    feeds = {}
+    if inputs_npz:
+        try:
+            with np.load(inputs_npz, allow_pickle=False) as z:
+                feeds.update({k: z[k] for k in z.files})
+        except FileNotFoundError:
+            raise InputError(f"inputs file {inputs_npz!r} does not exist") from None
+        except Exception as e:
+            raise InputError(f"cannot read inputs file {inputs_npz!r} as .npz: {e}") from None
+    for item in input_items or ():
+        name, sep, file = item.partition("=")
+        if not sep or not name or not file:
+            raise InputError(f"--input {item!r} is not NAME=FILE.npy")
+        try:
+            feeds[name] = np.load(file, allow_pickle=False)
+        except FileNotFoundError:
+            raise InputError(f"input file {file!r} (for {name!r}) does not exist") from None
+        except Exception as e:
+            raise InputError(f"cannot read {file!r} (for {name!r}) as .npy: {e}") from None
+    return feeds
+
+
+# -- commands -------------------------------------------------------------------------------
+def cmd_import(args) -> int:
+    from .ir.printer import print_module
+
+    progress = Progress(args.quiet)
+    m = load_module(args.model, parse_shape_args(args.input_shape), progress)
+    text = print_module(m, resources="inline" if args.with_weights else "none")
+    if args.output:
+        Path(args.output).write_text(text)
+        if not args.quiet:
+            print(f"[lpfc] wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .interp import run_function
+
+    progress = Progress(args.quiet)
+    m = load_module(args.model, parse_shape_args(args.input_shape), progress)
+    f = m.main
+    feeds = read_feeds(args.inputs, args.input)
+    if not feeds:
+        raise InputError("no inputs given; use --inputs feed.npz or --input NAME=FILE.npy; the model's inputs are "
+                         + ", ".join(f"{n!r} {a.type}" for n, a in zip(f.input_names, f.args)))
+    with progress.step("interpreting"):
+        outs = run_function(f, feeds)
+    if args.outputs:
+        np.savez(args.outputs, **outs)
+        if not args.quiet:
+            print(f"[lpfc] wrote {args.outputs}", file=sys.stderr)
+    for name, a in outs.items():
+        print(f"{name}: {a.dtype}{list(a.shape)} min {a.min() if a.size else 0:.6g} "
+              f"max {a.max() if a.size else 0:.6g} mean {a.mean() if a.size else 0:.6g}")
+    return 0
+
+
+def cmd_ops(args) -> int:
+    from .frontend.onnx_ops import SUPPORTED_OPS
+
+    print(f"{len(SUPPORTED_OPS)} ONNX ops (default domain, opsets 13-21):")
+    for name in SUPPORTED_OPS:
+        print(f"  {name}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lpfc", description="lpfc: an optimizing compiler for transformer models "
+                                "(ONNX -> graph IR -> LP-Fusion -> polyhedral code generation).")
+    p.add_argument("--version", action="version", version=f"lpfc {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def common(sp):
+        sp.add_argument("model", help="an ONNX model (.onnx) or lpfc textual IR (.mlir)")
+        sp.add_argument("--input-shape", action="append", metavar="NAME=DIMS",
+                        help="fix a dynamic input shape, e.g. input_ids=1x128 (repeatable)")
+        sp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+    sp = sub.add_parser("import", help="import a model and print its graph IR",
+                        description="Import an ONNX model into lpfc's graph IR and print it. Large constants are "
+                                    "printed as dense_resource<name> references; --with-weights appends their bytes.")
+    common(sp)
+    sp.add_argument("-o", "--output", metavar="FILE", help="write the IR to FILE instead of stdout")
+    sp.add_argument("--with-weights", action="store_true",
+                    help="append the resource section with every large constant (hex; big for real models)")
+    sp.set_defaults(func=cmd_import)
+
+    sp = sub.add_parser("run", help="run a model with the reference interpreter",
+                        description="Run a model through lpfc's numpy reference interpreter. Inputs come from an "
+                                    ".npz keyed by input name and/or --input NAME=FILE.npy; outputs are printed "
+                                    "and optionally saved as .npz keyed by output name.")
+    common(sp)
+    sp.add_argument("--inputs", metavar="FEED.npz", help="inputs as an .npz keyed by input name")
+    sp.add_argument("--input", action="append", metavar="NAME=FILE.npy", help="one input from a .npy (repeatable)")
+    sp.add_argument("--outputs", metavar="OUT.npz", help="save the outputs as an .npz keyed by output name")
+    sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("ops", help="list the supported ONNX ops", description="List the ONNX ops lpfc imports.")
+    sp.set_defaults(func=cmd_ops)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except LpfcError as e:
+        print(f"lpfc: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lpfc: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

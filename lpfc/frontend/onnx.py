@@ -1,0 +1,287 @@
+"""ONNX -> graph IR.
+
+The importer walks the ONNX graph in order and converts each node with the
+converter registered for its op type (:mod:`lpfc.frontend.onnx_ops`).  Shapes
+are static: graph inputs must have fixed shapes (or be given them), and any
+operand that decides a shape (Reshape's shape, Slice's starts, ...) must be a
+constant after folding.  Nodes whose operands are all constants are folded
+through the reference interpreter when their result is small, so shape
+subgraphs (Shape -> Gather -> Concat -> Reshape) vanish at import.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import Callable, Mapping, Optional, Sequence, Union
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from ..errors import LpfcError, ShapeError, UnsupportedError
+from ..ir.attributes import DenseElements, DenseResource
+from ..ir.core import Function, Location, Module, Operation, Value
+from ..ir.opdef import lookup
+from ..ir.types import DType, TensorType
+from .onnx_loader import default_opset, load_model
+
+# Results at most this many elements are folded when all operands are constant.
+FOLD_LIMIT = 1 << 16
+# Constants with more elements are stored as named resources, not inline.
+INLINE_LIMIT = 16
+
+ONNX_DTYPES = {
+    onnx.TensorProto.FLOAT: DType.f32, onnx.TensorProto.DOUBLE: DType.f64, onnx.TensorProto.FLOAT16: DType.f16,
+    onnx.TensorProto.INT64: DType.i64, onnx.TensorProto.INT32: DType.i32, onnx.TensorProto.INT16: DType.i16,
+    onnx.TensorProto.INT8: DType.i8, onnx.TensorProto.UINT8: DType.u8, onnx.TensorProto.BOOL: DType.bool,
+}
+
+
+def onnx_dtype(code: int, what: str) -> DType:
+    if code in ONNX_DTYPES:
+        return ONNX_DTYPES[code]
+    name = onnx.TensorProto.DataType.Name(code) if code in onnx.TensorProto.DataType.values() else str(code)
+    raise UnsupportedError(f"{what} has element type {name}, which lpfc does not support",
+                           hint="supported: " + ", ".join(sorted(d.name for d in ONNX_DTYPES.values())))
+
+
+def name_hint(onnx_name: str) -> str:
+    """A readable SSA name hint from an ONNX tensor name (the printer makes it a safe identifier)."""
+    hint = re.sub(r"[/:]+", ".", onnx_name).strip(".")
+    return hint[:80] or "v"
+
+
+class Converter:
+    """State of one import: ONNX names -> IR values, constants, the function being built."""
+
+    def __init__(self, model: onnx.ModelProto, input_shapes: Optional[Mapping[str, Sequence[int]]] = None):
+        self.model = model
+        self.graph = model.graph
+        self.opset = default_opset(model)
+        self.input_shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
+        self.values: dict[str, Value] = {}
+        self.constants: dict[int, np.ndarray] = {}       # id(Value) -> array, for constant values
+        self.initializers: dict[str, onnx.TensorProto] = {}
+        self.resource_names: set[str] = set()
+        self.node: Optional[onnx.NodeProto] = None
+        self.function: Optional[Function] = None
+
+    # -- errors -------------------------------------------------------------------
+    def error(self, cls, msg: str, hint: Optional[str] = None) -> LpfcError:
+        n = self.node
+        return cls(msg, op=n.op_type if n is not None else None, node=(n.name or "<unnamed>") if n is not None else None,
+                   hint=hint)
+
+    # -- building -------------------------------------------------------------------
+    def build(self, name: str = "main") -> Module:
+        g = self.graph
+        for init in g.initializer:
+            self.initializers[init.name] = init
+        inputs = [i for i in g.input if i.name not in self.initializers]
+        unknown = set(self.input_shapes) - {i.name for i in inputs}
+        if unknown:
+            raise ShapeError(f"input shape given for {sorted(unknown)[0]!r}, which is not a model input; inputs are "
+                             + ", ".join(repr(i.name) for i in inputs))
+        types = [self._input_type(i) for i in inputs]
+        f = Function(name, types, [i.name for i in inputs], [name_hint(i.name) for i in inputs])
+        self.function = f
+        for i, a in zip(inputs, f.args):
+            self.values[i.name] = a
+        from .onnx_ops import CONVERTERS
+        consumed = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+        for node in g.node:
+            self.node = node
+            self._check_node(node)
+            conv = CONVERTERS.get(node.op_type)
+            if conv is None:
+                raise self.error(UnsupportedError, "unsupported ONNX op", hint=_unsupported_hint(node.op_type))
+            outs = conv(self, node)
+            extra = [o for o in node.output[len(outs):] if o in consumed]
+            if extra:
+                raise self.error(UnsupportedError, f"only the first {len(outs)} output(s) are supported, but "
+                                 f"output {extra[0]!r} is used")
+            for oname, v in zip(node.output, outs):
+                if oname:
+                    self.values[oname] = v
+        self.node = None
+        results, names = [], []
+        for o in g.output:
+            results.append(self.value(o.name, "graph output"))
+            names.append(o.name)
+        f.set_return(results, names)
+        self._drop_dead_constants()
+        return Module([f])
+
+    def _drop_dead_constants(self) -> None:
+        """Constants that only fed import-time folding (shape subgraphs) are not part of the model."""
+        for op in reversed(f.body.ops if (f := self.function) else []):
+            if op.name == "graph.constant" and not op.result.uses:
+                op.erase()
+
+    def _input_type(self, vi: onnx.ValueInfoProto) -> TensorType:
+        if not vi.type.HasField("tensor_type"):
+            raise UnsupportedError(f"graph input {vi.name!r} is not a tensor")
+        tt = vi.type.tensor_type
+        dtype = onnx_dtype(tt.elem_type, f"graph input {vi.name!r}")
+        if vi.name in self.input_shapes:
+            shape = self.input_shapes[vi.name]
+            if tt.HasField("shape"):
+                declared = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+                if len(declared) != len(shape) or any(d is not None and d != s for d, s in zip(declared, shape)):
+                    raise ShapeError(f"input shape {list(shape)} given for {vi.name!r} does not match the model's "
+                                     f"declared {['?' if d is None else d for d in declared]}")
+            return TensorType(shape, dtype)
+        if not tt.HasField("shape"):
+            raise ShapeError(f"graph input {vi.name!r} has no shape",
+                             hint=f"give it one: input_shapes={{{vi.name!r}: [...]}} or --input-shape {vi.name}=1x128")
+        dims = []
+        for k, d in enumerate(tt.shape.dim):
+            if d.HasField("dim_value") and d.dim_value > 0:
+                dims.append(d.dim_value)
+            elif d.HasField("dim_value") and d.dim_value == 0:
+                dims.append(0)
+            else:
+                sym = d.dim_param or "?"
+                raise ShapeError(f"graph input {vi.name!r} has a dynamic dimension {k} ({sym!r}); lpfc compiles "
+                                 "static shapes", hint=f"fix it: input_shapes={{{vi.name!r}: [...]}} or "
+                                 f"--input-shape {vi.name}=1x128")
+        return TensorType(tuple(dims), dtype)
+
+    def _check_node(self, node: onnx.NodeProto) -> None:
+        if node.domain not in ("", "ai.onnx"):
+            raise self.error(UnsupportedError, f"op from domain {node.domain!r} is not supported",
+                             hint="lpfc supports the default ONNX domain only")
+        for a in node.attribute:
+            if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+                raise self.error(UnsupportedError, "ops with subgraphs (control flow) are not supported")
+
+    # -- values ---------------------------------------------------------------------
+    def value(self, name: str, what: str = "input") -> Value:
+        v = self.values.get(name)
+        if v is not None:
+            return v
+        init = self.initializers.get(name)
+        if init is not None:
+            v = self.constant(self._initializer_array(init), name, Location(name, "initializer"))
+            self.values[name] = v
+            return v
+        if self.node is None:
+            raise ShapeError(f"graph output {name!r} is not produced by any node")
+        raise self.error(ShapeError, f"{what} {name!r} is not defined before this node",
+                         hint="is the graph topologically sorted and complete?")
+
+    def _initializer_array(self, init: onnx.TensorProto) -> np.ndarray:
+        onnx_dtype(init.data_type, f"initializer {init.name!r}")
+        try:
+            arr = numpy_helper.to_array(init)
+        except Exception as e:
+            raise self.error(LpfcError, f"initializer {init.name!r} cannot be decoded: {e}") from None
+        want = int(np.prod(tuple(init.dims), dtype=np.int64)) if init.dims else 1
+        if arr.size != want:
+            raise self.error(LpfcError, f"initializer {init.name!r} holds {arr.size} values, its dims "
+                             f"{list(init.dims)} need {want}")
+        return arr
+
+    def input(self, node: onnx.NodeProto, i: int, optional: bool = False) -> Optional[Value]:
+        if i >= len(node.input) or not node.input[i]:
+            if optional:
+                return None
+            raise self.error(ShapeError, f"required input #{i} is missing")
+        return self.value(node.input[i])
+
+    def const_of(self, v: Optional[Value]) -> Optional[np.ndarray]:
+        return None if v is None else self.constants.get(id(v))
+
+    def const_input(self, node: onnx.NodeProto, i: int, what: str, optional: bool = False) -> Optional[np.ndarray]:
+        """An input that decides shapes or attributes: it must fold to a constant."""
+        v = self.input(node, i, optional)
+        if v is None:
+            return None
+        arr = self.const_of(v)
+        if arr is None:
+            raise self.error(ShapeError, f"{what} (input #{i} {node.input[i]!r}) is computed at run time; lpfc needs "
+                             "it constant to keep shapes static", hint="export with fixed input shapes")
+        return arr
+
+    def constant(self, array: np.ndarray, onnx_name: str = "", loc: Optional[Location] = None) -> Value:
+        array = np.require(array, requirements="C")
+        try:
+            ty = TensorType.of(array)
+        except KeyError:
+            raise self.error(UnsupportedError, f"constant of numpy dtype {array.dtype} is not supported") from None
+        if array.size > INLINE_LIMIT and not _is_splat(array):
+            attr = DenseResource(self._resource_name(onnx_name), array)
+        else:
+            attr = DenseElements(array)
+        loc = loc or self._loc()
+        op = Operation("graph.constant", [], [ty], {"value": attr}, location=loc,
+                       result_names=[name_hint(onnx_name) if onnx_name else None])
+        self.function.body.append(op)
+        self.constants[id(op.result)] = attr.array
+        return op.result
+
+    def _resource_name(self, onnx_name: str) -> str:
+        base = re.sub(r"[^A-Za-z0-9_.]", "_", name_hint(onnx_name) if onnx_name else "cst") or "cst"
+        if base[0].isdigit():
+            base = "c" + base
+        name, k = base, 1
+        while name in self.resource_names:
+            name, k = f"{base}_{k}", k + 1
+        self.resource_names.add(name)
+        return name
+
+    def _loc(self) -> Location:
+        n = self.node
+        return Location(n.name, n.op_type) if n is not None else Location("")
+
+    def emit(self, op_name: str, operands: Sequence[Value], attrs: Optional[dict] = None,
+             fold: bool = True) -> list[Value]:
+        """Create a graph op with inferred result types; fold it if its operands are constant."""
+        attrs = {k: v for k, v in (attrs or {}).items() if v is not None}
+        d = lookup(op_name)
+        full = {k: attrs.get(k, s.default) for k, s in d.attrs.items() if k in attrs or not s.required}
+        try:
+            types = d.infer([v.type for v in operands], full)
+        except LpfcError as e:
+            raise self.error(ShapeError, e.bare_message) from None
+        node_outputs = [o for o in self.node.output] if self.node is not None else []
+        hints = [name_hint(n) if n else None for n in node_outputs[:len(types)]]
+        hints += [None] * (len(types) - len(hints))
+        op = Operation(op_name, operands, types, attrs, location=self._loc(), result_names=hints)
+        consts = [self.const_of(v) for v in operands]
+        if fold and operands and all(c is not None for c in consts) and sum(t.num_elements for t in types) <= FOLD_LIMIT:
+            from ..interp import evaluate_op
+            outs = evaluate_op(op, consts)
+            op.drop_operands()
+            return [self.constant(o, n) for o, n in zip(outs, node_outputs + [""] * len(outs))]
+        self.function.body.append(op)
+        return list(op.results)
+
+    def emit1(self, op_name: str, operands: Sequence[Value], attrs: Optional[dict] = None) -> Value:
+        return self.emit(op_name, operands, attrs)[0]
+
+
+def _is_splat(a: np.ndarray) -> bool:
+    return a.size > 0 and bool(np.all(a == a.flat[0]))
+
+
+def _unsupported_hint(op_type: str) -> str:
+    from .onnx_ops import CONVERTERS
+    return f"lpfc imports {len(CONVERTERS)} ONNX ops; see `lpfc ops` or docs/onnx-support.md"
+
+
+def import_onnx(source: Union[str, os.PathLike, onnx.ModelProto],
+                input_shapes: Optional[Mapping[str, Sequence[int]]] = None, name: str = "main",
+                verify: bool = True) -> Module:
+    """Import an ONNX model (path or ModelProto) into a graph-IR module.
+
+    ``input_shapes`` fixes dynamic input dimensions, e.g. ``{"input_ids": [1, 128]}``.
+    Raises an :class:`~lpfc.errors.LpfcError` naming the node for anything unsupported or inconsistent.
+    """
+    model = load_model(source)
+    module = Converter(model, input_shapes).build(name)
+    if verify:
+        from ..ir.verifier import verify as verify_ir
+        verify_ir(module)
+    return module

@@ -1,0 +1,112 @@
+"""Reading an ONNX file safely: the protobuf, its external data, its opsets.
+
+External data is read by lpfc itself rather than by ``onnx.load``: a
+location must be a relative path that stays inside the model's directory,
+and offset/length must lie inside the file.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Union
+
+import onnx
+
+from ..errors import ModelLoadError, UnsupportedError
+
+MIN_OPSET = 13
+MAX_OPSET = 21
+DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+def load_model(source: Union[str, os.PathLike, onnx.ModelProto]) -> onnx.ModelProto:
+    """Load and sanity-check a model; external tensors are read into the protobuf."""
+    if isinstance(source, onnx.ModelProto):
+        model, base = source, None
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise ModelLoadError(f"model file {str(path)!r} does not exist")
+        if not path.is_file():
+            raise ModelLoadError(f"{str(path)!r} is not a file")
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise ModelLoadError(f"cannot read {str(path)!r}: {e.strerror}") from None
+        model = parse_model_bytes(data, str(path))
+        base = path.resolve().parent
+    check_opsets(model)
+    _load_external_data(model, base)
+    return model
+
+
+def parse_model_bytes(data: bytes, what: str) -> onnx.ModelProto:
+    if not data:
+        raise ModelLoadError(f"{what!r} is empty, not an ONNX model")
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception as e:  # protobuf raises DecodeError or RuntimeWarning-like errors
+        raise ModelLoadError(f"{what!r} is not a valid ONNX file (protobuf parse failed: {e})",
+                             hint="is it truncated, or a different format?") from None
+    if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
+        raise ModelLoadError(f"{what!r} parsed but holds no ONNX graph",
+                             hint="is it an ONNX model file?")
+    return model
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    for imp in model.opset_import:
+        if imp.domain in DEFAULT_DOMAINS:
+            return int(imp.version)
+    raise UnsupportedError("the model imports no version of the default ONNX domain (ai.onnx)")
+
+
+def check_opsets(model: onnx.ModelProto) -> None:
+    v = default_opset(model)
+    if not MIN_OPSET <= v <= MAX_OPSET:
+        raise UnsupportedError(f"the model uses ONNX opset {v}; lpfc supports opsets {MIN_OPSET}-{MAX_OPSET}",
+                               hint="convert it with onnx.version_converter.convert_version(model, 17)")
+
+
+def _tensors_with_external_data(model: onnx.ModelProto):
+    for t in model.graph.initializer:
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            yield t
+    for node in model.graph.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.TENSOR and a.t.data_location == onnx.TensorProto.EXTERNAL:
+                yield a.t
+
+
+def _load_external_data(model: onnx.ModelProto, base) -> None:
+    for t in _tensors_with_external_data(model):
+        info = {e.key: e.value for e in t.external_data}
+        loc = info.get("location", "")
+        if base is None:
+            raise ModelLoadError(f"tensor {t.name!r} keeps its data in external file {loc!r}; "
+                                 "load the model from its path so the file can be found")
+        if not loc or os.path.isabs(loc) or loc.startswith(("/", "\\")):
+            raise ModelLoadError(f"tensor {t.name!r}: external data location {loc!r} must be a relative path "
+                                 "inside the model's directory")
+        target = (base / loc).resolve()
+        if base not in target.parents:
+            raise ModelLoadError(f"tensor {t.name!r}: external data location {loc!r} points outside the "
+                                 "model's directory; refusing to read it")
+        if not target.is_file():
+            raise ModelLoadError(f"tensor {t.name!r}: external data file {loc!r} is missing next to the model")
+        try:
+            offset = int(info.get("offset", 0))
+            length = int(info["length"]) if "length" in info else None
+        except ValueError:
+            raise ModelLoadError(f"tensor {t.name!r}: bad external data offset/length") from None
+        size = target.stat().st_size
+        if offset < 0 or offset > size or (length is not None and (length < 0 or offset + length > size)):
+            raise ModelLoadError(f"tensor {t.name!r}: external data range offset={offset} length={length} "
+                                 f"lies outside {loc!r} ({size} bytes)")
+        with open(target, "rb") as fh:
+            fh.seek(offset)
+            raw = fh.read(length if length is not None else size - offset)
+        t.raw_data = raw
+        del t.external_data[:]
+        t.data_location = onnx.TensorProto.DEFAULT

@@ -1,0 +1,387 @@
+"""The ``graph`` dialect: named tensor ops with static shapes.
+
+This is the level the ONNX importer produces and LP-Fusion rewrites.  Each
+op's ``infer`` rule computes result types from operand types and attributes;
+it raises :class:`~lpfc.errors.ShapeError` when they are inconsistent.
+Semantics follow ONNX (and numpy broadcasting) unless a docstring says
+otherwise; the reference interpreter (:mod:`lpfc.interp`) is the executable
+definition.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from ...errors import ShapeError
+from ..opdef import (ASSOCIATIVE, BROADCASTING, COMMUTATIVE, CONSTANT_LIKE, ELEMENTWISE, MANY_TO_MANY,
+                     ONE_TO_MANY, ONE_TO_ONE, REDUCTION, REORGANIZE, SHAPE_ONLY, SHUFFLE, AttrSpec, OpDef,
+                     register)
+from ..types import DType, TensorType
+
+T = Sequence[TensorType]
+REQ = AttrSpec.REQUIRED
+
+
+# -- shape helpers -------------------------------------------------------------
+def broadcast_shapes(*shapes) -> tuple:
+    rank = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(rank):
+        dims = {s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0}
+        dims.discard(1)
+        if len(dims) > 1:
+            raise ShapeError(f"shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast")
+        out.append(dims.pop() if dims else 1)
+    return tuple(out)
+
+
+def normalize_axis(axis: int, rank: int) -> int:
+    if not -rank <= axis < max(rank, 1):
+        raise ShapeError(f"axis {axis} is out of range for rank {rank}")
+    return axis + rank if axis < 0 else axis
+
+
+def _same_dtype(ts: T, what: str):
+    dts = {t.dtype for t in ts}
+    if len(dts) > 1:
+        raise ShapeError(f"{what} operands have different dtypes: {', '.join(sorted(str(d) for d in dts))}")
+
+
+# -- element-wise ----------------------------------------------------------------
+def _infer_binary(ts: T, attrs):
+    _same_dtype(ts, "element-wise")
+    return [TensorType(broadcast_shapes(*(t.shape for t in ts)), ts[0].dtype)]
+
+
+def _infer_pow(ts: T, attrs):
+    return [TensorType(broadcast_shapes(ts[0].shape, ts[1].shape), ts[0].dtype)]
+
+
+def _infer_compare(ts: T, attrs):
+    _same_dtype(ts, "comparison")
+    return [TensorType(broadcast_shapes(*(t.shape for t in ts)), DType.bool)]
+
+
+def _infer_where(ts: T, attrs):
+    if ts[0].dtype != DType.bool:
+        raise ShapeError(f"condition must be i1, got {ts[0].dtype}")
+    _same_dtype(ts[1:], "where")
+    return [TensorType(broadcast_shapes(*(t.shape for t in ts)), ts[1].dtype)]
+
+
+def _infer_unary(ts: T, attrs):
+    return [ts[0]]
+
+
+def _infer_predicate(ts: T, attrs):
+    return [ts[0].with_dtype(DType.bool)]
+
+
+def _infer_cast(ts: T, attrs):
+    return [ts[0].with_dtype(attrs["to"])]
+
+
+BINARY_ARITH = {
+    "add": {COMMUTATIVE, ASSOCIATIVE}, "sub": set(), "mul": {COMMUTATIVE, ASSOCIATIVE}, "div": set(),
+    "max": {COMMUTATIVE, ASSOCIATIVE}, "min": {COMMUTATIVE, ASSOCIATIVE}, "mod": set(),
+    "and": {COMMUTATIVE, ASSOCIATIVE}, "or": {COMMUTATIVE, ASSOCIATIVE}, "xor": {COMMUTATIVE, ASSOCIATIVE},
+    "bitshift_left": set(), "bitshift_right": set(),
+}
+for _n, _tr in BINARY_ARITH.items():
+    register(OpDef(f"graph.{_n}", frozenset({ELEMENTWISE, BROADCASTING} | _tr),
+                   attrs={"fmod": AttrSpec(bool, False)} if _n == "mod" else {},
+                   num_operands=2, mapping=ONE_TO_ONE, infer=_infer_binary))
+register(OpDef("graph.pow", frozenset({ELEMENTWISE, BROADCASTING}), num_operands=2, mapping=ONE_TO_ONE,
+               infer=_infer_pow, doc="Base and exponent may differ in dtype; the result has the base's."))
+for _n, _tr in {"equal": {COMMUTATIVE}, "less": set(), "less_equal": set(), "greater": set(),
+                "greater_equal": set()}.items():
+    register(OpDef(f"graph.{_n}", frozenset({ELEMENTWISE, BROADCASTING} | _tr), num_operands=2,
+                   mapping=ONE_TO_ONE, infer=_infer_compare))
+register(OpDef("graph.where", frozenset({ELEMENTWISE, BROADCASTING}), num_operands=3, mapping=ONE_TO_ONE,
+               infer=_infer_where, doc="where(cond, x, y): x where cond else y."))
+
+UNARY = ["neg", "abs", "exp", "log", "sqrt", "reciprocal", "erf", "tanh", "sigmoid", "relu", "not",
+         "floor", "ceil", "round", "sign", "sin", "cos", "softplus", "identity"]
+for _n in UNARY:
+    register(OpDef(f"graph.{_n}", frozenset({ELEMENTWISE}), num_operands=1, mapping=ONE_TO_ONE,
+                   infer=_infer_unary))
+register(OpDef("graph.gelu", frozenset({ELEMENTWISE}), attrs={"approximate": AttrSpec(str, "none")},
+               num_operands=1, mapping=ONE_TO_ONE, infer=_infer_unary,
+               doc='approximate = "none" (erf) or "tanh".'))
+register(OpDef("graph.leaky_relu", frozenset({ELEMENTWISE}), attrs={"alpha": AttrSpec(float, 0.01)},
+               num_operands=1, mapping=ONE_TO_ONE, infer=_infer_unary))
+register(OpDef("graph.clip", frozenset({ELEMENTWISE}),
+               attrs={"min": AttrSpec((int, float), None), "max": AttrSpec((int, float), None)},
+               num_operands=1, mapping=ONE_TO_ONE, infer=_infer_unary,
+               doc="Bounds are attributes (absent = unbounded), so fusion sees them as constants."))
+for _n in ["isnan", "isinf"]:
+    register(OpDef(f"graph.{_n}", frozenset({ELEMENTWISE}), num_operands=1, mapping=ONE_TO_ONE,
+                   infer=_infer_predicate))
+register(OpDef("graph.cast", frozenset({ELEMENTWISE}), attrs={"to": AttrSpec(DType)}, num_operands=1,
+               mapping=ONE_TO_ONE, infer=_infer_cast))
+
+
+# -- constants -------------------------------------------------------------------
+def _infer_constant(ts: T, attrs):
+    return [attrs["value"].type]
+
+
+register(OpDef("graph.constant", frozenset({CONSTANT_LIKE}), attrs={"value": AttrSpec(object)},
+               num_operands=0, infer=_infer_constant))
+
+
+# -- linear algebra ----------------------------------------------------------------
+def _infer_matmul(ts: T, attrs):
+    a, b = ts
+    _same_dtype(ts, "matmul")
+    if a.rank == 0 or b.rank == 0:
+        raise ShapeError("matmul operands must have rank >= 1")
+    ash = a.shape if a.rank > 1 else (1,) + a.shape
+    bsh = b.shape if b.rank > 1 else b.shape + (1,)
+    if ash[-1] != bsh[-2]:
+        raise ShapeError(f"matmul contraction mismatch: {list(a.shape)} x {list(b.shape)}")
+    batch = broadcast_shapes(ash[:-2], bsh[:-2])
+    out = batch + (ash[-2], bsh[-1])
+    if a.rank == 1:
+        out = out[:-2] + out[-1:]
+    if b.rank == 1:
+        out = out[:-1]
+    return [TensorType(out, a.dtype)]
+
+
+def _infer_gemm(ts: T, attrs):
+    a, b = ts[0], ts[1]
+    if a.rank != 2 or b.rank != 2:
+        raise ShapeError("gemm operands must be 2-D")
+    m, k = a.shape[::-1] if attrs.get("trans_a", False) else a.shape
+    k2, n = b.shape[::-1] if attrs.get("trans_b", False) else b.shape
+    if k != k2:
+        raise ShapeError(f"gemm contraction mismatch: {k} vs {k2}")
+    if len(ts) == 3:
+        broadcast_shapes(ts[2].shape, (m, n))
+        if broadcast_shapes(ts[2].shape, (m, n)) != (m, n):
+            raise ShapeError(f"gemm C of shape {list(ts[2].shape)} does not broadcast to {[m, n]}")
+    return [TensorType((m, n), a.dtype)]
+
+
+register(OpDef("graph.matmul", frozenset(), num_operands=2, mapping=MANY_TO_MANY, infer=_infer_matmul,
+               doc="numpy.matmul semantics (batched, broadcasting batch dimensions)."))
+register(OpDef("graph.gemm", frozenset(),
+               attrs={"alpha": AttrSpec(float, 1.0), "beta": AttrSpec(float, 1.0),
+                      "trans_a": AttrSpec(bool, False), "trans_b": AttrSpec(bool, False)},
+               num_operands=(2, 3), mapping=MANY_TO_MANY, infer=_infer_gemm,
+               doc="alpha * op(A) @ op(B) + beta * C."))
+
+
+# -- normalisations and reductions --------------------------------------------------
+def _infer_axis_keep(ts: T, attrs):
+    normalize_axis(attrs["axis"], ts[0].rank)
+    return [ts[0]]
+
+
+def _infer_layer_norm(ts: T, attrs):
+    x = ts[0]
+    axis = normalize_axis(attrs["axis"], x.rank)
+    norm_shape = x.shape[axis:]
+    for t in ts[1:]:
+        if broadcast_shapes(t.shape, norm_shape) != norm_shape:
+            raise ShapeError(f"layer_norm scale/bias shape {list(t.shape)} does not broadcast to "
+                             f"{list(norm_shape)}")
+    _same_dtype(ts, "layer_norm")
+    return [x]
+
+
+register(OpDef("graph.softmax", frozenset(), attrs={"axis": AttrSpec(int, -1)}, num_operands=1,
+               mapping=MANY_TO_MANY, infer=_infer_axis_keep))
+register(OpDef("graph.log_softmax", frozenset(), attrs={"axis": AttrSpec(int, -1)}, num_operands=1,
+               mapping=MANY_TO_MANY, infer=_infer_axis_keep))
+register(OpDef("graph.layer_norm", frozenset(),
+               attrs={"axis": AttrSpec(int, -1), "epsilon": AttrSpec(float, 1e-5)},
+               num_operands=(1, 3), mapping=MANY_TO_MANY, infer=_infer_layer_norm,
+               doc="layer_norm(x, [scale, [bias]]) over axes axis..rank-1."))
+
+
+def _infer_reduce(ts: T, attrs):
+    x = ts[0]
+    axes = sorted({normalize_axis(a, x.rank) for a in attrs["axes"]})
+    keep = attrs.get("keepdims", True)
+    shape = []
+    for i, d in enumerate(x.shape):
+        if i in axes:
+            if keep:
+                shape.append(1)
+        else:
+            shape.append(d)
+    return [TensorType(tuple(shape), x.dtype)]
+
+
+for _n in ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_l2",
+           "reduce_sum_square", "reduce_log_sum_exp"]:
+    register(OpDef(f"graph.{_n}", frozenset({REDUCTION}),
+                   attrs={"axes": AttrSpec(list), "keepdims": AttrSpec(bool, True)}, num_operands=1,
+                   mapping=MANY_TO_MANY, infer=_infer_reduce,
+                   doc="axes is the explicit list of reduced axes (all axes when the model gave none)."))
+
+
+def _infer_arg(ts: T, attrs):
+    x = ts[0]
+    axis = normalize_axis(attrs["axis"], x.rank)
+    shape = list(x.shape)
+    if attrs.get("keepdims", True):
+        shape[axis] = 1
+    else:
+        del shape[axis]
+    return [TensorType(tuple(shape), DType.i64)]
+
+
+for _n in ["argmax", "argmin"]:
+    register(OpDef(f"graph.{_n}", frozenset({REDUCTION}),
+                   attrs={"axis": AttrSpec(int, 0), "keepdims": AttrSpec(bool, True),
+                          "select_last_index": AttrSpec(bool, False)},
+                   num_operands=1, mapping=MANY_TO_MANY, infer=_infer_arg))
+
+
+# -- data movement ---------------------------------------------------------------------
+def _infer_reshape(ts: T, attrs):
+    shape = tuple(attrs["shape"])
+    out = TensorType(shape, ts[0].dtype)
+    if out.num_elements != ts[0].num_elements:
+        raise ShapeError(f"cannot reshape {list(ts[0].shape)} ({ts[0].num_elements} elements) to "
+                         f"{list(shape)} ({out.num_elements} elements)")
+    return [out]
+
+
+def _infer_transpose(ts: T, attrs):
+    perm = list(attrs["perm"])
+    if sorted(perm) != list(range(ts[0].rank)):
+        raise ShapeError(f"perm {perm} is not a permutation of rank {ts[0].rank}")
+    return [ts[0].with_shape(ts[0].shape[p] for p in perm)]
+
+
+def _infer_expand(ts: T, attrs):
+    shape = broadcast_shapes(ts[0].shape, tuple(attrs["shape"]))
+    return [ts[0].with_shape(shape)]
+
+
+def _infer_concat(ts: T, attrs):
+    _same_dtype(ts, "concat")
+    rank = ts[0].rank
+    axis = normalize_axis(attrs["axis"], rank)
+    for t in ts:
+        if t.rank != rank or any(t.shape[i] != ts[0].shape[i] for i in range(rank) if i != axis):
+            raise ShapeError(f"concat operands {', '.join(str(list(t.shape)) for t in ts)} differ "
+                             f"outside axis {axis}")
+    shape = list(ts[0].shape)
+    shape[axis] = sum(t.shape[axis] for t in ts)
+    return [ts[0].with_shape(shape)]
+
+
+def _infer_split(ts: T, attrs):
+    x = ts[0]
+    axis = normalize_axis(attrs["axis"], x.rank)
+    sizes = list(attrs["sizes"])
+    if sum(sizes) != x.shape[axis]:
+        raise ShapeError(f"split sizes {sizes} do not add up to dimension {x.shape[axis]}")
+    outs = []
+    for s in sizes:
+        shape = list(x.shape)
+        shape[axis] = s
+        outs.append(x.with_shape(shape))
+    return outs
+
+
+def slice_output_shape(shape, starts, ends, axes, steps):
+    out = list(shape)
+    for st, en, ax, sp in zip(starts, ends, axes, steps):
+        out[ax] = len(range(*slice(st, en, sp).indices(shape[ax])))
+    return tuple(out)
+
+
+def _infer_slice(ts: T, attrs):
+    x = ts[0]
+    n = len(attrs["starts"])
+    if not (len(attrs["ends"]) == len(attrs["axes"]) == len(attrs["steps"]) == n):
+        raise ShapeError("slice starts/ends/axes/steps differ in length")
+    axes = [normalize_axis(a, x.rank) for a in attrs["axes"]]
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"slice repeats an axis: {attrs['axes']}")
+    if 0 in attrs["steps"]:
+        raise ShapeError("slice step 0")
+    return [x.with_shape(slice_output_shape(x.shape, attrs["starts"], attrs["ends"], axes, attrs["steps"]))]
+
+
+def _infer_gather(ts: T, attrs):
+    data, idx = ts
+    if not idx.dtype.is_int:
+        raise ShapeError(f"gather indices must be integers, got {idx.dtype}")
+    axis = normalize_axis(attrs["axis"], data.rank)
+    return [data.with_shape(data.shape[:axis] + idx.shape + data.shape[axis + 1:])]
+
+
+def _infer_gather_elements(ts: T, attrs):
+    data, idx = ts
+    normalize_axis(attrs["axis"], data.rank)
+    if idx.rank != data.rank:
+        raise ShapeError("gather_elements indices must have the data's rank")
+    return [data.with_shape(idx.shape)]
+
+
+def _infer_gather_nd(ts: T, attrs):
+    data, idx = ts
+    b = attrs.get("batch_dims", 0)
+    last = idx.shape[-1] if idx.rank else 0
+    if idx.rank < 1 or b + last > data.rank:
+        raise ShapeError(f"gather_nd index depth {last} too large for data rank {data.rank}")
+    return [data.with_shape(idx.shape[:-1] + data.shape[b + last:])]
+
+
+def _infer_trilu(ts: T, attrs):
+    if ts[0].rank < 2:
+        raise ShapeError("trilu needs rank >= 2")
+    return [ts[0]]
+
+
+def _infer_tile(ts: T, attrs):
+    reps = list(attrs["repeats"])
+    if len(reps) != ts[0].rank:
+        raise ShapeError(f"tile repeats {reps} do not match rank {ts[0].rank}")
+    return [ts[0].with_shape(d * r for d, r in zip(ts[0].shape, reps))]
+
+
+def _infer_pad(ts: T, attrs):
+    pads = list(attrs["pads"])
+    r = ts[0].rank
+    if len(pads) != 2 * r:
+        raise ShapeError(f"pad needs {2 * r} pads, got {len(pads)}")
+    return [ts[0].with_shape(d + pads[i] + pads[i + r] for i, d in enumerate(ts[0].shape))]
+
+
+register(OpDef("graph.reshape", frozenset({SHAPE_ONLY}), attrs={"shape": AttrSpec(list)}, num_operands=1,
+               mapping=REORGANIZE, infer=_infer_reshape,
+               doc="Row-major reshape to a static shape (covers Reshape, Flatten, Squeeze, Unsqueeze)."))
+register(OpDef("graph.transpose", frozenset(), attrs={"perm": AttrSpec(list)}, num_operands=1,
+               mapping=SHUFFLE, infer=_infer_transpose))
+register(OpDef("graph.expand", frozenset({BROADCASTING}), attrs={"shape": AttrSpec(list)}, num_operands=1,
+               mapping=ONE_TO_MANY, infer=_infer_expand))
+register(OpDef("graph.concat", frozenset(), attrs={"axis": AttrSpec(int)}, num_operands=(1, None),
+               mapping=REORGANIZE, infer=_infer_concat))
+register(OpDef("graph.split", frozenset(), attrs={"axis": AttrSpec(int), "sizes": AttrSpec(list)},
+               num_operands=1, mapping=REORGANIZE, infer=_infer_split))
+register(OpDef("graph.slice", frozenset(),
+               attrs={"starts": AttrSpec(list), "ends": AttrSpec(list), "axes": AttrSpec(list),
+                      "steps": AttrSpec(list)},
+               num_operands=1, mapping=REORGANIZE, infer=_infer_slice,
+               doc="Static slice; starts/ends are clamped Python-style, as ONNX does."))
+register(OpDef("graph.gather", frozenset(), attrs={"axis": AttrSpec(int, 0)}, num_operands=2,
+               mapping=REORGANIZE, infer=_infer_gather, doc="Negative indices count from the end."))
+register(OpDef("graph.gather_elements", frozenset(), attrs={"axis": AttrSpec(int, 0)}, num_operands=2,
+               mapping=REORGANIZE, infer=_infer_gather_elements))
+register(OpDef("graph.gather_nd", frozenset(), attrs={"batch_dims": AttrSpec(int, 0)}, num_operands=2,
+               mapping=REORGANIZE, infer=_infer_gather_nd))
+register(OpDef("graph.trilu", frozenset(), attrs={"upper": AttrSpec(bool, True), "k": AttrSpec(int, 0)},
+               num_operands=1, mapping=ONE_TO_ONE, infer=_infer_trilu))
+register(OpDef("graph.tile", frozenset(), attrs={"repeats": AttrSpec(list)}, num_operands=1,
+               mapping=ONE_TO_MANY, infer=_infer_tile))
+register(OpDef("graph.pad", frozenset(),
+               attrs={"pads": AttrSpec(list), "mode": AttrSpec(str, "constant"), "value": AttrSpec((int, float), 0)},
+               num_operands=1, mapping=REORGANIZE, infer=_infer_pad,
+               doc="pads = [begin_0, ..., begin_n, end_0, ..., end_n], static."))

@@ -1,0 +1,1 @@
+"""Helpers for lpfc's tests: the exported model zoo (:mod:`lpfc.testing.zoo`)."""
