@@ -14,7 +14,7 @@ $(STAMP): setup.cfg pyproject.toml scripts/setup.sh
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m lpfc.demo
+	$(PY) examples/minilm_demo.py
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q

@@ -96,7 +96,13 @@ class Converter:
             conv = CONVERTERS.get(node.op_type)
             if conv is None:
                 raise self.error(UnsupportedError, "unsupported ONNX op", hint=_unsupported_hint(node.op_type))
-            outs = conv(self, node)
+            try:
+                outs = conv(self, node)
+            except LpfcError:
+                raise
+            except Exception as e:  # a malformed node (wrong attribute types, ...) must not crash the import
+                raise self.error(UnsupportedError, f"cannot import this node ({type(e).__name__}: {e})",
+                                 hint="the node may be malformed; if it is valid ONNX, this is an lpfc bug") from e
             extra = [o for o in node.output[len(outs):] if o in consumed]
             if extra:
                 raise self.error(UnsupportedError, f"only the first {len(outs)} output(s) are supported, but "

@@ -52,7 +52,24 @@ def parse_model_bytes(data: bytes, what: str) -> onnx.ModelProto:
     if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
         raise ModelLoadError(f"{what!r} parsed but holds no ONNX graph",
                              hint="is it an ONNX model file?")
+    _check_strings(model, what)
     return model
+
+
+def _check_strings(model: onnx.ModelProto, what: str) -> None:
+    """Protobuf hands back ``bytes`` for string fields that are not valid UTF-8: a corrupt file."""
+    g = model.graph
+    names = [g.name]
+    for n in g.node:
+        names += [n.name, n.op_type, n.domain, *n.input, *n.output, *(a.name for a in n.attribute)]
+    for t in g.initializer:
+        names.append(t.name)
+    for v in list(g.input) + list(g.output) + list(g.value_info):
+        names.append(v.name)
+    names += [imp.domain for imp in model.opset_import]
+    for s in names:
+        if not isinstance(s, str):
+            raise ModelLoadError(f"{what!r} is corrupt: the name {s[:40]!r} is not valid UTF-8")
 
 
 def default_opset(model: onnx.ModelProto) -> int:

@@ -401,6 +401,8 @@ class Parser:
         self.expect("module")
         self.expect("{")
         while not self.at("}"):
+            if self.peek().kind == "eof":
+                self.fail("module is not closed: expected '}'")
             m.add_function(self.parse_function())
         self.expect("}")
         if self.peek().kind != "eof":

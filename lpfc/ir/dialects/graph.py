@@ -385,3 +385,8 @@ register(OpDef("graph.pad", frozenset(),
                attrs={"pads": AttrSpec(list), "mode": AttrSpec(str, "constant"), "value": AttrSpec((int, float), 0)},
                num_operands=1, mapping=REORGANIZE, infer=_infer_pad,
                doc="pads = [begin_0, ..., begin_n, end_0, ..., end_n], static."))
+
+
+# -- structure -------------------------------------------------------------------------------
+register(OpDef("graph.yield", frozenset({"terminator"}), infer=lambda ts, a: [],
+               doc="Ends a region of a graph op (e.g. a fused block), yielding its results."))
