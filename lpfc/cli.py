@@ -1,7 +1,8 @@
 """The ``lpfc`` command line.
 
     lpfc import model.onnx [-o model.mlir]            print the graph IR
-    lpfc run model.onnx --inputs feed.npz --outputs out.npz
+    lpfc opt model.onnx -p 'canonicalize,cse'         run a pass pipeline, print the IR
+    lpfc run model.onnx --inputs feed.npz --outputs out.npz [--pipeline default]
     lpfc ops                                          list the supported ONNX ops
 
 Errors in the input (a bad model, a missing input, a wrong shape) print one
@@ -120,11 +121,48 @@ def cmd_import(args) -> int:
     return 0
 
 
+def run_pipeline(module, args, progress: Progress) -> None:
+    """Run ``args.pipeline`` (if any) with the debugging options of ``opt``."""
+    from .passes import Pipeline
+
+    text = getattr(args, "pipeline", None)
+    if not text:
+        return
+    pipeline = Pipeline.parse(text)
+    with progress.step(f"running pipeline {pipeline}"):
+        pipeline.run(module, verify_each=getattr(args, "verify_each", False),
+                     print_ir_after_all=getattr(args, "print_ir_after_all", False),
+                     timing=getattr(args, "pass_timing", False), out=sys.stderr)
+
+
+def cmd_opt(args) -> int:
+    from .ir.printer import print_module
+    from .passes import registered_passes
+
+    if args.list_passes:
+        for name, cls in sorted(registered_passes().items()):
+            opts = " ".join(f"{k}={cls.options[k].default}" for k in cls.options)
+            print(f"{name:16} {cls.summary}" + (f"  [{opts}]" if opts else ""))
+        return 0
+    if not args.model:
+        raise LpfcError("opt needs a model (or --list-passes)")
+    progress = Progress(args.quiet)
+    m = load_module(args.model, parse_shape_args(args.input_shape), progress)
+    run_pipeline(m, args, progress)
+    text = print_module(m, resources="inline" if args.with_weights else "none")
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_run(args) -> int:
     from .interp import run_function
 
     progress = Progress(args.quiet)
     m = load_module(args.model, parse_shape_args(args.input_shape), progress)
+    run_pipeline(m, args, progress)
     f = m.main
     feeds = read_feeds(args.inputs, args.input)
     if not feeds:
@@ -173,6 +211,24 @@ def build_parser() -> argparse.ArgumentParser:
                     help="append the resource section with every large constant (hex; big for real models)")
     sp.set_defaults(func=cmd_import)
 
+    sp = sub.add_parser("opt", help="run a pass pipeline and print the resulting IR",
+                        description="Import a model, run a pass pipeline on it (as mlir-opt does) and print the "
+                                    "resulting graph IR. Pipelines are comma-separated pass names with options in "
+                                    "braces, e.g. 'canonicalize,cse,fold-constants{max-elements=1024}'; 'default' "
+                                    "is the pipeline lpfc compile uses.")
+    sp.add_argument("model", nargs="?", help="an ONNX model (.onnx) or lpfc textual IR (.mlir)")
+    sp.add_argument("--input-shape", action="append", metavar="NAME=DIMS",
+                    help="fix a dynamic input shape, e.g. input_ids=1x128 (repeatable)")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    sp.add_argument("-p", "--pipeline", default="default", metavar="PIPELINE", help="the pass pipeline (default: default)")
+    sp.add_argument("-o", "--output", metavar="FILE", help="write the IR to FILE instead of stdout")
+    sp.add_argument("--with-weights", action="store_true", help="append the resource section")
+    sp.add_argument("--print-ir-after-all", action="store_true", help="print the IR to stderr after every pass")
+    sp.add_argument("--pass-timing", action="store_true", help="print per-pass time and op counts to stderr")
+    sp.add_argument("--verify-each", action="store_true", help="run the verifier after every pass")
+    sp.add_argument("--list-passes", action="store_true", help="list the registered passes and their options")
+    sp.set_defaults(func=cmd_opt)
+
     sp = sub.add_parser("run", help="run a model with the reference interpreter",
                         description="Run a model through lpfc's numpy reference interpreter. Inputs come from an "
                                     ".npz keyed by input name and/or --input NAME=FILE.npy; outputs are printed "
@@ -181,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--inputs", metavar="FEED.npz", help="inputs as an .npz keyed by input name")
     sp.add_argument("--input", action="append", metavar="NAME=FILE.npy", help="one input from a .npy (repeatable)")
     sp.add_argument("--outputs", metavar="OUT.npz", help="save the outputs as an .npz keyed by output name")
+    sp.add_argument("--pipeline", metavar="PIPELINE", help="run this pass pipeline before interpreting "
+                    "('default' for the one lpfc compile uses)")
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("ops", help="list the supported ONNX ops", description="List the ONNX ops lpfc imports.")

@@ -33,7 +33,8 @@ class DenseElements:
                 and self.array.tobytes() == other.array.tobytes())
 
     def __hash__(self):
-        return hash((self.array.shape, str(self.array.dtype), self.array.tobytes()))
+        # Cheap: shape, dtype and a few leading bytes; __eq__ settles collisions.
+        return hash((self.array.shape, str(self.array.dtype), self.array.reshape(-1)[:8].tobytes()))
 
     def __repr__(self):
         return f"DenseElements({self.type})"
