@@ -34,8 +34,19 @@ INLINE_LIMIT = 16
 ONNX_DTYPES = {
     onnx.TensorProto.FLOAT: DType.f32, onnx.TensorProto.DOUBLE: DType.f64, onnx.TensorProto.FLOAT16: DType.f16,
     onnx.TensorProto.INT64: DType.i64, onnx.TensorProto.INT32: DType.i32, onnx.TensorProto.INT16: DType.i16,
-    onnx.TensorProto.INT8: DType.i8, onnx.TensorProto.UINT8: DType.u8, onnx.TensorProto.BOOL: DType.bool,
+    onnx.TensorProto.INT8: DType.i8, onnx.TensorProto.UINT8: DType.u8, onnx.TensorProto.UINT16: DType.u16,
+    onnx.TensorProto.UINT32: DType.u32, onnx.TensorProto.UINT64: DType.u64, onnx.TensorProto.BOOL: DType.bool,
 }
+
+
+class RuntimeConstantError(ShapeError):
+    """An input that lpfc needs constant (a shape, axes, a bound) is computed at run time.
+
+    ``tensor`` names the ONNX tensor.  When it is a graph input, fixing its value
+    (making it an initializer) makes the model importable.
+    """
+
+    tensor: str = ""
 
 
 def onnx_dtype(code: int, what: str) -> DType:
@@ -206,8 +217,10 @@ class Converter:
             return None
         arr = self.const_of(v)
         if arr is None:
-            raise self.error(ShapeError, f"{what} (input #{i} {node.input[i]!r}) is computed at run time; lpfc needs "
-                             "it constant to keep shapes static", hint="export with fixed input shapes")
+            err = self.error(RuntimeConstantError, f"{what} (input #{i} {node.input[i]!r}) is computed at run time; "
+                             "lpfc needs it constant to keep shapes static", hint="export with fixed input shapes")
+            err.tensor = node.input[i]
+            raise err
         return arr
 
     def constant(self, array: np.ndarray, onnx_name: str = "", loc: Optional[Location] = None) -> Value:

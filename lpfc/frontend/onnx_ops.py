@@ -3,7 +3,9 @@
 A converter receives the :class:`~lpfc.frontend.onnx.Converter` and the node
 and returns the IR values of the node's outputs.  Shape-deciding inputs are
 read as constants (``cv.const_input``), so every result shape is static.
-Reshape, Flatten, Squeeze and Unsqueeze all become ``graph.reshape``.
+Reshape, Flatten, Squeeze and Unsqueeze all become ``graph.reshape``.  Ops rare in
+transformers (Elu, HardSwish, BatchNormalization, OneHot, DepthToSpace, ...) are
+compositions of graph ops rather than graph ops of their own.
 """
 from __future__ import annotations
 
@@ -49,6 +51,11 @@ def _axis(cv: Converter, axis: int, rank: int) -> int:
     return axis % rank if rank else 0
 
 
+def _scalar(cv: Converter, value, dtype: DType):
+    """A rank-0 constant of ``dtype`` (for compositions)."""
+    return cv.constant(np.array(value, dtype=dtype.numpy))
+
+
 def _reject_attrs(cv: Converter, node, attrs: dict, **unsupported_values):
     for k, bad in unsupported_values.items():
         if k in attrs and attrs[k] != bad[0]:
@@ -57,7 +64,8 @@ def _reject_attrs(cv: Converter, node, attrs: dict, **unsupported_values):
 
 # -- element-wise ---------------------------------------------------------------------
 _BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "And": "and", "Or": "or",
-           "Xor": "xor", "Equal": "equal", "Less": "less", "LessOrEqual": "less_equal", "Greater": "greater",
+           "Xor": "xor", "BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or", "BitwiseXor": "bitwise_xor",
+           "Equal": "equal", "Less": "less", "LessOrEqual": "less_equal", "Greater": "greater",
            "GreaterOrEqual": "greater_equal"}
 
 
@@ -99,7 +107,7 @@ def convert_variadic(cv: Converter, node):
 _UNARY = {"Neg": "neg", "Abs": "abs", "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Reciprocal": "reciprocal",
           "Erf": "erf", "Tanh": "tanh", "Sigmoid": "sigmoid", "Relu": "relu", "Not": "not", "Floor": "floor",
           "Ceil": "ceil", "Round": "round", "Sign": "sign", "Sin": "sin", "Cos": "cos", "Softplus": "softplus",
-          "IsNaN": "isnan"}
+          "IsNaN": "isnan", "BitwiseNot": "bitwise_not"}
 
 
 @converter(*_UNARY)
@@ -227,12 +235,28 @@ def convert_layer_norm(cv: Converter, node):
     if a.get("stash_type", 1) != 1:
         raise cv.error(UnsupportedError, f"stash_type={a['stash_type']} is not supported (only float32 stash)")
     axis = _axis(cv, a.get("axis", -1), x.type.rank)
-    return cv.emit("graph.layer_norm", ops, {"axis": axis, "epsilon": f32(a.get("epsilon", 1e-5))})
+    eps = f32(a.get("epsilon", 1e-5))
+    outs = cv.emit("graph.layer_norm", ops, {"axis": axis, "epsilon": eps})
+    if any(node.output[1:3]):
+        # The optional Mean and InvStdDev outputs (training), in the float32 stash type,
+        # composed from reductions; the main output stays one fusable layer_norm.
+        xs = x if x.type.dtype == DType.f32 else cv.emit1("graph.cast", [x], {"to": DType.f32})
+        axes = list(range(axis, x.type.rank))
+        mean = cv.emit1("graph.reduce_mean", [xs], {"axes": axes, "keepdims": True})
+        d = cv.emit1("graph.sub", [xs, mean])
+        var = cv.emit1("graph.reduce_mean", [cv.emit1("graph.mul", [d, d])], {"axes": axes, "keepdims": True})
+        std = cv.emit1("graph.sqrt", [cv.emit1("graph.add", [var, _scalar(cv, eps, DType.f32)])])
+        outs = outs + [mean, cv.emit1("graph.reciprocal", [std])]
+    return outs
 
 
 _REDUCE = {"ReduceSum": "reduce_sum", "ReduceMean": "reduce_mean", "ReduceMax": "reduce_max",
            "ReduceMin": "reduce_min", "ReduceProd": "reduce_prod", "ReduceL2": "reduce_l2",
-           "ReduceSumSquare": "reduce_sum_square", "ReduceLogSumExp": "reduce_log_sum_exp"}
+           "ReduceSumSquare": "reduce_sum_square", "ReduceLogSumExp": "reduce_log_sum_exp",
+           # composed: ReduceL1 = reduce_sum(abs(x)), ReduceLogSum = log(reduce_sum(x))
+           "ReduceL1": "reduce_sum", "ReduceLogSum": "reduce_sum"}
+# Reductions that are the identity on a single element (so reducing no axes is x itself).
+_REDUCE_SINGLE_IDENTITY = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod"}
 
 
 @converter(*_REDUCE)
@@ -242,17 +266,29 @@ def convert_reduce(cv: Converter, node):
     # ReduceSum takes axes as an input from opset 13, the others from opset 18.
     axes_from_input = cv.opset >= (13 if node.op_type == "ReduceSum" else 18)
     if axes_from_input:
+        if "axes" in a:
+            raise cv.error(ShapeError, f"{node.op_type} takes axes as an input at opset {cv.opset}, "
+                           "not as an attribute")
         axes = cv.const_input(node, 1, "axes", optional=True)
         axes = [] if axes is None else [int(v) for v in axes.reshape(-1)]
     else:
         axes = list(a.get("axes", []))
+    name = _REDUCE[node.op_type]
+    if node.op_type == "ReduceL1":
+        x = cv.emit1("graph.abs", [x])
     if not axes:
         if a.get("noop_with_empty_axes", 0):
-            return [x]
+            # Reduce over no axes: each element alone (x*x for sum_square, |x| for l2, ...),
+            # as onnx.reference computes it.
+            if name in _REDUCE_SINGLE_IDENTITY:
+                y = x
+            else:
+                y = cv.emit1("graph." + name, [x], {"axes": [], "keepdims": True})
+            return [cv.emit1("graph.log", [y]) if node.op_type == "ReduceLogSum" else y]
         axes = list(range(x.type.rank))
     axes = sorted({_axis(cv, ax, x.type.rank) for ax in axes})
-    return cv.emit("graph." + _REDUCE[node.op_type], [x],
-                   {"axes": axes, "keepdims": bool(a.get("keepdims", 1))})
+    y = cv.emit1("graph." + name, [x], {"axes": axes, "keepdims": bool(a.get("keepdims", 1))})
+    return [cv.emit1("graph.log", [y]) if node.op_type == "ReduceLogSum" else y]
 
 
 @converter("ArgMax", "ArgMin")
@@ -450,6 +486,17 @@ def convert_gather_nd(cv: Converter, node):
                    {"batch_dims": int(attributes(node).get("batch_dims", 0))})
 
 
+@converter("ScatterElements", "ScatterND")
+def convert_scatter(cv: Converter, node):
+    a = attributes(node)
+    data, idx, upd = (cv.input(node, i) for i in range(3))
+    attrs = {"reduction": a.get("reduction", "none")}
+    if node.op_type == "ScatterElements":
+        attrs["axis"] = _axis(cv, a.get("axis", 0), data.type.rank)
+        return cv.emit("graph.scatter_elements", [data, idx, upd], attrs)
+    return cv.emit("graph.scatter_nd", [data, idx, upd], attrs)
+
+
 @converter("Trilu")
 def convert_trilu(cv: Converter, node):
     k = cv.const_input(node, 1, "k", optional=True)
@@ -462,8 +509,8 @@ def convert_pad(cv: Converter, node):
     x = cv.input(node, 0)
     a = attributes(node)
     mode = a.get("mode", "constant")
-    if mode not in ("constant", "reflect", "edge"):
-        raise cv.error(UnsupportedError, f"Pad mode {mode!r} is not supported")
+    if mode not in ("constant", "reflect", "edge", "wrap") or (mode == "wrap" and cv.opset < 19):
+        raise cv.error(UnsupportedError, f"Pad mode {mode!r} is not supported at opset {cv.opset}")
     pads = [int(v) for v in cv.const_input(node, 1, "pads").reshape(-1)]
     value = cv.const_input(node, 2, "constant_value", optional=True)
     axes = cv.const_input(node, 3, "axes", optional=True)
@@ -483,6 +530,34 @@ def convert_pad(cv: Converter, node):
         v = value.reshape(-1)[0].item()
         attrs["value"] = float(v) if x.type.dtype.is_float else int(v)
     return cv.emit("graph.pad", [x], attrs)
+
+
+@converter("CenterCropPad")
+def convert_center_crop_pad(cv: Converter, node):
+    x = cv.input(node, 0)
+    shape = [int(d) for d in cv.const_input(node, 1, "shape").reshape(-1)]
+    r = x.type.rank
+    axes = attributes(node).get("axes")
+    axes = list(range(r)) if axes is None else [_axis(cv, int(ax), r) for ax in axes]
+    if len(axes) != len(shape) or len(set(axes)) != len(axes):
+        raise cv.error(ShapeError, f"CenterCropPad shape {shape} does not match axes {axes}")
+    if any(d < 0 for d in shape):
+        raise cv.error(ShapeError, f"CenterCropPad shape {shape} has a negative dimension")
+    starts, ends, crop_axes, pads = [], [], [], [0] * (2 * r)
+    for ax, want in zip(axes, shape):
+        have = x.type.shape[ax]
+        if have > want:              # crop: the extra element goes to the end
+            s0 = (have - want) // 2
+            starts.append(s0), ends.append(s0 + want), crop_axes.append(ax)
+        elif have < want:            # pad with zeros: the extra element goes to the end
+            pads[ax] = (want - have) // 2
+            pads[ax + r] = want - have - pads[ax]
+    if crop_axes:
+        x = cv.emit1("graph.slice", [x], {"starts": starts, "ends": ends, "axes": crop_axes,
+                                          "steps": [1] * len(crop_axes)})
+    if any(pads):
+        x = cv.emit1("graph.pad", [x], {"pads": pads})
+    return [x]
 
 
 # -- constants and shape queries ------------------------------------------------------------
@@ -543,6 +618,303 @@ def convert_range(cv: Converter, node):
     n = max(int(np.ceil((limit - start) / delta)), 0)
     arr = (start + np.arange(n, dtype=np.float64 if start.dtype.kind == "f" else np.int64) * delta)
     return [cv.constant(arr.astype(start.dtype), node.output[0])]
+
+
+# -- activations composed from graph ops ---------------------------------------------------------
+# Rare in transformers, so they are compositions rather than graph ops of their own;
+# LP-Fusion sees ordinary element-wise chains.
+def _float_input(cv: Converter, node):
+    x = cv.input(node, 0)
+    if not x.type.dtype.is_float:
+        raise cv.error(ShapeError, f"{node.op_type} needs a floating-point input, got {x.type.dtype}")
+    return x
+
+
+@converter("Elu", "Celu", "Selu")
+def convert_elu(cv: Converter, node):
+    a = attributes(node)
+    x = _float_input(cv, node)
+    dt = x.type.dtype
+    zero, one = _scalar(cv, 0, dt), _scalar(cv, 1, dt)
+    if node.op_type == "Celu":     # max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
+        alpha = _scalar(cv, f32(a.get("alpha", 1.0)), dt)
+        e = cv.emit1("graph.sub", [cv.emit1("graph.exp", [cv.emit1("graph.div", [x, alpha])]), one])
+        return [cv.emit1("graph.add", [cv.emit1("graph.relu", [x]),
+                                       cv.emit1("graph.min", [zero, cv.emit1("graph.mul", [alpha, e])])])]
+    default_alpha = 1.0 if node.op_type == "Elu" else 1.67326319217681884765625
+    alpha = _scalar(cv, f32(a.get("alpha", default_alpha)), dt)
+    neg = cv.emit1("graph.mul", [alpha, cv.emit1("graph.sub", [cv.emit1("graph.exp", [x]), one])])
+    cond = cv.emit1("graph.less" if node.op_type == "Elu" else "graph.less_equal", [x, zero])
+    y = cv.emit1("graph.where", [cond, neg, x])
+    if node.op_type == "Selu":
+        y = cv.emit1("graph.mul", [_scalar(cv, f32(a.get("gamma", 1.05070102214813232421875)), dt), y])
+    return [y]
+
+
+@converter("HardSigmoid", "HardSwish")
+def convert_hard_sigmoid(cv: Converter, node):
+    a = attributes(node)
+    x = _float_input(cv, node)
+    dt = x.type.dtype
+    alpha, beta = (1 / 6, 0.5) if node.op_type == "HardSwish" else (f32(a.get("alpha", 0.2)), f32(a.get("beta", 0.5)))
+    lin = cv.emit1("graph.add", [cv.emit1("graph.mul", [x, _scalar(cv, alpha, dt)]), _scalar(cv, beta, dt)])
+    y = cv.emit1("graph.clip", [lin], {"min": 0.0, "max": 1.0})
+    return [cv.emit1("graph.mul", [x, y]) if node.op_type == "HardSwish" else y]
+
+
+@converter("Softsign")
+def convert_softsign(cv: Converter, node):
+    x = _float_input(cv, node)
+    return [cv.emit1("graph.div", [x, cv.emit1("graph.add", [_scalar(cv, 1, x.type.dtype),
+                                                             cv.emit1("graph.abs", [x])])])]
+
+
+@converter("Mish")
+def convert_mish(cv: Converter, node):
+    x = _float_input(cv, node)
+    return [cv.emit1("graph.mul", [x, cv.emit1("graph.tanh", [cv.emit1("graph.softplus", [x])])])]
+
+
+@converter("ThresholdedRelu")
+def convert_thresholded_relu(cv: Converter, node):
+    x = _float_input(cv, node)
+    dt = x.type.dtype
+    cond = cv.emit1("graph.greater", [x, _scalar(cv, f32(attributes(node).get("alpha", 1.0)), dt)])
+    return [cv.emit1("graph.where", [cond, x, _scalar(cv, 0, dt)])]
+
+
+@converter("Shrink")
+def convert_shrink(cv: Converter, node):
+    a = attributes(node)
+    x = cv.input(node, 0)
+    dt = x.type.dtype
+    lambd, bias = f32(a.get("lambd", 0.5)), f32(a.get("bias", 0.0))
+    if not dt.is_float:
+        lambd, bias = int(lambd), int(bias)
+    lo = cv.emit1("graph.less", [x, _scalar(cv, -lambd, dt)])
+    hi = cv.emit1("graph.greater", [x, _scalar(cv, lambd, dt)])
+    b = _scalar(cv, bias, dt)
+    y = cv.emit1("graph.where", [hi, cv.emit1("graph.sub", [x, b]), _scalar(cv, 0, dt)])
+    return [cv.emit1("graph.where", [lo, cv.emit1("graph.add", [x, b]), y])]
+
+
+@converter("PRelu")
+def convert_prelu(cv: Converter, node):
+    x, slope = cv.input(node, 0), cv.input(node, 1)
+    neg = cv.emit1("graph.less", [x, _scalar(cv, 0, x.type.dtype)])
+    return [cv.emit1("graph.where", [neg, cv.emit1("graph.mul", [x, slope]), x])]
+
+
+# -- cumulative sums, one-hot, hardmax ------------------------------------------------------------
+@converter("CumSum")
+def convert_cumsum(cv: Converter, node):
+    a = attributes(node)
+    x = cv.input(node, 0)
+    axis = cv.const_input(node, 1, "axis")
+    if axis.size != 1:
+        raise cv.error(ShapeError, f"CumSum axis must be a scalar, has shape {list(axis.shape)}")
+    return cv.emit("graph.cumsum", [x], {"axis": _axis(cv, int(axis.reshape(())), x.type.rank),
+                                          "exclusive": bool(a.get("exclusive", 0)),
+                                          "reverse": bool(a.get("reverse", 0))})
+
+
+def _one_hot_mask(cv: Converter, idx, depth: int, axis: int):
+    """i1 tensor: idx (unsqueezed at ``axis``) == arange(depth) along ``axis``."""
+    rank = idx.type.rank + 1
+    shape = [1] * rank
+    shape[axis] = depth
+    ar = cv.constant(np.arange(depth, dtype=idx.type.dtype.numpy).reshape(shape))
+    idx = _reshape(cv, idx, idx.type.shape[:axis] + (1,) + idx.type.shape[axis:])[0]
+    return cv.emit1("graph.equal", [idx, ar])
+
+
+@converter("OneHot")
+def convert_one_hot(cv: Converter, node):
+    idx, values = cv.input(node, 0), cv.input(node, 2)
+    depth = cv.const_input(node, 1, "depth")
+    if depth.size != 1:
+        raise cv.error(ShapeError, f"OneHot depth must be a scalar, has shape {list(depth.shape)}")
+    depth = int(depth.reshape(()))       # a float depth is truncated, as ONNX specifies
+    if depth < 1:
+        raise cv.error(ShapeError, f"OneHot depth must be positive, got {depth}")
+    if values.type.num_elements != 2:
+        raise cv.error(ShapeError, f"OneHot values must hold [off, on], has shape {list(values.type.shape)}")
+    axis = _axis(cv, attributes(node).get("axis", -1), idx.type.rank + 1)
+    if not idx.type.dtype.is_int:       # float indices are truncated toward zero
+        idx = cv.emit1("graph.cast", [idx], {"to": DType.i64})
+    # Negative indices count from the end: idx + depth where idx < 0.
+    zero = _scalar(cv, 0, idx.type.dtype)
+    wrapped = cv.emit1("graph.add", [idx, _scalar(cv, depth, idx.type.dtype)])
+    idx = cv.emit1("graph.where", [cv.emit1("graph.less", [idx, zero]), wrapped, idx])
+    mask = _one_hot_mask(cv, idx, depth, axis)
+    flat = _reshape(cv, values, [2])[0]
+    off = cv.emit1("graph.slice", [flat], {"starts": [0], "ends": [1], "axes": [0], "steps": [1]})
+    on = cv.emit1("graph.slice", [flat], {"starts": [1], "ends": [2], "axes": [0], "steps": [1]})
+    return [cv.emit1("graph.where", [mask, on, off])]
+
+
+@converter("Hardmax")
+def convert_hardmax(cv: Converter, node):
+    x = cv.input(node, 0)
+    axis = _axis(cv, attributes(node).get("axis", -1), x.type.rank)
+    am = cv.emit1("graph.argmax", [x], {"axis": axis, "keepdims": False})     # the first maximum
+    mask = _one_hot_mask(cv, am, x.type.shape[axis], axis)
+    return [cv.emit1("graph.cast", [mask], {"to": x.type.dtype})]
+
+
+# -- normalisations composed from reductions ---------------------------------------------------
+def _channel_param(cv: Converter, v, rank: int):
+    """A per-channel [C] parameter shaped to broadcast over NCHW... (axis 1)."""
+    return _reshape(cv, v, [v.type.num_elements] + [1] * (rank - 2))[0]
+
+
+def _normalize(cv: Converter, x, axes: list, eps: float):
+    """(x - mean) / sqrt(var + eps) over ``axes``."""
+    mean = cv.emit1("graph.reduce_mean", [x], {"axes": axes, "keepdims": True})
+    d = cv.emit1("graph.sub", [x, mean])
+    var = cv.emit1("graph.reduce_mean", [cv.emit1("graph.mul", [d, d])], {"axes": axes, "keepdims": True})
+    std = cv.emit1("graph.sqrt", [cv.emit1("graph.add", [var, _scalar(cv, eps, x.type.dtype)])])
+    return cv.emit1("graph.div", [d, std])
+
+
+@converter("BatchNormalization")
+def convert_batch_norm(cv: Converter, node):
+    a = attributes(node)
+    if a.get("training_mode", 0):
+        raise cv.error(UnsupportedError, "BatchNormalization in training mode is not supported")
+    x = _float_input(cv, node)
+    if x.type.rank < 2:
+        raise cv.error(ShapeError, f"BatchNormalization needs rank >= 2, got {x.type.rank}")
+    scale, bias, mean, var = (_channel_param(cv, cv.input(node, i), x.type.rank) for i in range(1, 5))
+    eps = _scalar(cv, f32(a.get("epsilon", 1e-5)), var.type.dtype)
+    inv = cv.emit1("graph.div", [scale, cv.emit1("graph.sqrt", [cv.emit1("graph.add", [var, eps])])])
+    y = cv.emit1("graph.mul", [cv.emit1("graph.sub", [x, mean]), inv])
+    return [cv.emit1("graph.add", [y, bias])]
+
+
+@converter("InstanceNormalization")
+def convert_instance_norm(cv: Converter, node):
+    x = _float_input(cv, node)
+    r = x.type.rank
+    if r < 3:
+        raise cv.error(ShapeError, f"InstanceNormalization needs rank >= 3, got {r}")
+    y = _normalize(cv, x, list(range(2, r)), f32(attributes(node).get("epsilon", 1e-5)))
+    y = cv.emit1("graph.mul", [y, _channel_param(cv, cv.input(node, 1), r)])
+    return [cv.emit1("graph.add", [y, _channel_param(cv, cv.input(node, 2), r)])]
+
+
+@converter("GroupNormalization")
+def convert_group_norm(cv: Converter, node):
+    a = attributes(node)
+    x = _float_input(cv, node)
+    if cv.opset < 21:
+        raise cv.error(UnsupportedError, "GroupNormalization before opset 21 (per-group scale) is not supported",
+                       hint="opset 21 made scale and bias per channel")
+    if a.get("stash_type", 1) != 1:
+        raise cv.error(UnsupportedError, f"stash_type={a['stash_type']} is not supported (only float32 stash)")
+    groups = int(a["num_groups"])
+    shape = x.type.shape
+    if len(shape) < 3 or groups < 1 or shape[1] % groups:
+        raise cv.error(ShapeError, f"cannot split {shape[1] if len(shape) > 1 else '?'} channels into "
+                       f"{groups} groups")
+    xs = x if x.type.dtype == DType.f32 else cv.emit1("graph.cast", [x], {"to": DType.f32})
+    g = _reshape(cv, xs, [shape[0], groups, int(np.prod(shape[1:], dtype=np.int64)) // groups])[0]
+    y = _normalize(cv, g, [2], f32(a.get("epsilon", 1e-5)))
+    y = _reshape(cv, y, shape)[0]
+    if y.type.dtype != x.type.dtype:
+        y = cv.emit1("graph.cast", [y], {"to": x.type.dtype})
+    y = cv.emit1("graph.mul", [y, _channel_param(cv, cv.input(node, 1), len(shape))])
+    return [cv.emit1("graph.add", [y, _channel_param(cv, cv.input(node, 2), len(shape))])]
+
+
+@converter("MeanVarianceNormalization")
+def convert_mvn(cv: Converter, node):
+    x = _float_input(cv, node)
+    axes = attributes(node).get("axes", [0, 2, 3])
+    axes = sorted({_axis(cv, ax, x.type.rank) for ax in axes})
+    # ONNX's definition: (x - mean) / (sqrt(var) + 1e-9), var = E[x^2] - E[x]^2.
+    mean = cv.emit1("graph.reduce_mean", [x], {"axes": axes, "keepdims": True})
+    ex2 = cv.emit1("graph.reduce_mean", [cv.emit1("graph.mul", [x, x])], {"axes": axes, "keepdims": True})
+    var = cv.emit1("graph.sub", [ex2, cv.emit1("graph.mul", [mean, mean])])
+    std = cv.emit1("graph.add", [cv.emit1("graph.sqrt", [var]), _scalar(cv, 1e-9, x.type.dtype)])
+    return [cv.emit1("graph.div", [cv.emit1("graph.sub", [x, mean]), std])]
+
+
+@converter("GlobalAveragePool", "GlobalMaxPool")
+def convert_global_pool(cv: Converter, node):
+    x = cv.input(node, 0)
+    if x.type.rank < 3:
+        raise cv.error(ShapeError, f"{node.op_type} needs rank >= 3 (N, C, spatial...), got {x.type.rank}")
+    name = "graph.reduce_mean" if node.op_type == "GlobalAveragePool" else "graph.reduce_max"
+    return cv.emit(name, [x], {"axes": list(range(2, x.type.rank)), "keepdims": True})
+
+
+# -- data movement composed from reshape/transpose ------------------------------------------------
+@converter("DepthToSpace", "SpaceToDepth")
+def convert_depth_space(cv: Converter, node):
+    a = attributes(node)
+    x = cv.input(node, 0)
+    if x.type.rank != 4:
+        raise cv.error(ShapeError, f"{node.op_type} needs a 4-D NCHW input, got rank {x.type.rank}")
+    b = int(a.get("blocksize", 0))
+    n, c, h, w = x.type.shape
+    if b < 1:
+        raise cv.error(ShapeError, f"blocksize must be positive, got {b}")
+    mode = a.get("mode", "DCR")
+    if node.op_type == "SpaceToDepth":
+        if h % b or w % b:
+            raise cv.error(ShapeError, f"height {h} and width {w} must be multiples of blocksize {b}")
+        if mode not in ("DCR", "CRD"):
+            raise cv.error(ShapeError, f"SpaceToDepth mode must be DCR or CRD, got {mode!r}")
+        t = _reshape(cv, x, [n, c, h // b, b, w // b, b])[0]
+        perm = [0, 3, 5, 1, 2, 4] if mode == "DCR" else [0, 1, 3, 5, 2, 4]
+        t = cv.emit1("graph.transpose", [t], {"perm": perm})
+        return _reshape(cv, t, [n, c * b * b, h // b, w // b])
+    if c % (b * b):
+        raise cv.error(ShapeError, f"channels {c} must be a multiple of blocksize^2 = {b * b}")
+    if mode == "DCR":
+        t = _reshape(cv, x, [n, b, b, c // (b * b), h, w])[0]
+        perm = [0, 3, 4, 1, 5, 2]
+    elif mode == "CRD":
+        t = _reshape(cv, x, [n, c // (b * b), b, b, h, w])[0]
+        perm = [0, 1, 4, 2, 5, 3]
+    else:
+        raise cv.error(ShapeError, f"DepthToSpace mode must be DCR or CRD, got {mode!r}")
+    t = cv.emit1("graph.transpose", [t], {"perm": perm})
+    return _reshape(cv, t, [n, c // (b * b), h * b, w * b])
+
+
+# -- constant generators -------------------------------------------------------------------------------
+@converter("EyeLike")
+def convert_eye_like(cv: Converter, node):
+    a = attributes(node)
+    x = cv.input(node, 0)
+    if x.type.rank != 2:
+        raise cv.error(ShapeError, f"EyeLike needs a 2-D input, got rank {x.type.rank}")
+    dt = onnx_dtype(a["dtype"], "EyeLike dtype") if "dtype" in a else x.type.dtype
+    return [cv.constant(np.eye(*x.type.shape, k=int(a.get("k", 0)), dtype=dt.numpy), node.output[0])]
+
+
+@converter("HannWindow", "HammingWindow", "BlackmanWindow")
+def convert_window(cv: Converter, node):
+    a = attributes(node)
+    size = cv.const_input(node, 0, "size")
+    if size.size != 1:
+        raise cv.error(ShapeError, f"window size must be a scalar, has shape {list(size.shape)}")
+    n = int(size.reshape(()))
+    if n < 0:
+        raise cv.error(ShapeError, f"window size must not be negative, got {n}")
+    dt = onnx_dtype(a.get("output_datatype", onnx.TensorProto.FLOAT), "window output_datatype")
+    periodic = bool(a.get("periodic", 1))
+    denom = n if periodic else n - 1
+    k = np.arange(n, dtype=np.float64) * (2 * np.pi / denom if denom > 0 else 0.0)
+    if node.op_type == "HannWindow":
+        w = 0.5 - 0.5 * np.cos(k)
+    elif node.op_type == "HammingWindow":
+        w = 25 / 46 - (1 - 25 / 46) * np.cos(k)
+    else:
+        w = 0.42 - 0.5 * np.cos(k) + 0.08 * np.cos(2 * k)
+    return [cv.constant(w.astype(dt.numpy), node.output[0])]
 
 
 SUPPORTED_OPS = sorted(CONVERTERS)

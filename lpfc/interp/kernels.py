@@ -91,8 +91,9 @@ def _binary(fn):
 
 # -- element-wise binary ------------------------------------------------------------
 for _name, _fn in {"add": np.add, "sub": np.subtract, "mul": np.multiply, "max": np.maximum,
-                   "min": np.minimum, "and": np.bitwise_and, "or": np.bitwise_or,
-                   "xor": np.bitwise_xor, "bitshift_left": np.left_shift,
+                   "min": np.minimum, "and": np.logical_and, "or": np.logical_or,
+                   "xor": np.logical_xor, "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or,
+                   "bitwise_xor": np.bitwise_xor, "bitshift_left": np.left_shift,
                    "bitshift_right": np.right_shift, "equal": np.equal, "less": np.less,
                    "less_equal": np.less_equal, "greater": np.greater,
                    "greater_equal": np.greater_equal}.items():
@@ -147,7 +148,7 @@ def _where(ins, attrs, rts):
 # -- element-wise unary ---------------------------------------------------------------
 for _name, _fn in {"neg": np.negative, "abs": np.abs, "exp": np.exp, "log": np.log, "sqrt": np.sqrt,
                    "tanh": np.tanh, "sin": np.sin, "cos": np.cos, "sign": np.sign,
-                   "not": np.invert,               # logical not on bool, bitwise not on ints
+                   "not": np.logical_not, "bitwise_not": np.invert,
                    "isnan": np.isnan, "isinf": np.isinf}.items():
     kernel(f"graph.{_name}")(_unary(_fn))
 
@@ -314,6 +315,23 @@ def _log_softmax(ins, attrs, rts):
         return [x]
     shifted = x - np.max(x, axis=axis, keepdims=True)
     return [shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))]
+
+
+@kernel("graph.cumsum")
+def _cumsum(ins, attrs, rts):
+    x = ins[0]
+    axis = _axis(attrs["axis"], x.ndim)
+    if attrs["reverse"]:
+        x = np.flip(x, axis)
+    # Integers wrap in their own dtype; floats accumulate in float64 (the wrapper narrows).
+    y = np.cumsum(x, axis=axis, dtype=x.dtype if _is_int(x) else np.float64)
+    if attrs["exclusive"]:                     # shift by one along axis, 0 first
+        shifted = np.zeros_like(y)
+        dst, src = [slice(None)] * y.ndim, [slice(None)] * y.ndim
+        dst[axis], src[axis] = slice(1, None), slice(None, -1)
+        shifted[tuple(dst)] = y[tuple(src)]
+        y = shifted
+    return [np.flip(y, axis) if attrs["reverse"] else y]
 
 
 @kernel("graph.layer_norm")
@@ -509,6 +527,44 @@ def _gather_nd(ins, attrs, rts):
     picked = flat_data[(rows,) + tuple(flat_idx[..., j] for j in range(depth))]
     picked = np.broadcast_to(picked, (batch, count) + data.shape[b + depth:])   # depth 0: whole rows
     return [picked.reshape(rts[0].shape)]
+
+
+_SCATTER_UFUNCS = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}
+
+
+def _scatter(op: str, out: np.ndarray, where: tuple, updates: np.ndarray, reduction: str) -> np.ndarray:
+    if reduction == "none":
+        out[where] = updates               # duplicate indices: the last update wins (as onnx.reference)
+    elif reduction in _SCATTER_UFUNCS:
+        _SCATTER_UFUNCS[reduction].at(out, where, updates)
+    else:
+        raise UnsupportedError(f"scatter reduction {reduction!r}", op=op)
+    return out
+
+
+@kernel("graph.scatter_elements")
+def _scatter_elements(ins, attrs, rts):
+    data, idx, upd = ins
+    axis = _axis(attrs["axis"], data.ndim)
+    n = data.shape[axis]
+    _check_indices("graph.scatter_elements", idx, n)
+    idx = idx.astype(np.int64, copy=False)
+    where = list(np.indices(idx.shape, sparse=True))
+    where[axis] = np.where(idx < 0, idx + n, idx)
+    return [_scatter("graph.scatter_elements", data.copy(), tuple(where), upd, attrs["reduction"])]
+
+
+@kernel("graph.scatter_nd")
+def _scatter_nd(ins, attrs, rts):
+    data, idx, upd = ins
+    depth = idx.shape[-1]
+    flat = idx.reshape(-1, depth).astype(np.int64, copy=False)
+    cols = []
+    for j in range(depth):
+        _check_indices("graph.scatter_nd", flat[:, j], data.shape[j])
+        cols.append(np.where(flat[:, j] < 0, flat[:, j] + data.shape[j], flat[:, j]))
+    upd = upd.reshape((flat.shape[0],) + data.shape[depth:])
+    return [_scatter("graph.scatter_nd", data.copy(), tuple(cols), upd, attrs["reduction"])]
 
 
 @kernel("graph.trilu")

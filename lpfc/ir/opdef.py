@@ -55,6 +55,8 @@ class OpDef:
     num_operands: Any = None                            # int, (min, max) or None (any)
     mapping: Optional[str] = None
     infer: Optional[Callable[[Sequence[TensorType], dict], list]] = None
+    #: extra checks for what ``infer`` cannot see (e.g. an op's regions); raises ShapeError
+    verify: Optional[Callable[[Any], None]] = None
     doc: str = ""
 
     def attr(self, op, name):

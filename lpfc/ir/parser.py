@@ -253,9 +253,14 @@ class Parser:
         ty = self.parse_type()
         if not splat and len(vals) != ty.num_elements:
             self.fail(f"dense literal has {len(vals)} elements, its type {ty} needs {ty.num_elements}", start)
+        # Integers go through Python ints (dtype=object), exact for all of u64 and i64.
         with np.errstate(over="ignore", invalid="ignore"):
-            arr = np.array(vals[0] if splat else vals, dtype=np.float64 if ty.dtype.is_float else None)
-            arr = arr.astype(ty.dtype.numpy)
+            arr = np.array(vals[0] if splat else vals,
+                           dtype=np.float64 if ty.dtype.is_float else object if ty.dtype.is_int else None)
+            try:
+                arr = arr.astype(ty.dtype.numpy)
+            except OverflowError as e:
+                self.fail(f"dense literal does not fit {ty.dtype}: {e}", start)
         arr = np.broadcast_to(arr, ty.shape) if splat else arr.reshape(ty.shape)
         return DenseElements(np.array(arr))
 

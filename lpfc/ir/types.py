@@ -21,6 +21,9 @@ class DType(Enum):
     i32 = "i32"
     i16 = "i16"
     i8 = "i8"
+    u64 = "u64"
+    u32 = "u32"
+    u16 = "u16"
     u8 = "u8"
     bool = "i1"
 
@@ -34,7 +37,16 @@ class DType(Enum):
 
     @property
     def is_int(self) -> bool:
-        return self in (DType.i64, DType.i32, DType.i16, DType.i8, DType.u8)
+        """Signed or unsigned integer (bool is not an integer)."""
+        return self.is_signed_int or self.is_unsigned
+
+    @property
+    def is_signed_int(self) -> bool:
+        return self in (DType.i64, DType.i32, DType.i16, DType.i8)
+
+    @property
+    def is_unsigned(self) -> bool:
+        return self in (DType.u64, DType.u32, DType.u16, DType.u8)
 
     @property
     def itemsize(self) -> int:
@@ -64,6 +76,9 @@ _TO_NUMPY = {
     DType.i32: "int32",
     DType.i16: "int16",
     DType.i8: "int8",
+    DType.u64: "uint64",
+    DType.u32: "uint32",
+    DType.u16: "uint16",
     DType.u8: "uint8",
     DType.bool: "bool",
 }
@@ -80,7 +95,8 @@ class TensorType:
         object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
         for d in self.shape:
             if d < 0:
-                raise ValueError(f"negative dimension in shape {self.shape}")
+                from ..errors import ShapeError    # (lpfc.errors imports nothing from the IR)
+                raise ShapeError(f"negative dimension in shape {list(self.shape)}")
 
     @property
     def rank(self) -> int:

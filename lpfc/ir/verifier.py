@@ -41,6 +41,11 @@ def verify_op(op: Operation) -> None:
             raise _err(op, f"missing required attribute {key!r}")
         else:
             attrs[key] = aspec.default
+    if d.verify is not None:
+        try:
+            d.verify(op)
+        except LpfcError as e:
+            raise _err(op, e.bare_message) from None
     if d.infer is not None:
         try:
             expected = d.infer([v.type for v in op.operands], attrs)

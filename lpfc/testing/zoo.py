@@ -17,7 +17,6 @@ By hand::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.metadata
 import json
 import os
@@ -495,9 +494,10 @@ def _print_listing(pairs: list[tuple[str, str]], cache: Optional[Path]) -> None:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lpfc.testing.zoo", description=__doc__.split("\n")[0])
     parser.add_argument("--list", action="store_true", help="summarise cached exports; export nothing")
-    parser.add_argument("--model", nargs="+", choices=ALL_MODELS, help="default: every model")
-    parser.add_argument("--exporter", nargs="+", choices=list(VARIANTS),
-                        help="variants to export; default: those the tests use")
+    parser.add_argument("--model", nargs="+", choices=ALL_MODELS, metavar="NAME",
+                        help=f"default: every model ({', '.join(ALL_MODELS)})")
+    parser.add_argument("--exporter", nargs="+", choices=list(VARIANTS), metavar="NAME",
+                        help=f"variants ({', '.join(VARIANTS)}); default: those the tests use")
     parser.add_argument("--force", action="store_true", help="export even when a fresh copy is cached")
     parser.add_argument("--cache-dir", type=Path, help=f"default: {cache_dir()}")
     args = parser.parse_args(argv)

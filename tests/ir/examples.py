@@ -25,8 +25,11 @@ for n in ["and", "or", "xor"]:
     EXAMPLES[n] = ([B, B], {})
 for n in ["bitshift_left", "bitshift_right"]:
     EXAMPLES[n] = ([U, U], {})
+for n in ["bitwise_and", "bitwise_or", "bitwise_xor"]:
+    EXAMPLES[n] = ([I, TensorType((4,), DType.i32)], {})
 EXAMPLES["mod"] = ([I, I], {"fmod": False})
 EXAMPLES["not"] = ([B], {})
+EXAMPLES["bitwise_not"] = ([TensorType((2, 3, 4), DType.u64)], {})
 for n in _UNARY_F:
     EXAMPLES[n] = ([X], {})
 EXAMPLES.update({
@@ -53,6 +56,10 @@ EXAMPLES.update({
     "gather": ([TensorType((10, 4), F), IDX], {"axis": 0}),
     "gather_elements": ([X, TensorType((2, 3, 4), DType.i64)], {"axis": 2}),
     "gather_nd": ([X, TensorType((5, 2), DType.i64)], {"batch_dims": 0}),
+    "cumsum": ([I], {"axis": 1, "exclusive": True, "reverse": False}),
+    "scatter_elements": ([X, TensorType((2, 3, 2), DType.i64), TensorType((2, 3, 2), F)],
+                         {"axis": 2, "reduction": "add"}),
+    "scatter_nd": ([X, TensorType((5, 2), DType.i32), TensorType((5, 4), F)], {"reduction": "none"}),
     "trilu": ([X], {"upper": False, "k": 1}),
     "tile": ([X], {"repeats": [1, 2, 1]}),
     "pad": ([X], {"pads": [0, 1, 0, 0, 2, 0], "mode": "constant", "value": 0.5}),

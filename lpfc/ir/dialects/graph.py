@@ -52,6 +52,28 @@ def _infer_binary(ts: T, attrs):
     return [TensorType(broadcast_shapes(*(t.shape for t in ts)), ts[0].dtype)]
 
 
+def _infer_logical(ts: T, attrs):
+    for t in ts:
+        if t.dtype != DType.bool:
+            raise ShapeError(f"logical operands must be i1, got {t.dtype} (bitwise ops on integers are "
+                             "graph.bitwise_*)")
+    return _infer_binary(ts, attrs)
+
+
+def _infer_bitwise(ts: T, attrs):
+    for t in ts:
+        if not t.dtype.is_int:
+            raise ShapeError(f"bitwise operands must be integers, got {t.dtype}")
+    return _infer_binary(ts, attrs)
+
+
+def _infer_bitshift(ts: T, attrs):
+    for t in ts:
+        if not t.dtype.is_unsigned:
+            raise ShapeError(f"bitshift operands must be unsigned integers, got {t.dtype}")
+    return _infer_binary(ts, attrs)
+
+
 def _infer_pow(ts: T, attrs):
     return [TensorType(broadcast_shapes(ts[0].shape, ts[1].shape), ts[0].dtype)]
 
@@ -72,6 +94,23 @@ def _infer_unary(ts: T, attrs):
     return [ts[0]]
 
 
+def _infer_not(ts: T, attrs):
+    if ts[0].dtype != DType.bool:
+        raise ShapeError(f"not needs an i1 operand, got {ts[0].dtype} (bitwise not on integers is graph.bitwise_not)")
+    return [ts[0]]
+
+
+def _infer_bitwise_not(ts: T, attrs):
+    if not ts[0].dtype.is_int:
+        raise ShapeError(f"bitwise_not needs an integer operand, got {ts[0].dtype}")
+    return [ts[0]]
+
+
+def _require_float(t: TensorType, what: str):
+    if not t.dtype.is_float:
+        raise ShapeError(f"{what} needs a floating-point operand, got {t.dtype}")
+
+
 def _infer_predicate(ts: T, attrs):
     return [ts[0].with_dtype(DType.bool)]
 
@@ -80,16 +119,24 @@ def _infer_cast(ts: T, attrs):
     return [ts[0].with_dtype(attrs["to"])]
 
 
+_CA = {COMMUTATIVE, ASSOCIATIVE}
 BINARY_ARITH = {
-    "add": {COMMUTATIVE, ASSOCIATIVE}, "sub": set(), "mul": {COMMUTATIVE, ASSOCIATIVE}, "div": set(),
-    "max": {COMMUTATIVE, ASSOCIATIVE}, "min": {COMMUTATIVE, ASSOCIATIVE}, "mod": set(),
-    "and": {COMMUTATIVE, ASSOCIATIVE}, "or": {COMMUTATIVE, ASSOCIATIVE}, "xor": {COMMUTATIVE, ASSOCIATIVE},
-    "bitshift_left": set(), "bitshift_right": set(),
+    # name: (traits, type rule, doc)
+    "add": (_CA, _infer_binary, ""), "sub": (set(), _infer_binary, ""), "mul": (_CA, _infer_binary, ""),
+    "div": (set(), _infer_binary, "Integer division truncates toward zero."),
+    "max": (_CA, _infer_binary, ""), "min": (_CA, _infer_binary, ""),
+    "mod": (set(), _infer_binary, "fmod=False: the result takes the divisor's sign; fmod=True: the dividend's."),
+    "and": (_CA, _infer_logical, "Logical, on i1."), "or": (_CA, _infer_logical, "Logical, on i1."),
+    "xor": (_CA, _infer_logical, "Logical, on i1."),
+    "bitwise_and": (_CA, _infer_bitwise, "On integers."), "bitwise_or": (_CA, _infer_bitwise, "On integers."),
+    "bitwise_xor": (_CA, _infer_bitwise, "On integers."),
+    "bitshift_left": (set(), _infer_bitshift, "On unsigned integers; bits shifted out are lost."),
+    "bitshift_right": (set(), _infer_bitshift, "On unsigned integers (logical shift)."),
 }
-for _n, _tr in BINARY_ARITH.items():
+for _n, (_tr, _rule, _doc) in BINARY_ARITH.items():
     register(OpDef(f"graph.{_n}", frozenset({ELEMENTWISE, BROADCASTING} | _tr),
                    attrs={"fmod": AttrSpec(bool, False)} if _n == "mod" else {},
-                   num_operands=2, mapping=ONE_TO_ONE, infer=_infer_binary))
+                   num_operands=2, mapping=ONE_TO_ONE, infer=_rule, doc=_doc))
 register(OpDef("graph.pow", frozenset({ELEMENTWISE, BROADCASTING}), num_operands=2, mapping=ONE_TO_ONE,
                infer=_infer_pow, doc="Base and exponent may differ in dtype; the result has the base's."))
 for _n, _tr in {"equal": {COMMUTATIVE}, "less": set(), "less_equal": set(), "greater": set(),
@@ -99,11 +146,15 @@ for _n, _tr in {"equal": {COMMUTATIVE}, "less": set(), "less_equal": set(), "gre
 register(OpDef("graph.where", frozenset({ELEMENTWISE, BROADCASTING}), num_operands=3, mapping=ONE_TO_ONE,
                infer=_infer_where, doc="where(cond, x, y): x where cond else y."))
 
-UNARY = ["neg", "abs", "exp", "log", "sqrt", "reciprocal", "erf", "tanh", "sigmoid", "relu", "not",
+UNARY = ["neg", "abs", "exp", "log", "sqrt", "reciprocal", "erf", "tanh", "sigmoid", "relu",
          "floor", "ceil", "round", "sign", "sin", "cos", "softplus", "identity"]
 for _n in UNARY:
     register(OpDef(f"graph.{_n}", frozenset({ELEMENTWISE}), num_operands=1, mapping=ONE_TO_ONE,
                    infer=_infer_unary))
+register(OpDef("graph.not", frozenset({ELEMENTWISE}), num_operands=1, mapping=ONE_TO_ONE, infer=_infer_not,
+               doc="Logical not, on i1."))
+register(OpDef("graph.bitwise_not", frozenset({ELEMENTWISE}), num_operands=1, mapping=ONE_TO_ONE,
+               infer=_infer_bitwise_not, doc="On integers."))
 register(OpDef("graph.gelu", frozenset({ELEMENTWISE}), attrs={"approximate": AttrSpec(str, "none")},
                num_operands=1, mapping=ONE_TO_ONE, infer=_infer_unary,
                doc='approximate = "none" (erf) or "tanh".'))
@@ -156,8 +207,8 @@ def _infer_gemm(ts: T, attrs):
     k2, n = b.shape[::-1] if attrs.get("trans_b", False) else b.shape
     if k != k2:
         raise ShapeError(f"gemm contraction mismatch: {k} vs {k2}")
+    _same_dtype(ts, "gemm")
     if len(ts) == 3:
-        broadcast_shapes(ts[2].shape, (m, n))
         if broadcast_shapes(ts[2].shape, (m, n)) != (m, n):
             raise ShapeError(f"gemm C of shape {list(ts[2].shape)} does not broadcast to {[m, n]}")
     return [TensorType((m, n), a.dtype)]
@@ -173,13 +224,22 @@ register(OpDef("graph.gemm", frozenset(),
 
 
 # -- normalisations and reductions --------------------------------------------------
-def _infer_axis_keep(ts: T, attrs):
+def _infer_softmax(ts: T, attrs):
+    _require_float(ts[0], "softmax")
+    normalize_axis(attrs["axis"], ts[0].rank)
+    return [ts[0]]
+
+
+def _infer_cumsum(ts: T, attrs):
+    if ts[0].dtype == DType.bool:
+        raise ShapeError("cumsum needs a numeric operand, got i1")
     normalize_axis(attrs["axis"], ts[0].rank)
     return [ts[0]]
 
 
 def _infer_layer_norm(ts: T, attrs):
     x = ts[0]
+    _require_float(x, "layer_norm")
     axis = normalize_axis(attrs["axis"], x.rank)
     norm_shape = x.shape[axis:]
     for t in ts[1:]:
@@ -191,9 +251,13 @@ def _infer_layer_norm(ts: T, attrs):
 
 
 register(OpDef("graph.softmax", frozenset(), attrs={"axis": AttrSpec(int, -1)}, num_operands=1,
-               mapping=MANY_TO_MANY, infer=_infer_axis_keep))
+               mapping=MANY_TO_MANY, infer=_infer_softmax))
 register(OpDef("graph.log_softmax", frozenset(), attrs={"axis": AttrSpec(int, -1)}, num_operands=1,
-               mapping=MANY_TO_MANY, infer=_infer_axis_keep))
+               mapping=MANY_TO_MANY, infer=_infer_softmax))
+register(OpDef("graph.cumsum", frozenset(),
+               attrs={"axis": AttrSpec(int), "exclusive": AttrSpec(bool, False), "reverse": AttrSpec(bool, False)},
+               num_operands=1, mapping=MANY_TO_MANY, infer=_infer_cumsum,
+               doc="Running sum along axis; exclusive leaves out the element itself, reverse runs from the end."))
 register(OpDef("graph.layer_norm", frozenset(),
                attrs={"axis": AttrSpec(int, -1), "epsilon": AttrSpec(float, 1e-5)},
                num_operands=(1, 3), mapping=MANY_TO_MANY, infer=_infer_layer_norm,
@@ -219,7 +283,9 @@ for _n in ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod
     register(OpDef(f"graph.{_n}", frozenset({REDUCTION}),
                    attrs={"axes": AttrSpec(list), "keepdims": AttrSpec(bool, True)}, num_operands=1,
                    mapping=MANY_TO_MANY, infer=_infer_reduce,
-                   doc="axes is the explicit list of reduced axes (all axes when the model gave none)."))
+                   doc="axes is the explicit list of reduced axes; [] reduces nothing (each element is "
+                       "reduced alone: x for sum/mean/max/min/prod/log_sum_exp, x*x for sum_square, |x| for "
+                       "l2).  The importer writes every axis out when the model means 'all axes'."))
 
 
 def _infer_arg(ts: T, attrs):
@@ -327,11 +393,55 @@ def _infer_gather_elements(ts: T, attrs):
 
 def _infer_gather_nd(ts: T, attrs):
     data, idx = ts
+    if not idx.dtype.is_int:
+        raise ShapeError(f"gather_nd indices must be integers, got {idx.dtype}")
     b = attrs.get("batch_dims", 0)
-    last = idx.shape[-1] if idx.rank else 0
-    if idx.rank < 1 or b + last > data.rank:
+    if b < 0 or idx.rank < b + 1 or data.rank < b + 1:
+        raise ShapeError(f"gather_nd batch_dims {b} needs data and indices of rank > {b}, got ranks "
+                         f"{data.rank} and {idx.rank}")
+    if data.shape[:b] != idx.shape[:b]:
+        raise ShapeError(f"gather_nd batch dimensions differ: data {list(data.shape[:b])}, "
+                         f"indices {list(idx.shape[:b])}")
+    last = idx.shape[-1]
+    if b + last > data.rank:
         raise ShapeError(f"gather_nd index depth {last} too large for data rank {data.rank}")
     return [data.with_shape(idx.shape[:-1] + data.shape[b + last:])]
+
+
+SCATTER_REDUCTIONS = ("none", "add", "mul", "max", "min")
+
+
+def _check_scatter(ts: T, attrs, what: str):
+    data, idx, upd = ts
+    if not idx.dtype.is_int:
+        raise ShapeError(f"{what} indices must be integers, got {idx.dtype}")
+    if upd.dtype != data.dtype:
+        raise ShapeError(f"{what} updates are {upd.dtype}, the data {data.dtype}")
+    if attrs.get("reduction", "none") not in SCATTER_REDUCTIONS:
+        raise ShapeError(f"{what} reduction {attrs['reduction']!r} is not one of {', '.join(SCATTER_REDUCTIONS)}")
+
+
+def _infer_scatter_elements(ts: T, attrs):
+    data, idx, upd = ts
+    _check_scatter(ts, attrs, "scatter_elements")
+    normalize_axis(attrs["axis"], data.rank)
+    if idx.rank != data.rank or upd.shape != idx.shape:
+        raise ShapeError(f"scatter_elements needs indices and updates of one shape and the data's rank; got data "
+                         f"{list(data.shape)}, indices {list(idx.shape)}, updates {list(upd.shape)}")
+    return [data]
+
+
+def _infer_scatter_nd(ts: T, attrs):
+    data, idx, upd = ts
+    _check_scatter(ts, attrs, "scatter_nd")
+    if idx.rank < 1 or idx.shape[-1] > data.rank:
+        raise ShapeError(f"scatter_nd index depth {idx.shape[-1] if idx.rank else '?'} does not fit data rank "
+                         f"{data.rank}")
+    want = idx.shape[:-1] + data.shape[idx.shape[-1]:]
+    if upd.shape != want:
+        raise ShapeError(f"scatter_nd updates have shape {list(upd.shape)}, indices {list(idx.shape)} into data "
+                         f"{list(data.shape)} need {list(want)}")
+    return [data]
 
 
 def _infer_trilu(ts: T, attrs):
@@ -347,12 +457,30 @@ def _infer_tile(ts: T, attrs):
     return [ts[0].with_shape(d * r for d, r in zip(ts[0].shape, reps))]
 
 
+PAD_MODES = ("constant", "reflect", "edge", "wrap")
+
+
 def _infer_pad(ts: T, attrs):
     pads = list(attrs["pads"])
-    r = ts[0].rank
+    mode = attrs.get("mode", "constant")
+    if mode not in PAD_MODES:
+        raise ShapeError(f"pad mode {mode!r} is not one of {', '.join(PAD_MODES)}")
+    x = ts[0]
+    r = x.rank
     if len(pads) != 2 * r:
         raise ShapeError(f"pad needs {2 * r} pads, got {len(pads)}")
-    return [ts[0].with_shape(d + pads[i] + pads[i + r] for i, d in enumerate(ts[0].shape))]
+    shape = []
+    for i, d in enumerate(x.shape):
+        begin, end = pads[i], pads[i + r]
+        cropped = d + min(begin, 0) + min(end, 0)      # negative pads crop first
+        if cropped < 0 or cropped + max(begin, 0) + max(end, 0) < 0:
+            raise ShapeError(f"pads {begin}, {end} on dimension {i} of size {d} crop more than it has")
+        if mode != "constant" and cropped == 0 and (begin > 0 or end > 0):
+            raise ShapeError(f"{mode} padding of dimension {i} needs it non-empty")
+        if mode == "reflect" and max(begin, end) >= cropped and (begin > 0 or end > 0):
+            raise ShapeError(f"reflect pads {begin}, {end} on dimension {i} must be smaller than its size {cropped}")
+        shape.append(d + begin + end)
+    return [x.with_shape(shape)]
 
 
 register(OpDef("graph.reshape", frozenset({SHAPE_ONLY}), attrs={"shape": AttrSpec(list)}, num_operands=1,
@@ -377,6 +505,15 @@ register(OpDef("graph.gather_elements", frozenset(), attrs={"axis": AttrSpec(int
                mapping=REORGANIZE, infer=_infer_gather_elements))
 register(OpDef("graph.gather_nd", frozenset(), attrs={"batch_dims": AttrSpec(int, 0)}, num_operands=2,
                mapping=REORGANIZE, infer=_infer_gather_nd))
+register(OpDef("graph.scatter_elements", frozenset(),
+               attrs={"axis": AttrSpec(int, 0), "reduction": AttrSpec(str, "none")}, num_operands=3,
+               mapping=REORGANIZE, infer=_infer_scatter_elements,
+               doc="scatter_elements(data, indices, updates): a copy of data with updates written (or combined, "
+                   "reduction = add/mul/max/min) at indices along axis; negative indices count from the end."))
+register(OpDef("graph.scatter_nd", frozenset(), attrs={"reduction": AttrSpec(str, "none")}, num_operands=3,
+               mapping=REORGANIZE, infer=_infer_scatter_nd,
+               doc="scatter_nd(data, indices, updates): a copy of data with slices indices[..., :] replaced by (or "
+                   "combined with) updates."))
 register(OpDef("graph.trilu", frozenset(), attrs={"upper": AttrSpec(bool, True), "k": AttrSpec(int, 0)},
                num_operands=1, mapping=ONE_TO_ONE, infer=_infer_trilu))
 register(OpDef("graph.tile", frozenset(), attrs={"repeats": AttrSpec(list)}, num_operands=1,
