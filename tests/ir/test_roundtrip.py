@@ -11,8 +11,9 @@ from .examples import EXAMPLES, result_types
 
 from lpfc.ir.opdef import TERMINATOR, lookup
 
+# graph.fused holds a region: tested on its own below.
 GRAPH_OPS = sorted(n.split(".", 1)[1] for n in registered_ops()
-                   if n.startswith("graph.") and TERMINATOR not in lookup(n).traits)
+                   if n.startswith("graph.") and TERMINATOR not in lookup(n).traits and n != "graph.fused")
 
 
 def single_op_module(name, operand_types, attrs, loc=Location("node/0", "Op")):
@@ -89,6 +90,45 @@ def test_constants_inline_splat_and_resource():
         np.testing.assert_array_equal(a1, a2)  # exact, NaN included
     # Elided resources round-trip when the arrays are supplied to the parser.
     roundtrip(m, resources="none")
+
+
+def test_fused_block_roundtrips_verifies_and_runs():
+    from lpfc.ir import Block, Region
+    from lpfc.ir.verifier import verify
+    import lpfc
+
+    t, half = TensorType((4, 6), DType.f32), TensorType((4, 3), DType.f32)
+    f = Function("main", [t], ["x"])
+    sp = f.body.append(Operation("graph.split", f.args, [half] * 2, {"axis": 1, "sizes": [3, 3]}))
+    body = Block([half, half])
+    add = body.append(Operation("graph.add", body.args, [half]))
+    ex = body.append(Operation("graph.exp", [add.result], [half]))
+    body.append(Operation("graph.yield", [ex.result], []))
+    fused = f.body.append(Operation("graph.fused", sp.results, [half], {"kind": "elementwise", "name": "k0"},
+                                    regions=[Region([body])]))
+    f.set_return([fused.result], ["y"])
+    m = Module([f])
+    verify(m)
+    text, m2 = roundtrip(m)
+    assert "graph.fused %0, %1 {kind = \"elementwise\", name = \"k0\"} ({" in text and "^bb0(" in text
+    x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    np.testing.assert_allclose(lpfc.interpret(m2, {"x": x})["y"], np.exp(x[:, :3] + x[:, 3:]), rtol=1e-6)
+
+
+def test_fused_block_must_be_isolated():
+    from lpfc.errors import VerificationError
+    from lpfc.ir import Block, Region
+    from lpfc.ir.verifier import verify
+
+    t = TensorType((4,), DType.f32)
+    f = Function("main", [t], ["x"])
+    body = Block([t])
+    add = body.append(Operation("graph.add", [body.args[0], f.args[0]], [t]))  # f.args[0] is outside
+    body.append(Operation("graph.yield", [add.result], []))
+    fused = f.body.append(Operation("graph.fused", [f.args[0]], [t], regions=[Region([body])]))
+    f.set_return([fused.result], ["y"])
+    with pytest.raises(VerificationError, match="isolated"):
+        verify(Module([f]))
 
 
 def test_multiple_results_and_regions():

@@ -527,3 +527,29 @@ register(OpDef("graph.pad", frozenset(),
 # -- structure -------------------------------------------------------------------------------
 register(OpDef("graph.yield", frozenset({"terminator"}), infer=lambda ts, a: [],
                doc="Ends a region of a graph op (e.g. a fused block), yielding its results."))
+
+
+def _verify_fused(op) -> None:
+    """A fused block is its region applied to its operands, isolated from above."""
+    if len(op.regions) != 1 or len(op.regions[0].blocks) != 1:
+        raise ShapeError("graph.fused needs exactly one region with one block")
+    block = op.regions[0].blocks[0]
+    if [a.type for a in block.args] != [v.type for v in op.operands]:
+        raise ShapeError("graph.fused block argument types differ from its operand types")
+    term = block.terminator
+    if term is None or term.name != "graph.yield":
+        raise ShapeError("graph.fused region must end with graph.yield")
+    if [v.type for v in term.operands] != op.result_types:
+        raise ShapeError("graph.fused yields types that differ from its result types")
+    inside = {id(a) for a in block.args} | {id(r) for o in block.ops for r in o.results}
+    for inner in block.ops:
+        for v in inner.operands:
+            if id(v) not in inside:
+                raise ShapeError(f"{inner.name} inside graph.fused uses a value from outside the block "
+                                 "(fused blocks are isolated: pass it as an operand)")
+
+
+register(OpDef("graph.fused", frozenset(), attrs={"kind": AttrSpec(str, "elementwise"), "name": AttrSpec(str, "")},
+               num_operands=(0, None), mapping=MANY_TO_MANY, verify=_verify_fused,
+               doc="A fused kernel: its single-block region, applied to its operands, computes its results. "
+                   "kind says what the block holds (gemm, attention, layer_norm, embedding, elementwise, ...)."))
