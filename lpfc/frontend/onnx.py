@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-import time
-from typing import Callable, Mapping, Optional, Sequence, Union
+from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 import onnx

@@ -13,7 +13,6 @@ import numpy as np
 from ..errors import InputError, LpfcError, UnsupportedError
 from ..ir.core import Block, Function, Module, Operation
 from ..ir.opdef import lookup
-from ..ir.types import TensorType
 
 
 def op_attrs(op: Operation) -> dict:

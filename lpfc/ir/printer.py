@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Optional
+
 
 import numpy as np
 

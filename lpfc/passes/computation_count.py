@@ -12,7 +12,7 @@ transpose, gather, slice, concat, expand, ...) and constants count 0.
 """
 from __future__ import annotations
 
-from ..ir.core import Function, Module, Operation, Value
+from ..ir.core import Module, Operation, Value
 from ..ir.opdef import ELEMENTWISE
 
 # Arithmetic per result element of non-element-wise ops.

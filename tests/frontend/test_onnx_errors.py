@@ -4,7 +4,7 @@ import os
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 import lpfc
 from lpfc.errors import LpfcError, ModelLoadError, ShapeError, UnsupportedError
