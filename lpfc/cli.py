@@ -3,6 +3,7 @@
     lpfc import model.onnx [-o model.mlir]            print the graph IR
     lpfc opt model.onnx -p 'canonicalize,cse'         run a pass pipeline, print the IR
     lpfc run model.onnx --inputs feed.npz --outputs out.npz [--pipeline default]
+    lpfc explain model.onnx [--format json] [--dot g.dot] [--svg g.svg]   the fusion report
     lpfc ops                                          list the supported ONNX ops
 
 Errors in the input (a bad model, a missing input, a wrong shape) print one
@@ -180,6 +181,28 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    from .explain import explain, require_dot, to_dot, to_json, to_text, write_svg
+
+    if args.svg:
+        require_dot()  # fail before the work, not after it
+    progress = Progress(args.quiet)
+    report = explain(args.model, pipeline=args.pipeline, input_shapes=parse_shape_args(args.input_shape),
+                     progress=progress.step)
+    text = to_json(report) if args.format == "json" else to_text(report)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    if args.dot or args.svg:
+        dot = to_dot(report)
+        if args.dot:
+            Path(args.dot).write_text(dot)
+        if args.svg:
+            write_svg(dot, args.svg)
+    return 0
+
+
 def cmd_ops(args) -> int:
     from .frontend.onnx_ops import SUPPORTED_OPS
 
@@ -240,6 +263,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--pipeline", metavar="PIPELINE", help="run this pass pipeline before interpreting "
                     "('default' for the one lpfc compile uses)")
     sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("explain", help="the fusion report: kernels, what each holds, computation counts",
+                        description="Import a model, run the pass pipeline (the default one unless --pipeline says "
+                                    "otherwise) and report what LP-Fusion did: ONNX nodes, graph ops after clean-up, "
+                                    "fused kernels, the computation count before and after, and every kernel with "
+                                    "its kind, name and the ops (and ONNX nodes) it holds.")
+    common(sp)
+    sp.add_argument("--pipeline", default="default", metavar="PIPELINE",
+                    help="the pass pipeline (default: default); the passes before lp-fusion count as clean-up")
+    sp.add_argument("--format", choices=("text", "json"), default="text", help="report format (default: text)")
+    sp.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    sp.add_argument("--dot", metavar="FILE", help="also write the fused graph as Graphviz DOT")
+    sp.add_argument("--svg", metavar="FILE", help="also render the fused graph as SVG (needs Graphviz's dot)")
+    sp.set_defaults(func=cmd_explain)
 
     sp = sub.add_parser("ops", help="list the supported ONNX ops", description="List the ONNX ops lpfc imports.")
     sp.set_defaults(func=cmd_ops)

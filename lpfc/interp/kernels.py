@@ -304,7 +304,10 @@ def _softmax(ins, attrs, rts):
     if x.size == 0:
         return [x]
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return [e / np.sum(e, axis=axis, keepdims=True)]
+    y = e / np.sum(e, axis=axis, keepdims=True)
+    if attrs["nan_to_zero"]:                   # the SDPA guard where(isnan(y), 0, y), folded in
+        y = np.where(np.isnan(y), 0.0, y)
+    return [y]
 
 
 @kernel("graph.log_softmax")

@@ -20,7 +20,7 @@ from ..ir.core import Module
 PASSES: dict[str, type["Pass"]] = {}
 
 # The pipeline `lpfc compile` and `--pipeline default` use.
-DEFAULT_PIPELINE = "fold-constants,cse,dce"
+DEFAULT_PIPELINE = "canonicalize,fold-constants,cse,dce,lp-fusion,dce"
 
 
 @dataclass(frozen=True)

@@ -1,2 +1,2 @@
 """Imports every pass module so that each registers itself."""
-from . import cse, dce, fold_constants  # noqa: F401
+from . import canonicalize, cse, dce, fold_constants, lp_fusion  # noqa: F401

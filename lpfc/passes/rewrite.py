@@ -26,6 +26,19 @@ def is_pure(op: Operation) -> bool:
     return op.name != "func.return" and not op.has_trait(TERMINATOR)
 
 
+def erase_dead(op: Operation) -> None:
+    """Erase ``op`` and whatever only it used.  (A dead element-wise op left behind would count as
+    a region output of its own in the computation count.)"""
+    work = [op]
+    while work:
+        o = work.pop()
+        if o.parent is None or any(r.uses for r in o.results) or not is_pure(o) or o.regions:
+            continue
+        feeders = [v.owner for v in o.operands if isinstance(v.owner, Operation)]
+        o.erase()
+        work.extend(feeders)
+
+
 class Rewriter:
     """IR mutations that keep the driver's worklist up to date."""
 

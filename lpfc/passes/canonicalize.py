@@ -1,0 +1,74 @@
+"""canonicalize: normalise what exporters vary, so one model reads the same from every exporter.
+
+The TorchScript (opset 14) and dynamo (opset 18/20) exporters write one
+transformer differently.  After ``canonicalize,fold-constants,cse,dce`` both
+exports of every zoo model have the same ops (tests/passes/test_canonicalize.py).
+The rewrites, each exact up to float rounding:
+
+* data movement (canonical_patterns_shape.py): reshape∘reshape, transpose∘transpose
+  (composed perm), expand∘expand merge; identity reshape/transpose/expand/cast and
+  ``graph.identity`` forward their operand; a transpose that moves only unit dims
+  is a reshape; a unit-dim reshape feeding a transpose moves below it (dynamo's
+  ``reshape→transpose[0,2,1]→reshape`` for kᵀ becomes TorchScript's single
+  transpose); a gather / gather_nd whose constant index enumerates its axis (or
+  leading dims) in order is a reshape;
+* identities: x+0, 0+x, x-0, x*1, 1*x, x/1, x**1 with splat constants, ``and``
+  with all-true / ``or`` with all-false (an expand or unit reshape stays when the
+  constant widened the result), gemm with a zero C; splat constants that do not
+  decide a result's shape become rank-0;
+* the attention mask: with the gather and ``and`` rules, TorchScript's
+  cast→reshape→gather(arange)→reshape→reshape→and(true)→expand→where and dynamo's
+  cast→gather_nd→and(true)→where both become cast→reshape→where; an expand read
+  by an element-wise op sinks below it (that op broadcasts anyway) and vanishes
+  where the next op broadcasts too;
+* layers (canonical_patterns_math.py): decomposed LayerNorm (pow(d,2) or d*d,
+  division or reciprocal) → ``graph.layer_norm`` with gamma/beta folded in when the
+  norm is their only user, and a ones scale / zero bias dropped; erf GELU and GPT-2's
+  tanh GELU in any association of the products → ``graph.gelu``;
+* placement: constants go second in commutative ops; chained scalar factors merge;
+  a matmul's scalar factors gather on its left operand (SDPA's q·√s @ kᵀ·√s and
+  eager attention's (q @ kᵀ)·s both become (q·s) @ kᵀ);
+* the SDPA NaN guard (canonical_patterns_softmax.py).  ``where(isnan(s), 0, s)``
+  after ``s = softmax(x)`` turns fully masked rows (all -inf, so NaN) into zeros.
+  It is dead exactly when no row of x can be all -inf or hold NaN/+inf.  A bound
+  analysis over the function (constants, integer inputs, float overflow in the
+  value's own dtype) decides: when x is provably finite the guard is dropped (the
+  dynamo exporter masks with finfo.min, so its scores stay finite); otherwise it
+  is live - TorchScript masks with -inf, and an all-zero attention_mask row does
+  give NaN - and becomes one op, ``softmax {nan_to_zero = true}``, whose kernel
+  is exactly the guard.  We keep the semantics rather than assume masks are never
+  all zero: a compiler must not change what a padded-out batch row returns.
+
+Every pattern runs in one greedy rewrite (with constant folding, so patterns see
+constants behind reshapes/casts); the guard rewrite needs the whole function's
+bounds and runs after it, followed by one more greedy round.
+"""
+from __future__ import annotations
+
+from ..ir.core import Module
+from . import canonical_patterns_math, canonical_patterns_shape
+from .canonical_patterns_softmax import rewrite_nan_guards
+from .fold_constants import FoldConstantOp
+from .manager import Option, Pass, register_pass
+from .rewrite import Rewriter, apply_patterns
+
+
+def canonical_patterns(max_fold_elements: int = 1 << 16) -> list:
+    return (canonical_patterns_shape.patterns() + canonical_patterns_math.patterns()
+            + [FoldConstantOp(max_fold_elements)])
+
+
+@register_pass
+class Canonicalize(Pass):
+    name = "canonicalize"
+    summary = "normalise exporter variations (reshape chains, identities, masks, LayerNorm, GELU, NaN guards)"
+    options = {"max-fold-elements": Option(int, 1 << 16, "fold constant ops with results up to this size")}
+
+    def run(self, module: Module) -> None:
+        patterns = canonical_patterns(self.option("max-fold-elements"))
+        apply_patterns(module, patterns)
+        changed = False
+        for fn in module.functions:
+            changed |= rewrite_nan_guards(fn, Rewriter()) > 0
+        if changed:
+            apply_patterns(module, patterns)
