@@ -66,3 +66,7 @@ class InputError(LpfcError):
 
 class PipelineError(LpfcError):
     """A pass pipeline text that names an unknown pass or a bad option."""
+
+
+class ToolchainError(LpfcError):
+    """A target's compiler, cross tools or runner are missing or failed; says what to install or set."""
