@@ -1,0 +1,75 @@
+"""The contract between kernel emitters and the model code generator.
+
+Every kernel of a compiled model is one C++ function with one signature::
+
+    static void SYMBOL(const void *const *in, void *const *out, int num_threads);
+
+``in[i]`` points to the data of the kernel op's operand ``i`` and ``out[j]`` to
+result ``j``: dense, row-major, with the operand's static shape and dtype
+(``in`` may point into the arena, at a weight, or at a caller's input; ``out``
+into the arena or at a caller's output).  A kernel op is a ``graph.fused``
+block or, for ops left outside blocks (or ``--no-fusion``), a single graph op.
+Reshapes are views and constants are weights: neither gets a kernel.
+
+An emitter turns a kernel op into a :class:`KernelSource`.  Emitters are tried
+in priority order (specialised ones, e.g. GEMM micro-kernels, before the
+generic polyhedral one, which accepts every op); the first whose ``accepts``
+says yes emits the kernel.  Kernels whose code is identical (BERT's 12 layers)
+are emitted once by the model generator, which deduplicates on ``code``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Protocol
+
+import numpy as np
+
+from ..ir.core import Operation
+from .targets import Target
+
+KERNEL_SIGNATURE = "static void {symbol}(const void *const *in, void *const *out, int num_threads)"
+
+
+@dataclass
+class KernelSource:
+    symbol: str                                   # the C++ function name (generated; never a model string)
+    code: str                                     # defines the function with KERNEL_SIGNATURE
+    headers: tuple = ()                           # e.g. ("<math.h>", "<immintrin.h>")
+    helpers: tuple = ()                           # shared C++ snippets it needs, each emitted once per model
+    #: operand index -> compile-time layout transform of a constant operand (e.g. GEMM weight packing);
+    #: the kernel then receives the transformed array in ``in[index]``
+    packed: dict = field(default_factory=dict)
+    variant: str = ""                             # which schedule variant / tiling was chosen (reports, tuning)
+
+
+class KernelEmitter(Protocol):
+    name: str
+
+    def accepts(self, op: Operation, target: Target) -> bool: ...
+
+    def variants(self, op: Operation, target: Target) -> list[dict]:
+        """Tunable choices (variant name, tile sizes, ...); the first is the default heuristic's."""
+        ...
+
+    def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource: ...
+
+
+_EMITTERS: list = []
+
+
+def register_emitter(emitter, priority: int) -> None:
+    """Lower ``priority`` is tried first; the generic emitter registers last (priority 1000)."""
+    _EMITTERS.append((priority, emitter))
+    _EMITTERS.sort(key=lambda pe: pe[0])
+
+
+def emitter_for(op: Operation, target: Target):
+    from . import emitters  # noqa: F401  (registers every emitter)
+
+    for _, e in _EMITTERS:
+        if e.accepts(op, target):
+            return e
+    raise LookupError(f"no kernel emitter accepts {op.name}")
+
+
+PackFn = Callable[[np.ndarray], np.ndarray]
