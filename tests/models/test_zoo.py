@@ -1,23 +1,17 @@
 """Every zoo model x exporter: imported, verified, round-tripped through text,
 interpreted, and matched against onnxruntime on every output."""
-import numpy as np
 import pytest
 
 import lpfc
 from lpfc.ir import collect_resources
 from lpfc.testing import zoo
 
+from ..zoo_support import assert_outputs_close, zoo_params
+
 TOLERANCE = 1e-4
 
 
-def _param(model, variant):
-    marks = [pytest.mark.zoo]
-    if model in zoo.LARGE_MODELS:
-        marks.append(pytest.mark.slow)
-    return pytest.param(model, variant, marks=marks, id=f"{model}-{variant}")
-
-
-@pytest.mark.parametrize("model, variant", [_param(m, v) for m, v in zoo.zoo_matrix()])
+@pytest.mark.parametrize("model, variant", zoo_params())
 def test_zoo_model_matches_onnxruntime(model, variant):
     path = zoo.export(model, variant)
     module = lpfc.import_onnx(path)
@@ -36,9 +30,4 @@ def test_zoo_model_matches_onnxruntime(model, variant):
     feeds = zoo.sample_inputs(model)
     expected = zoo.reference_outputs(path, feeds)
     actual = lpfc.interpret(reparsed, feeds)
-    assert sorted(actual) == sorted(expected)
-    for name, want in expected.items():
-        got = actual[name]
-        assert got.shape == want.shape and got.dtype == want.dtype, name
-        diff = float(np.max(np.abs(got - want)))
-        assert diff <= TOLERANCE, f"{model}-{variant} output {name!r}: max abs diff {diff:.3g} > {TOLERANCE}"
+    assert_outputs_close(f"{model}-{variant}", actual, expected, TOLERANCE)

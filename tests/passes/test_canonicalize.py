@@ -19,14 +19,11 @@ from lpfc.passes import DEFAULT_PIPELINE, Pipeline
 from lpfc.passes.canonical_patterns_softmax import FiniteBounds
 from lpfc.testing import zoo
 
+from ..zoo_support import assert_outputs_close, zoo_param
+
 PIPELINE = "canonicalize,fold-constants,cse,dce"
 TOLERANCE = 1e-4
 LIT_DIR = Path(__file__).parent / "lit"
-
-
-def _zoo_param(model, *rest):
-    marks = [pytest.mark.zoo] + ([pytest.mark.slow] if model in zoo.LARGE_MODELS else [])
-    return pytest.param(model, *rest, marks=marks, id="-".join((model,) + rest))
 
 
 # -- the zoo ------------------------------------------------------------------------------------------------
@@ -47,16 +44,13 @@ def _counts(model: str, variant: str) -> collections.Counter:
     return _COUNTS[model, variant]
 
 
-@pytest.mark.parametrize("model, variant", [_zoo_param(m, v) for m, v in zoo.zoo_matrix()])
+@pytest.mark.parametrize("model, variant", [zoo_param(m, v) for m, v in zoo.zoo_matrix()])
 def test_zoo_matches_onnxruntime_after_canonicalize(model, variant):
     path = zoo.export(model, variant)
     module = _canonical(model, variant)
     feeds = zoo.sample_inputs(model)
     expected = zoo.reference_outputs(path, feeds)
-    actual = lpfc.interpret(module, feeds)
-    for name, want in expected.items():
-        diff = float(np.max(np.abs(actual[name] - want)))
-        assert diff <= TOLERANCE, f"{model}-{variant} output {name!r}: max abs diff {diff:.3g}"
+    assert_outputs_close(f"{model}-{variant}", lpfc.interpret(module, feeds), expected, TOLERANCE)
     if model in zoo.TINY_MODELS:            # a canonical form is a fixpoint
         text = lpfc.print_module(module, resources="none")
         Pipeline.parse(PIPELINE).run(module)
@@ -71,7 +65,7 @@ def test_zoo_matches_onnxruntime_after_canonicalize(model, variant):
             np.testing.assert_allclose(actual[name], want, rtol=0, atol=TOLERANCE, equal_nan=False)
 
 
-@pytest.mark.parametrize("model", [_zoo_param(m) for m in zoo.ALL_MODELS])
+@pytest.mark.parametrize("model", [zoo_param(m) for m in zoo.ALL_MODELS])
 def test_exporters_reach_the_same_op_counts(model):
     variants = [v for m, v in zoo.zoo_matrix([model])]
     counts = {v: _counts(model, v) for v in variants}

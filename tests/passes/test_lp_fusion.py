@@ -15,6 +15,8 @@ from lpfc.ir import DType, Function, Module, Operation, TensorType, collect_reso
 from lpfc.ir.attributes import DenseElements
 from lpfc.ir.builder import create_op
 from lpfc.passes import Pipeline, registered_passes
+
+from ..zoo_support import assert_outputs_close, zoo_params
 from lpfc.passes.computation_count import computations
 from lpfc.passes.fused_blocks import kernel_count, kernels
 
@@ -308,22 +310,9 @@ KERNEL_TARGETS = {"bert-base": 80, "distilbert": 40, "minilm": 40, "gpt2": 80, "
 TOLERANCE = 1e-4
 
 
-def _zoo_param(model, variant):
-    from lpfc.testing import zoo
-
-    marks = [pytest.mark.zoo]
-    if model in zoo.LARGE_MODELS:
-        marks.append(pytest.mark.slow)
-    return pytest.param(model, variant, marks=marks, id=f"{model}-{variant}")
 
 
-def _zoo_matrix():
-    from lpfc.testing import zoo
-
-    return [_zoo_param(m, v) for m, v in zoo.zoo_matrix()]
-
-
-@pytest.mark.parametrize("model, variant", _zoo_matrix())
+@pytest.mark.parametrize("model, variant", zoo_params())
 def test_zoo_default_pipeline(model, variant):
     from lpfc.testing import zoo
 
@@ -346,7 +335,4 @@ def test_zoo_default_pipeline(model, variant):
 
     feeds = zoo.sample_inputs(model)
     expected = zoo.reference_outputs(path, feeds)
-    actual = lpfc.interpret(module, feeds)
-    for name, want in expected.items():
-        diff = float(np.max(np.abs(actual[name] - want)))
-        assert diff <= TOLERANCE, f"{model}-{variant} output {name!r}: max abs diff {diff:.3g} > {TOLERANCE}"
+    assert_outputs_close(f"{model}-{variant}", lpfc.interpret(module, feeds), expected, TOLERANCE)
