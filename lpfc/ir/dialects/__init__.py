@@ -1,2 +1,2 @@
 """Dialects register their op definitions on import."""
-from . import func, graph  # noqa: F401
+from . import func, graph, loop  # noqa: F401

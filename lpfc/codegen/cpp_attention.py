@@ -1,0 +1,389 @@
+"""Attention kernels: per (batch, head), Q·Kᵀ, scale/mask, row softmax, ·V, with the head split/merge as strides.
+
+Accepts ``graph.fused`` blocks of kind ``attention`` whose region is
+
+* access ops on block arguments - ``graph.split``, ``graph.reshape``, ``graph.transpose`` -
+  that make strided views Q ``[..., S, d]``, Kᵀ ``[..., d, T]`` and V ``[..., T, dv]`` of the
+  f32 arguments (e.g. the fused QKV GEMM's ``[1, 128, 3·H·d]`` output), with the same batch
+  dimensions ``[...]`` (batch, heads);
+* ``graph.matmul(Q, Kᵀ)``, then element-wise ``add``/``sub``/``mul``/``div`` of the scores with
+  block arguments that broadcast to ``[..., S, T]`` and are contiguous (or broadcast) along T
+  (the attention mask, a scale), then ``graph.softmax`` over the last axis (``nan_to_zero``
+  honoured), then ``graph.matmul(P, V)``;
+* then transposes/reshapes to the yielded result (the head merge), which must be a strided
+  view of that result's dense buffer (e.g. ``[1, 128, H·d]``).
+
+Anything else is declined (the generic emitter takes it).  OpenMP runs the (batch, head)
+pairs in parallel; each thread packs Kᵀ and V of its head contiguously, then for each query
+row computes the scores a vector at a time over T, applies the element-wise ops, the
+softmax (``templates/rowwise.h.j2``), and accumulates P·V a vector at a time over dv.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+from ..ir.core import Operation
+from ..ir.types import DType
+from . import simd as _simd
+from .cpp_gemm import body_ops, row_helper
+from .kernel_source import KERNEL_SIGNATURE, KernelSource, register_emitter
+from .targets import Target
+
+
+@dataclass(frozen=True)
+class View:
+    arg: int
+    offset: int
+    shape: tuple
+    strides: tuple
+
+
+def contiguous_strides(shape) -> tuple:
+    st, acc = [], 1
+    for d in reversed(shape):
+        st.append(acc)
+        acc *= d
+    return tuple(reversed(st))
+
+
+def reshape_strides(shape, strides, new_shape) -> Optional[tuple]:
+    """Strides of ``new_shape`` viewing the same elements as (shape, strides) without a copy, or None."""
+    if math.prod(shape) != math.prod(new_shape):
+        return None
+    old = [(d, s) for d, s in zip(shape, strides) if d != 1]
+    new_st = [0] * len(new_shape)
+    oi = 0
+    ni = 0
+    new_nz = [i for i, d in enumerate(new_shape) if d != 1]
+    while oi < len(old) or ni < len(new_nz):
+        if oi >= len(old) or ni >= len(new_nz):
+            return None
+        # grow a chunk of old dims and new dims with equal products
+        o_end, n_end = oi + 1, ni + 1
+        po, pn = old[oi][0], new_shape[new_nz[ni]]
+        while po != pn:
+            if po < pn:
+                if o_end >= len(old):
+                    return None
+                po *= old[o_end][0]
+                o_end += 1
+            else:
+                if n_end >= len(new_nz):
+                    return None
+                pn *= new_shape[new_nz[n_end]]
+                n_end += 1
+        for k in range(oi, o_end - 1):       # old dims of a chunk must be mutually contiguous
+            if old[k][1] != old[k + 1][1] * old[k + 1][0]:
+                return None
+        st = old[o_end - 1][1]
+        for k in range(n_end - 1, ni - 1, -1):
+            new_st[new_nz[k]] = st
+            st *= new_shape[new_nz[k]]
+        oi, ni = o_end, n_end
+    return tuple(new_st)
+
+
+def broadcast_view(arg: int, shape, target_shape) -> Optional[View]:
+    if len(shape) > len(target_shape):
+        return None
+    s = (1,) * (len(target_shape) - len(shape)) + tuple(shape)
+    cs = contiguous_strides(s)
+    st = []
+    for d, t, c in zip(s, target_shape, cs):
+        if d == t:
+            st.append(c if d != 1 else 0)
+        elif d == 1:
+            st.append(0)
+        else:
+            return None
+    return View(arg, 0, tuple(target_shape), tuple(st))
+
+
+def analyse(op: Operation) -> Optional[dict]:
+    if op.attributes.get("kind") != "attention":
+        return None
+    ops = body_ops(op)
+    if not ops:
+        return None
+    block = op.regions[0].block
+    views: dict = {}
+    for i, a in enumerate(block.args):
+        if a.type.dtype == DType.f32:
+            views[id(a)] = View(i, 0, a.type.shape, contiguous_strides(a.type.shape))
+    idx = 0
+    # 1. access ops on the arguments
+    while idx < len(ops) and ops[idx].name in ("graph.split", "graph.reshape", "graph.transpose"):
+        o = ops[idx]
+        v = views.get(id(o.operands[0]))
+        if v is None:
+            return None
+        if o.name == "graph.split":
+            axis = o.attributes["axis"]
+            axis = axis + len(v.shape) if axis < 0 else axis
+            start = 0
+            for r, size in zip(o.results, o.attributes["sizes"]):
+                sh = list(v.shape)
+                sh[axis] = size
+                views[id(r)] = View(v.arg, v.offset + start * v.strides[axis], tuple(sh), v.strides)
+                start += size
+        elif o.name == "graph.reshape":
+            st = reshape_strides(v.shape, v.strides, o.results[0].type.shape)
+            if st is None:
+                return None
+            views[id(o.results[0])] = View(v.arg, v.offset, o.results[0].type.shape, st)
+        else:
+            perm = o.attributes["perm"]
+            views[id(o.results[0])] = View(v.arg, v.offset, tuple(v.shape[p] for p in perm),
+                                           tuple(v.strides[p] for p in perm))
+        idx += 1
+    if idx >= len(ops) or ops[idx].name != "graph.matmul":
+        return None
+    mm1 = ops[idx]
+    q, kt = views.get(id(mm1.operands[0])), views.get(id(mm1.operands[1]))
+    if q is None or kt is None or len(q.shape) < 2 or len(q.shape) != len(kt.shape):
+        return None
+    batch = q.shape[:-2]
+    if kt.shape[:-2] != batch or q.shape[-1] != kt.shape[-2]:
+        return None
+    S, D, T = q.shape[-2], q.shape[-1], kt.shape[-1]
+    scores_shape = batch + (S, T)
+    cur = mm1.results[0]
+    steps = []                     # (op name, View of the other operand, scores-first?)
+    idx += 1
+    while idx < len(ops) and ops[idx].name in ("graph.add", "graph.sub", "graph.mul", "graph.div"):
+        o = ops[idx]
+        if o.results[0].type.shape != scores_shape or o.results[0].type.dtype != DType.f32:
+            return None
+        a, b = o.operands
+        if a is cur and b is not cur:
+            other, first = b, True
+        elif b is cur and a is not cur:
+            other, first = a, False
+        else:
+            return None
+        if other.owner is not block or other.type.dtype != DType.f32:
+            return None
+        ov = broadcast_view(other.index, other.type.shape, scores_shape)
+        if ov is None or ov.strides[-1] not in (0, 1):
+            return None
+        steps.append((o.name, ov, first))
+        cur = o.results[0]
+        idx += 1
+    if idx >= len(ops) or ops[idx].name != "graph.softmax":
+        return None
+    sm = ops[idx]
+    ax = sm.attributes.get("axis", -1)
+    if (ax + len(scores_shape) if ax < 0 else ax) != len(scores_shape) - 1 or sm.operands[0] is not cur:
+        return None
+    nan_to_zero = bool(sm.attributes.get("nan_to_zero", False))
+    idx += 1
+    if idx >= len(ops) or ops[idx].name != "graph.matmul":
+        return None
+    mm2 = ops[idx]
+    if mm2.operands[0] is not sm.results[0]:
+        return None
+    vv = views.get(id(mm2.operands[1]))
+    if vv is None or len(vv.shape) != len(scores_shape) or vv.shape[:-2] != batch or vv.shape[-2] != T:
+        return None
+    DV = vv.shape[-1]
+    res = mm2.results[0]
+    # 2. the head merge: walk back from the yield to the second matmul's result
+    chain = ops[idx + 1:]
+    term = block.ops[-1]
+    if len(term.operands) != 1 or term.operands[0].type.dtype != DType.f32:
+        return None
+    y = term.operands[0]
+    ov = View(-1, 0, y.type.shape, contiguous_strides(y.type.shape))
+    for o in reversed(chain):
+        if o.results[0] is not y or o.name not in ("graph.reshape", "graph.transpose"):
+            return None
+        src = o.operands[0]
+        if o.name == "graph.reshape":
+            st = reshape_strides(ov.shape, ov.strides, src.type.shape)
+            if st is None:
+                return None
+            ov = View(-1, 0, src.type.shape, st)
+        else:
+            perm = o.attributes["perm"]
+            st = [0] * len(perm)
+            for i, p in enumerate(perm):
+                st[p] = ov.strides[i]
+            ov = View(-1, 0, src.type.shape, tuple(st))
+        y = src
+    if y is not res or ov.shape != batch + (S, DV):
+        return None
+    for v in (q, kt, vv):
+        if any(s < 0 for s in v.strides):
+            return None
+    return dict(batch=batch, S=S, D=D, T=T, DV=DV, q=q, kt=kt, v=vv, steps=steps, out=ov,
+                nan_to_zero=nan_to_zero)
+
+
+def _batch_offset(view: View, nb: int, var: str = "bi") -> str:
+    return " + ".join([str(view.offset)] + [f"{var}{i} * {view.strides[i]}L" for i in range(nb) if view.strides[i]])
+
+
+def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
+    info = analyse(op)
+    if info is None:
+        raise ValueError(f"{symbol}: not an attention block this emitter accepts")
+    isa = _simd.select_isa(target, choice)
+    batch, S, D, T, DV = info["batch"], info["S"], info["D"], info["T"], info["DV"]
+    q, kt, vv, ov = info["q"], info["kt"], info["v"], info["out"]
+    nb = len(batch)
+    BT = math.prod(batch)
+    L = [KERNEL_SIGNATURE.format(symbol=symbol) + " {",
+         f"    namespace V = {isa.ns};",
+         f"    const long S = {S}, D = {D}, T = {T}, DV = {DV}, BT = {BT};",
+         "    float *O = (float *)out[0];"]
+    args = sorted({q.arg, kt.arg, vv.arg} | {s[1].arg for s in info["steps"]})
+    for a in args:
+        L.append(f"    const float *p{a} = (const float *)in[{a}];")
+    L.append("    (void)num_threads;")
+    L.append("#ifdef _OPENMP")
+    L.append("#pragma omp parallel num_threads(num_threads) if (num_threads > 1 && BT > 1)")
+    L.append("#endif")
+    L.append("    {")
+    L.append("        float *kt = (float *)malloc(sizeof(float) * (size_t)(D * T + T * DV + D + T + DV + 4 * V::W));")
+    L.append("        float *vb = kt + D * T, *qr = vb + T * DV, *s = qr + D, *o = s + T;")
+    L.append("#ifdef _OPENMP")
+    L.append("#pragma omp for schedule(dynamic, 1)")
+    L.append("#endif")
+    L.append("        for (long b = 0; b < BT; ++b) {")
+    rem = "b"
+    for i in range(nb - 1, -1, -1):
+        L.append(f"            const long bi{i} = {rem} % {batch[i]}L; (void)bi{i};")
+        if i:
+            L.append(f"            const long r{i} = {rem} / {batch[i]}L;")
+            rem = f"r{i}"
+    L.append(f"            const float *Q = p{q.arg} + {_batch_offset(q, nb)};")
+    L.append(f"            const float *K = p{kt.arg} + {_batch_offset(kt, nb)};")
+    L.append(f"            const float *Vs = p{vv.arg} + {_batch_offset(vv, nb)};")
+    L.append(f"            float *Ob = O + {_batch_offset(ov, nb)};")
+    L.append("            if (!kt) {   // out of memory: this head's output is NaN (every thread still runs the loop)")
+    L.append(f"                for (long i = 0; i < S; ++i) for (long c = 0; c < DV; ++c) "
+             f"Ob[i * {ov.strides[-2]}L + c * {ov.strides[-1]}L] = NAN;")
+    L.append("                continue;")
+    L.append("            }")
+    for n, (_, sv, _) in enumerate(info["steps"]):
+        L.append(f"            const float *M{n} = p{sv.arg} + {_batch_offset(sv, nb)};")
+    ks_d, ks_t = kt.strides[-2], kt.strides[-1]
+    vs_t, vs_d = vv.strides[-2], vv.strides[-1]
+    L.append("            for (long k = 0; k < D; ++k)")
+    L.append(f"                for (long j = 0; j < T; ++j) kt[k * T + j] = K[k * {ks_d}L + j * {ks_t}L];")
+    L.append("            for (long j = 0; j < T; ++j)")
+    L.append(f"                for (long c = 0; c < DV; ++c) vb[j * DV + c] = Vs[j * {vs_t}L + c * {vs_d}L];")
+    L.append("            for (long i = 0; i < S; ++i) {")
+    L.append(f"                for (long k = 0; k < D; ++k) qr[k] = Q[i * {q.strides[-2]}L + k * {q.strides[-1]}L];")
+    # scores
+    L.append("                long j = 0;")
+    # 8 (then 1) vectors of scores at a time: independent FMA chains hide the FMA latency
+    L.append("                for (; j + 8 * V::W <= T; j += 8 * V::W) {")
+    L.append("                    V::vf a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero(), "
+             "a4 = V::zero(), a5 = V::zero(), a6 = V::zero(), a7 = V::zero();")
+    L.append("                    for (long k = 0; k < D; ++k) {")
+    L.append("                        const V::vf q = V::set1(qr[k]);")
+    L.append("                        const float *kr = kt + k * T + j;")
+    for u in range(8):
+        L.append(f"                        a{u} = V::fma(q, V::load(kr + {u} * V::W), a{u});")
+    L.append("                    }")
+    for u in range(8):
+        L.append(f"                    V::store(s + j + {u} * V::W, a{u});")
+    L.append("                }")
+    L.append("                for (; j + V::W <= T; j += V::W) {")
+    L.append("                    V::vf acc = V::zero();")
+    L.append("                    for (long k = 0; k < D; ++k)")
+    L.append("                        acc = V::fma(V::set1(qr[k]), V::load(kt + k * T + j), acc);")
+    L.append("                    V::store(s + j, acc);")
+    L.append("                }")
+    L.append("                for (; j < T; ++j) {")
+    L.append("                    float acc = 0.0f;")
+    L.append("                    for (long k = 0; k < D; ++k) acc += qr[k] * kt[k * T + j];")
+    L.append("                    s[j] = acc;")
+    L.append("                }")
+    # element-wise ops on the score row
+    fn = {"graph.add": "add", "graph.sub": "sub", "graph.mul": "mul", "graph.div": "div"}
+    sc = {"graph.add": "+", "graph.sub": "-", "graph.mul": "*", "graph.div": "/"}
+    for n, (name, sv, first) in enumerate(info["steps"]):
+        row = f"M{n} + i * {sv.strides[-2]}L"
+        if sv.strides[-1] == 1:
+            vop = f"V::load({row} + j)"
+            sop = f"({row})[j]"
+        else:
+            vop = f"V::set1(({row})[0])"
+            sop = f"({row})[0]"
+        va, vb_ = ("V::load(s + j)", vop) if first else (vop, "V::load(s + j)")
+        sa, sb = ("s[j]", sop) if first else (sop, "s[j]")
+        L.append("                for (j = 0; j + V::W <= T; j += V::W) "
+                 f"V::store(s + j, V::{fn[name]}({va}, {vb_}));")
+        L.append(f"                for (; j < T; ++j) s[j] = {sa} {sc[name]} {sb};")
+    L.append(f"                {isa.ns}_row::softmax(s, T, {'true' if info['nan_to_zero'] else 'false'});")
+    # P·V
+    L.append("                long c = 0;")
+    # 4 vectors of the output row, keys split in two halves: 8 independent FMA chains
+    L.append("                for (; c + 4 * V::W <= DV; c += 4 * V::W) {")
+    L.append("                    V::vf a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero(), "
+             "b0 = V::zero(), b1 = V::zero(), b2 = V::zero(), b3 = V::zero();")
+    L.append("                    long t = 0;")
+    L.append("                    for (; t + 1 < T; t += 2) {")
+    L.append("                        const V::vf p = V::set1(s[t]), r = V::set1(s[t + 1]);")
+    L.append("                        const float *x = vb + t * DV + c, *y = x + DV;")
+    for u in range(4):
+        L.append(f"                        a{u} = V::fma(p, V::load(x + {u} * V::W), a{u});")
+        L.append(f"                        b{u} = V::fma(r, V::load(y + {u} * V::W), b{u});")
+    L.append("                    }")
+    L.append("                    if (t < T) {")
+    L.append("                        const V::vf p = V::set1(s[t]);")
+    for u in range(4):
+        L.append(f"                        a{u} = V::fma(p, V::load(vb + t * DV + c + {u} * V::W), a{u});")
+    L.append("                    }")
+    for u in range(4):
+        L.append(f"                    V::store(o + c + {u} * V::W, V::add(a{u}, b{u}));")
+    L.append("                }")
+    L.append("                for (; c + V::W <= DV; c += V::W) {")
+    L.append("                    V::vf acc = V::zero();")
+    L.append("                    for (long t = 0; t < T; ++t)")
+    L.append("                        acc = V::fma(V::set1(s[t]), V::load(vb + t * DV + c), acc);")
+    L.append("                    V::store(o + c, acc);")
+    L.append("                }")
+    L.append("                for (; c < DV; ++c) {")
+    L.append("                    float acc = 0.0f;")
+    L.append("                    for (long t = 0; t < T; ++t) acc += s[t] * vb[t * DV + c];")
+    L.append("                    o[c] = acc;")
+    L.append("                }")
+    L.append(f"                for (c = 0; c < DV; ++c) Ob[i * {ov.strides[-2]}L + c * {ov.strides[-1]}L] = o[c];")
+    L.append("            }")
+    L.append("        }")
+    L.append("        free(kt);")
+    L.append("    }")
+    L.append("}")
+    headers = ("<math.h>", "<stdint.h>", "<stdlib.h>", "<string.h>")
+    return KernelSource(symbol=symbol, code="\n".join(L) + "\n", headers=tuple(dict.fromkeys(headers)),
+                        helpers=(isa.helper(), row_helper(isa.name)), variant=f"{isa.name} per-head")
+
+
+class AttentionEmitter:
+    """``attention`` blocks (see the module docstring)."""
+    name = "cpp-attention"
+
+    def accepts(self, op: Operation, target: Target) -> bool:
+        if target.opencl:
+            return False
+        try:
+            return analyse(op) is not None
+        except Exception:
+            return False
+
+    def variants(self, op: Operation, target: Target) -> list:
+        return [{}]
+
+    def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
+        return emit_attention(op, target, symbol, choice)
+
+
+ATTENTION_EMITTER = AttentionEmitter()
+register_emitter(ATTENTION_EMITTER, 105)
+
+__all__ = ["ATTENTION_EMITTER", "AttentionEmitter", "View", "analyse", "emit_attention", "reshape_strides"]

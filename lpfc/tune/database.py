@@ -1,0 +1,111 @@
+"""The tuning database: which schedule variant won for a kernel on a target.
+
+A JSON file, by default ``$LPFC_CACHE_DIR/tuning.json`` or else
+``~/.cache/lpfc/tuning.json``::
+
+    {"version": 1,
+     "entries": {
+       "<target key>": {                      # e.g. "host:x86_64:avx,avx2,fma,sse4.2"
+         "<kernel signature>": {              # sha256 of the kernel op's IR, names/locations stripped
+           "emitter": "generic",
+           "choice": {"variant": "hoist"},    # what emitter.emit(..., choice=) takes
+           "timings": {"recompute": 1.2e-05, "hoist": 9.1e-06},   # median seconds per variant
+           "op": "graph.fused", "kind": "elementwise", "when": "2026-11-21T07:10:00Z"}}}}
+
+Kernels identical up to their buffers (BERT's 12 layers) have one signature,
+so they are tuned once.  Writes are atomic (temp file + rename); a missing or
+unreadable file is an empty database.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+from ..ir.core import Operation
+
+VERSION = 1
+
+
+def default_path() -> Path:
+    root = os.environ.get("LPFC_CACHE_DIR")
+    base = Path(root) if root else Path.home() / ".cache" / "lpfc"
+    return base / "tuning.json"
+
+
+_VALUE = re.compile(r"%[A-Za-z0-9_$.\-]+")
+_LOC = re.compile(r'\s*loc\("(?:[^"\\]|\\.)*", "(?:[^"\\]|\\.)*"\)')
+_NAME_ATTR = re.compile(r'(, )?name = "(?:[^"\\]|\\.)*"(, )?')
+_BLOCK_ARG_HINT = re.compile(r"\^bb\d+\(")
+
+
+def canonical_text(op: Operation) -> str:
+    """The op's IR with value names, locations and block names replaced by positional ones."""
+    from ..ir.printer import print_op
+    text = print_op(op)
+    text = _LOC.sub("", text)
+    text = _NAME_ATTR.sub(lambda m: ", " if m.group(1) and m.group(2) else "", text)
+    names: dict = {}
+
+    def rename(m):
+        return names.setdefault(m.group(0), f"%v{len(names)}")
+    return _VALUE.sub(rename, text)
+
+
+def kernel_signature(op: Operation) -> str:
+    """sha256 of the op's canonical IR and its operand types: equal for kernels identical up to buffers."""
+    text = canonical_text(op) + "|" + ",".join(str(v.type) for v in op.operands)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def target_key(target) -> str:
+    """The target's name, architecture and the ISA features its compiler enables."""
+    from ..codegen.targets import get_target
+    from ..codegen.toolchain import find_toolchain
+    t = get_target(target) if isinstance(target, str) else target
+    try:
+        feats = ",".join(sorted(find_toolchain(t).features()))
+    except Exception:                       # no toolchain here: the flags still tell targets apart
+        feats = " ".join(t.cpu_flags)
+    return f"{t.name}:{t.arch}:{feats}"
+
+
+class TuningDatabase:
+    def __init__(self, path=None):
+        self.path = Path(path) if path is not None else default_path()
+        self._data: Optional[dict] = None
+
+    def _load(self) -> dict:
+        if self._data is None:
+            try:
+                data = json.loads(self.path.read_text())
+                if not isinstance(data, dict) or data.get("version") != VERSION:
+                    raise ValueError("other version")
+            except (OSError, ValueError):
+                data = {"version": VERSION, "entries": {}}
+            self._data = data
+        return self._data
+
+    def lookup(self, signature: str, target: str) -> Optional[dict]:
+        return self._load()["entries"].get(target, {}).get(signature)
+
+    def store(self, signature: str, target: str, entry: dict) -> None:
+        # re-read first so concurrent compiles lose as little as possible
+        self._data = None
+        data = self._load()
+        entry = dict(entry)
+        entry.setdefault("when", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        data["entries"].setdefault(target, {})[signature] = entry
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tuning-", suffix=".json", dir=self.path.parent)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._load()["entries"].values())

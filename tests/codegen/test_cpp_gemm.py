@@ -1,0 +1,386 @@
+"""The GEMM emitter (lpfc/codegen/cpp_gemm.py) on real zoo blocks and on synthetic edge cases."""
+from __future__ import annotations
+
+import math
+import subprocess
+
+import numpy as np
+import pytest
+
+from lpfc.codegen import cpp_gemm, simd
+from lpfc.codegen.kernel_source import emitter_for
+from lpfc.ir.parser import parse_module
+
+from .cpp_harness import HOST, KernelLib, assert_close, fused_blocks, make_inputs, reference
+
+GEMM_KINDS = ("gemm", "gemm_layer_norm")
+
+
+def _gemm_blocks(model, variant="dynamo20"):
+    return [op for op in fused_blocks(model, variant) if op.attributes["kind"] in GEMM_KINDS]
+
+
+@pytest.mark.zoo
+@pytest.mark.parametrize("model, total, accepted", [("tiny-bert", 9, 9), ("tiny-gpt2", 8, 8), ("minilm", 25, 25)])
+def test_accepts_every_gemm_block_of_the_zoo(model, total, accepted):
+    blocks = _gemm_blocks(model)
+    assert len(blocks) == total
+    assert sum(cpp_gemm.GEMM_EMITTER.accepts(op, HOST) for op in blocks) == accepted
+    # and nothing that is not a GEMM block
+    others = [op for op in fused_blocks(model) if op.attributes["kind"] not in GEMM_KINDS]
+    assert not any(cpp_gemm.GEMM_EMITTER.accepts(op, HOST) for op in others)
+
+
+@pytest.mark.zoo
+def test_zoo_gemm_blocks_match_the_interpreter(tmp_path):
+    kernels = []
+    for model, variant in [("tiny-bert", "dynamo20"), ("tiny-gpt2", "dynamo20"), ("tiny-gpt2", "ts14"),
+                           ("minilm", "dynamo20")]:
+        blocks = _gemm_blocks(model, variant)
+        if model == "minilm":      # one layer (the other five have the same shapes) and the pooler
+            blocks = blocks[:4] + blocks[-1:]
+        for op in blocks:
+            sym = f"{model}_{variant}_{op.attributes['name']}".replace("-", "_")
+            kernels.append((op, cpp_gemm.GEMM_EMITTER.emit(op, HOST, sym)))
+    lib = KernelLib(kernels, tmp_path)
+    rng = np.random.default_rng(1)
+    for op, ks in kernels:
+        ins = make_inputs(op, rng)
+        want = reference(op, ins)
+        for threads in (1, 2):
+            for g, w in zip(lib.run(op, ks, ins, threads), want):
+                assert_close(g, w, what=f"{ks.symbol} ({ks.variant}) at {threads} threads")
+
+
+@pytest.mark.zoo
+def test_emitter_for_picks_the_gemm_emitter():
+    op = _gemm_blocks("tiny-bert")[0]
+    assert emitter_for(op, HOST) is cpp_gemm.GEMM_EMITTER
+
+
+# -- synthetic blocks: edges, epilogue ops, ISAs -------------------------------------------------------------
+
+def t(*shape):
+    return "tensor<" + "x".join(map(str, shape)) + ("x" if shape else "") + "f32>"
+
+
+def gemm_block(M, K, N, epilogue, extra_args=(), kind="gemm", trans_b=False, alpha=None, ln=None, yields=None,
+               weight=None, rng=None):
+    """A module holding one fused GEMM block: x [M, K] @ W (+ epilogue lines over %y0 / extra args)."""
+    rng = rng or np.random.default_rng(0)
+    wshape = (N, K) if trans_b else (K, N)
+    w = weight if weight is not None else rng.standard_normal(wshape).astype(np.float32)
+    args = [("x", (M, K)), ("w", wshape)] + list(extra_args)
+    sig = ", ".join(f"%{n}1: {t(*s)}" for n, s in args)
+    types = ", ".join(t(*s) for _, s in args)
+    mm = (f"%y0 = graph.gemm %x1, %w1 {{alpha = {alpha if alpha is not None else 1.0}, trans_a = false, "
+          f"trans_b = {'true' if trans_b else 'false'}}} : ({t(M, K)}, {t(*wshape)}) -> {t(M, N)}"
+          if (trans_b or alpha is not None) else f"%y0 = graph.matmul %x1, %w1 : ({t(M, K)}, {t(*wshape)}) -> {t(M, N)}")
+    body = "\n        ".join([mm] + list(epilogue))
+    yields = yields or [("%y" + str(len(epilogue)), (M, N))]
+    ytypes = ", ".join(t(*s) for _, s in yields)
+    ynames = ", ".join(v for v, _ in yields)
+    outs = ", ".join(f"%r{i}" for i in range(len(yields)))
+    inputs = ", ".join(f"%{n}: {t(*s)}" for n, s in args if n != "w")
+    text = f"""module {{
+  func @main({inputs}) -> ({ytypes}) attributes {{input_names = [{", ".join(f'"{n}"' for n, _ in args if n != "w")}], output_names = [{", ".join(f'"o{i}"' for i in range(len(yields)))}]}} {{
+    %w = graph.constant {{value = dense_resource<wres> : {t(*wshape)}}} : () -> {t(*wshape)}
+    {outs} = graph.fused {", ".join("%" + n for n, _ in args)} {{kind = "{kind}", name = "k0"}} ({{
+      ^bb0({sig}):
+        {body}
+        graph.yield {ynames} : ({ytypes}) -> ()
+    }}) : ({types}) -> ({ytypes})
+    func.return {outs} : ({ytypes}) -> ()
+  }}
+}}
+"""
+    m = parse_module(text, resources={"wres": w})
+    return next(o for o in m.main.ops if o.name == "graph.fused")
+
+
+def _bin(name, a, b, shape_a, shape_b, shape_r):
+    return f"{name} {a}, {b} : ({t(*shape_a)}, {t(*shape_b)}) -> {t(*shape_r)}"
+
+
+def synthetic_cases():
+    M, K, N = 13, 21, 37
+    cases = {}
+    cases["bias_gelu"] = gemm_block(M, K, N, [
+        "%y1 = " + _bin("graph.add", "%y0", "%b1", (M, N), (N,), (M, N)),
+        f"%y2 = graph.gelu %y1 : ({t(M, N)}) -> {t(M, N)}"], extra_args=[("b", (N,))])
+    cases["residual_tanh_gelu"] = gemm_block(M, K, N, [
+        "%y1 = " + _bin("graph.add", "%r1", "%y0", (M, N), (M, N), (M, N)),
+        f'%y2 = graph.gelu %y1 {{approximate = "tanh"}} : ({t(M, N)}) -> {t(M, N)}',
+        f"%y3 = graph.tanh %y2 : ({t(M, N)}) -> {t(M, N)}"], extra_args=[("r", (M, N))])
+    cases["row_scalar_relu_max"] = gemm_block(M, K, N, [
+        "%y1 = " + _bin("graph.mul", "%y0", "%s1", (M, N), (M, 1), (M, N)),
+        "%y2 = " + _bin("graph.sub", "%c1", "%y1", (), (M, N), (M, N)),
+        f"%y3 = graph.relu %y2 : ({t(M, N)}) -> {t(M, N)}",
+        "%y4 = " + _bin("graph.max", "%y3", "%y0", (M, N), (M, N), (M, N)),
+        f"%y5 = graph.sigmoid %y4 : ({t(M, N)}) -> {t(M, N)}"], extra_args=[("s", (M, 1)), ("c", ())])
+    # an op without a vector form (floor): the whole epilogue goes scalar through scalar_expr
+    cases["scalar_epilogue"] = gemm_block(M, K, N, [
+        f"%y1 = graph.floor %y0 : ({t(M, N)}) -> {t(M, N)}",
+        "%y2 = " + _bin("graph.div", "%y1", "%b1", (M, N), (N,), (M, N))], extra_args=[("b", (N,))])
+    cases["trans_b_alpha_two_outputs"] = gemm_block(M, K, N, [
+        f"%y1 = graph.exp %y0 : ({t(M, N)}) -> {t(M, N)}"], trans_b=True, alpha=0.25,
+        yields=[("%y0", (M, N)), ("%y1", (M, N))])
+    cases["layer_norm"] = gemm_block(M, K, N, [
+        "%y1 = " + _bin("graph.add", "%y0", "%r1", (M, N), (M, N), (M, N)),
+        f"%y2 = graph.layer_norm %y1, %g1, %b1 {{axis = 1, epsilon = 1e-05}} : ({t(M, N)}, {t(N)}, {t(N)}) -> {t(M, N)}",
+        f"%y3 = graph.reshape %y2 {{shape = [1, {M}, {N}]}} : ({t(M, N)}) -> {t(1, M, N)}"],
+        extra_args=[("r", (M, N)), ("g", (N,)), ("b", (N,))], kind="gemm_layer_norm",
+        yields=[("%y1", (M, N)), ("%y3", (1, M, N))])
+    cases["layer_norm_plain"] = gemm_block(M, 3, 16, [
+        f"%y1 = graph.layer_norm %y0 {{axis = -1, epsilon = 1e-05}} : ({t(M, 16)}) -> {t(M, 16)}"],
+        kind="gemm_layer_norm", yields=[("%y1", (M, 16))])
+    return cases
+
+
+CASES = synthetic_cases()
+CHOICES = {"default": {}, "small_blocks": {"kc_max": 4, "nc_target": 16, "mc_target": 6}}
+
+
+@pytest.fixture(scope="module")
+def synthetic_lib(tmp_path_factory):
+    kernels = []
+    for isa in ("host", "scalar"):
+        for cname, choice in CHOICES.items():
+            for name, op in CASES.items():
+                ch = dict(choice, **({"isa": isa} if isa != "host" else {}))
+                kernels.append((f"{name}/{cname}/{isa}", op,
+                                cpp_gemm.GEMM_EMITTER.emit(op, HOST, f"g_{name}_{cname}_{isa}", ch)))
+    lib = KernelLib([(op, ks) for _, op, ks in kernels], tmp_path_factory.mktemp("gemm"))
+    return lib, kernels
+
+
+def test_synthetic_blocks_are_accepted():
+    for name, op in CASES.items():
+        assert cpp_gemm.GEMM_EMITTER.accepts(op, HOST), name
+
+
+def test_synthetic_blocks_match_the_interpreter(synthetic_lib):
+    lib, kernels = synthetic_lib
+    rng = np.random.default_rng(2)
+    for label, op, ks in kernels:
+        ins = make_inputs(op, rng)
+        want = reference(op, ins)
+        for threads in (1, 2):
+            for g, w in zip(lib.run(op, ks, ins, threads), want):
+                assert_close(g, w, what=f"{label} ({ks.variant}) at {threads} threads")
+
+
+def test_scalar_epilogue_is_reported():
+    ks = cpp_gemm.GEMM_EMITTER.emit(CASES["scalar_epilogue"], HOST, "s")
+    assert "scalar-epilogue" in ks.variant
+    ks = cpp_gemm.GEMM_EMITTER.emit(CASES["bias_gelu"], HOST, "s")
+    assert "scalar-epilogue" not in ks.variant
+
+
+def test_identical_blocks_give_identical_code_up_to_the_symbol():
+    a = cpp_gemm.GEMM_EMITTER.emit(CASES["bias_gelu"], HOST, "ka")
+    b = cpp_gemm.GEMM_EMITTER.emit(CASES["bias_gelu"], HOST, "kb")
+    assert a.code.replace("ka", "X") == b.code.replace("kb", "X")
+    assert a.helpers == b.helpers
+
+
+def test_vector_math_accuracy(tmp_path):
+    """exp, tanh, erf, gelu, sigmoid of the SIMD layer against float64, within 1e-5 relative (+ tiny abs)."""
+    n = 64
+    eye = np.eye(n, dtype=np.float32)
+    ops = {}
+    for f in ("exp", "tanh", "erf", "sigmoid", "gelu"):
+        ops[f] = gemm_block(n, n, n, [f"%y1 = graph.{f} %y0 : ({t(n, n)}) -> {t(n, n)}"], weight=eye)
+    kernels = [(op, cpp_gemm.GEMM_EMITTER.emit(op, HOST, f"m_{f}")) for f, op in ops.items()]
+    lib = KernelLib(kernels, tmp_path)
+    x = np.linspace(-12, 12, n * n).astype(np.float32).reshape(n, n)
+    x[0, :8] = [0.0, -0.0, 1e-6, -1e-6, 3e-4, -80.0, 80.0, 1e-30]
+    xd = x.astype(np.float64)
+    erf = np.vectorize(math.erf)
+    want = {"exp": np.exp(xd), "tanh": np.tanh(xd), "erf": erf(xd), "sigmoid": 1 / (1 + np.exp(-xd)),
+            "gelu": 0.5 * xd * np.vectorize(math.erfc)(-xd / math.sqrt(2))}
+    for (op, ks), f in zip(kernels, ops):
+        got = lib.run(op, ks, [x, eye])[0].astype(np.float64)
+        err = np.abs(got - want[f]) / np.maximum(np.abs(want[f]), 1e-30)
+        bad = err > 1e-5
+        bad &= np.abs(got - want[f]) > 1e-30       # (GELU's tail too: it goes through erfc, not 1 + erf)
+        assert not bad.any(), f"{f}: worst at x={x[bad][:4]}, got {got[bad][:4]}, want {want[f][bad][:4]}"
+
+
+def test_nan_propagates_through_the_epilogue(tmp_path):
+    op = CASES["row_scalar_relu_max"]
+    ks = cpp_gemm.GEMM_EMITTER.emit(op, HOST, "nanprop")
+    lib = KernelLib([(op, ks)], tmp_path)
+    ins = make_inputs(op, np.random.default_rng(3))
+    ins[0][2, 3] = np.nan
+    got = lib.run(op, ks, ins)[0]
+    want = reference(op, ins)[0]
+    assert_close(got, want, what="NaN row")
+    assert np.isnan(got[2]).all()
+
+
+def test_avx512_path_compiles_warning_free(tmp_path):
+    """The AVX-512 code cannot run on this VM (CPUID hides it) but must build with -Wall -Wextra -Werror."""
+    kernels = [(op, cpp_gemm.GEMM_EMITTER.emit(op, HOST, f"z_{name}", {"isa": "avx512"}))
+               for name, op in CASES.items()]
+    assert all("avx512 14x32" in ks.variant for _, ks in kernels)
+    lib = KernelLib(kernels, tmp_path, extra_flags=["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl"],
+                    build=False)
+    assert lib.path.exists()
+    flags = open("/proc/cpuinfo").read() if __import__("os").path.exists("/proc/cpuinfo") else ""
+    if " avx512f" in flags and " avx512dq" in flags:
+        import ctypes
+        lib.lib = ctypes.CDLL(str(lib.path))
+        rng = np.random.default_rng(4)
+        for op, ks in kernels:
+            ins = make_inputs(op, rng)
+            for g, w in zip(lib.run(op, ks, ins, 2), reference(op, ins)):
+                assert_close(g, w, what=ks.symbol)
+
+
+def test_wrong_isa_flags_fail_loudly(tmp_path):
+    op = CASES["bias_gelu"]
+    ks = cpp_gemm.GEMM_EMITTER.emit(op, HOST, "wrong", {"isa": "avx512"})
+    if "avx512f" in simd._features_of(HOST):
+        pytest.skip("this compiler enables AVX-512 already")
+    with pytest.raises(Exception) as e:
+        KernelLib([(op, ks)], tmp_path)
+    assert "generated for avx512" in str(getattr(e.value, "output", e.value))
+
+
+def test_clang_builds_it_warning_free(tmp_path):
+    import shutil
+    from lpfc.codegen.toolchain import find_toolchain
+    if not shutil.which("clang++"):
+        pytest.skip("no clang++")
+    tc = find_toolchain("host", compiler="clang")
+    src = tmp_path / "k.cc"
+    kernels = [(op, cpp_gemm.GEMM_EMITTER.emit(op, HOST, f"c_{name}")) for name, op in CASES.items()]
+    lib = KernelLib(kernels, tmp_path, compile=False)
+    src.write_text(lib.source)
+    argv = [*tc.cxx, "-std=c++17", *tc.cflags, "-Wall", "-Wextra", "-Werror", "-fopenmp", "-fPIC", "-c", str(src),
+            "-o", str(tmp_path / "k.o")]
+    r = subprocess.run(argv, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+# -- what is declined -------------------------------------------------------------------------------------
+
+def test_declines_what_it_does_not_recognise():
+    M, K, N = 4, 8, 16
+    # weight not constant
+    text = f"""module {{
+  func @main(%x: {t(M, K)}, %w: {t(K, N)}) -> ({t(M, N)}) attributes {{input_names = ["x", "w"], output_names = ["y"]}} {{
+    %y = graph.fused %x, %w {{kind = "gemm", name = "k0"}} ({{
+      ^bb0(%x1: {t(M, K)}, %w1: {t(K, N)}):
+        %y0 = graph.matmul %x1, %w1 : ({t(M, K)}, {t(K, N)}) -> {t(M, N)}
+        graph.yield %y0 : ({t(M, N)}) -> ()
+    }}) : ({t(M, K)}, {t(K, N)}) -> {t(M, N)}
+    func.return %y : ({t(M, N)}) -> ()
+  }}
+}}
+"""
+    op = next(o for o in parse_module(text).main.ops if o.name == "graph.fused")
+    assert not cpp_gemm.GEMM_EMITTER.accepts(op, HOST)
+    # an element-wise prologue on the activations
+    op = gemm_block(M, K, N, [], yields=[("%y0", (M, N))])
+    assert cpp_gemm.GEMM_EMITTER.accepts(op, HOST)
+    # an epilogue operand that broadcasts in a way the kernel does not index (every other column)
+    op = gemm_block(M, K, N, ["%y1 = " + _bin("graph.add", "%y0", "%b1", (M, N), (1, 1), (M, N))],
+                    extra_args=[("b", (1, 1))])
+    assert cpp_gemm.GEMM_EMITTER.accepts(op, HOST)   # a scalar: fine
+    op2 = gemm_block(M, K, N, [f"%y1 = graph.reshape %y0 {{shape = [{M}, 2, {N // 2}]}} : ({t(M, N)}) -> {t(M, 2, N // 2)}",
+                               "%y2 = " + _bin("graph.add", "%y1", "%b1", (M, 2, N // 2), (N // 2,), (M, 2, N // 2))],
+                     extra_args=[("b", (N // 2,))], yields=[("%y2", (M, 2, N // 2))])
+    assert not cpp_gemm.GEMM_EMITTER.accepts(op2, HOST)
+    # gemm_layer_norm without a LayerNorm, and a LayerNorm in a plain gemm block
+    assert not cpp_gemm.GEMM_EMITTER.accepts(gemm_block(M, K, N, [], kind="gemm_layer_norm",
+                                                        yields=[("%y0", (M, N))]), HOST)
+    op3 = gemm_block(M, K, N, [f"%y1 = graph.layer_norm %y0 {{axis = 1, epsilon = 1e-05}} : ({t(M, N)}) -> {t(M, N)}"])
+    assert not cpp_gemm.GEMM_EMITTER.accepts(op3, HOST)
+
+
+def test_pack_b_layout():
+    w = np.arange(5 * 20, dtype=np.float32).reshape(5, 20)
+    p = cpp_gemm.pack_b(w, nr=8, trans_b=False, alpha=1.0)
+    assert p.shape == (3, 5, 8)
+    assert (p[1, 2] == w[2, 8:16]).all() and (p[2, 4, :4] == w[4, 16:]).all() and (p[2, :, 4:] == 0).all()
+    pt = cpp_gemm.pack_b(w.T.copy(), nr=8, trans_b=True, alpha=2.0)
+    assert (pt == 2 * p).all()
+
+
+def test_isa_selection():
+    assert simd.isa_for_features({"avx512f", "avx512dq", "avx2", "fma"}) is simd.AVX512
+    assert simd.isa_for_features({"avx2", "fma", "avx"}) is simd.AVX2
+    assert simd.isa_for_features({"neon", "fma"}) is simd.SCALAR       # NEON: issue #6
+    assert simd.isa_for_features(set()) is simd.SCALAR
+    assert simd.select_isa(HOST, {"isa": "scalar"}) is simd.SCALAR
+    with pytest.raises(NotImplementedError):
+        simd.select_isa(HOST, {"isa": "neon"})
+
+
+@pytest.mark.zoo
+def test_mobilebert_gemm_blocks(tmp_path):
+    """MobileBERT: bottleneck GEMMs reading a column slice of their input (a split prologue, the other parts
+    yielded as copies) and NoNorm (mul + add) epilogues."""
+    blocks = _gemm_blocks("mobilebert")
+    assert all(cpp_gemm.GEMM_EMITTER.accepts(op, HOST) for op in blocks)
+    split = [op for op in blocks if op.regions[0].block.ops[0].name == "graph.split"]
+    assert split
+    picked = split[:2] + [op for op in blocks if op not in split][:10]
+    kernels = [(op, cpp_gemm.GEMM_EMITTER.emit(op, HOST, f"mb_{op.attributes['name']}")) for op in picked]
+    lib = KernelLib(kernels, tmp_path)
+    rng = np.random.default_rng(11)
+    for op, ks in kernels:
+        ins = make_inputs(op, rng)
+        for g, w in zip(lib.run(op, ks, ins, 2), reference(op, ins)):
+            assert_close(g, w, what=ks.symbol)
+
+
+@pytest.mark.zoo
+def test_no_model_string_reaches_the_source():
+    """Node names, tensor names and value names never appear in generated code (identifiers are generated)."""
+    from lpfc.codegen import cpp_attention, cpp_rowwise
+    import re
+    for model in ("minilm", "tiny-gpt2"):
+        for op in fused_blocks(model):
+            for em in (cpp_gemm.GEMM_EMITTER, cpp_attention.ATTENTION_EMITTER, cpp_rowwise.ROWWISE_EMITTER):
+                if not em.accepts(op, HOST):
+                    continue
+                ks = em.emit(op, HOST, "kern")
+                strings = {op.location.name}
+                for inner in op.regions[0].block.ops:
+                    strings.add(inner.location.name)
+                    strings.update(n for n in re.split(r"[, ]+", inner.location.name))
+                for s in strings:
+                    if len(s) > 4:       # (short names like "add" could be C++ words)
+                        assert s not in ks.code, (s, ks.symbol)
+                assert re.fullmatch(r"[\x20-\x7e\n]*", ks.code)
+
+
+@pytest.mark.zoo
+def test_bare_ops_without_fusion(tmp_path):
+    """--no-fusion leaves bare graph ops as kernels: matmul/gemm with a constant weight go through the GEMM
+    kernel (with a gemm's bias as epilogue), layer_norm/softmax through the row-wise one."""
+    from lpfc.codegen import cpp_rowwise
+    from .cpp_harness import unfused_ops
+    ops = unfused_ops("tiny-bert", "ts14")
+    taken = {"gemm": [], "row": []}
+    for op in ops:
+        if cpp_gemm.GEMM_EMITTER.accepts(op, HOST):
+            taken["gemm"].append(op)
+        elif cpp_rowwise.ROWWISE_EMITTER.accepts(op, HOST):
+            taken["row"].append(op)
+    weights = [op for op in ops if op.name in ("graph.matmul", "graph.gemm") and cpp_gemm.operand_is_constant(op, 1)]
+    assert len(taken["gemm"]) == len(weights) > 0
+    assert {op.name for op in taken["row"]} <= {"graph.layer_norm", "graph.softmax"} and taken["row"]
+    picked = taken["gemm"][:6] + taken["row"][:4]
+    kernels = [(op, (cpp_gemm.GEMM_EMITTER if op in taken["gemm"] else cpp_rowwise.ROWWISE_EMITTER)
+                .emit(op, HOST, f"bare{i}")) for i, op in enumerate(picked)]
+    lib = KernelLib(kernels, tmp_path)
+    rng = np.random.default_rng(13)
+    for op, ks in kernels:
+        ins = make_inputs(op, rng)
+        for threads in (1, 2):
+            for g, w in zip(lib.run(op, ks, ins, threads), reference(op, ins)):
+                assert_close(g, w, what=f"{op.name} {ks.symbol}")
