@@ -6,6 +6,9 @@ Public API::
     module = lpfc.import_onnx("bert.onnx")            # graph IR
     print(lpfc.print_module(module))                   # textual IR
     outs = lpfc.interpret(module, {"input_ids": ids})  # numpy reference interpreter
+    lpfc.compile("bert.onnx", "libbert.so")            # a self-contained native library (+ libbert.h)
+    sess = lpfc.load("libbert.so", threads=2)          # like onnxruntime.InferenceSession
+    outs = sess.run({"input_ids": ids, ...})
 """
 from .errors import (InputError, LpfcError, ModelLoadError, ParseError, ShapeError, UnsupportedError,
                      VerificationError)
@@ -16,6 +19,9 @@ from .ir.verifier import verify
 
 __version__ = "0.1.0"
 
+from .compile import CompileResult, compile  # noqa: E402  (shadows the builtin inside this package only)
+from .session import Session, load  # noqa: E402
+
 
 def interpret(module: Module, feeds, function=None) -> dict:
     """Run a module's function (default: the first) with the numpy reference interpreter.
@@ -25,6 +31,7 @@ def interpret(module: Module, feeds, function=None) -> dict:
     return run_function(module.function(function), feeds)
 
 
-__all__ = ["InputError", "LpfcError", "ModelLoadError", "Module", "ParseError", "ShapeError", "UnsupportedError",
+__all__ = ["CompileResult", "Session", "compile", "load",
+           "InputError", "LpfcError", "ModelLoadError", "Module", "ParseError", "ShapeError", "UnsupportedError",
            "VerificationError", "import_onnx", "interpret", "parse_module", "print_module", "verify",
            "__version__"]

@@ -2,7 +2,9 @@
 
     lpfc import model.onnx [-o model.mlir]            print the graph IR
     lpfc opt model.onnx -p 'canonicalize,cse'         run a pass pipeline, print the IR
-    lpfc run model.onnx --inputs feed.npz --outputs out.npz [--pipeline default]
+    lpfc compile model.onnx -o libmodel.so [--target host] [--tune] [--pipeline P] [--no-fusion]
+    lpfc run model.onnx|libmodel.so --inputs feed.npz --outputs out.npz [--pipeline default] [--threads N]
+    lpfc targets                                      the compilation targets and their toolchains
     lpfc explain model.onnx [--format json] [--dot g.dot] [--svg g.svg]   the fusion report
     lpfc ops                                          list the supported ONNX ops
 
@@ -159,8 +161,12 @@ def cmd_opt(args) -> int:
 
 
 def cmd_run(args) -> int:
+    if args.model.endswith(".so"):
+        return run_library(args)
     from .interp import run_function
 
+    if args.threads is not None:
+        raise InputError("--threads applies to a compiled library (.so); the interpreter is single-threaded")
     progress = Progress(args.quiet)
     m = load_module(args.model, parse_shape_args(args.input_shape), progress)
     run_pipeline(m, args, progress)
@@ -171,6 +177,11 @@ def cmd_run(args) -> int:
                          + ", ".join(f"{n!r} {a.type}" for n, a in zip(f.input_names, f.args)))
     with progress.step("interpreting"):
         outs = run_function(f, feeds)
+    print_outputs(outs, args)
+    return 0
+
+
+def print_outputs(outs: dict, args) -> None:
     if args.outputs:
         np.savez(args.outputs, **outs)
         if not args.quiet:
@@ -178,6 +189,46 @@ def cmd_run(args) -> int:
     for name, a in outs.items():
         print(f"{name}: {a.dtype}{list(a.shape)} min {a.min() if a.size else 0:.6g} "
               f"max {a.max() if a.size else 0:.6g} mean {a.mean() if a.size else 0:.6g}")
+
+
+def run_library(args) -> int:
+    """``lpfc run libmodel.so``: run a compiled library through lpfc.load."""
+    from .session import load
+
+    for flag, value in (("--pipeline", args.pipeline), ("--input-shape", args.input_shape)):
+        if value:
+            raise InputError(f"{flag} applies to a model, not to a compiled library (shapes and passes are "
+                             f"fixed when it is compiled)")
+    progress = Progress(args.quiet)
+    with progress.step(f"loading {Path(args.model).name}"):
+        sess = load(args.model, threads=args.threads)
+    feeds = read_feeds(args.inputs, args.input)
+    if not feeds:
+        raise InputError("no inputs given; use --inputs feed.npz or --input NAME=FILE.npy; the model's inputs are "
+                         + ", ".join(f"{i.name!r} {i.dtype.name}{i.shape}" for i in sess.get_inputs()))
+    with progress.step(f"running ({sess.threads} threads)"):
+        outs = sess.run(feeds)
+    print_outputs(outs, args)
+    return 0
+
+
+def cmd_compile(args) -> int:
+    from .compile import compile as compile_model
+
+    progress = Progress(args.quiet)
+    result = compile_model(args.model, args.output, target=args.target, pipeline=args.pipeline,
+                           fusion=not args.no_fusion, tune=args.tune, threads=args.threads,
+                           emit_source=args.emit_source, progress=progress.step,
+                           input_shapes=parse_shape_args(args.input_shape))
+    if not args.quiet:
+        print(result.summary())
+    return 0
+
+
+def cmd_targets(args) -> int:
+    from .codegen.toolchain import format_targets, list_targets
+
+    print(format_targets(list_targets(probe_devices=not args.no_probe)))
     return 0
 
 
@@ -252,11 +303,36 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--list-passes", action="store_true", help="list the registered passes and their options")
     sp.set_defaults(func=cmd_opt)
 
-    sp = sub.add_parser("run", help="run a model with the reference interpreter",
-                        description="Run a model through lpfc's numpy reference interpreter. Inputs come from an "
+    sp = sub.add_parser("compile", help="compile a model into a self-contained native library (.so + .h)",
+                        description="Compile an ONNX model into a shared library with the weights embedded, the C "
+                                    "runtime linked in and a C header next to it (libx.so -> libx.h). Prints the "
+                                    "kernels, the arena and weights sizes and the time per stage.")
+    common(sp)
+    sp.add_argument("-o", "--output", required=True, metavar="LIB.so", help="the library to write")
+    sp.add_argument("--target", default="host", metavar="TARGET", help="what to compile for (default: host; "
+                    "see lpfc targets)")
+    sp.add_argument("--pipeline", default="default", metavar="PIPELINE", help="the pass pipeline (default: default)")
+    sp.add_argument("--no-fusion", action="store_true", help="run the pipeline without lp-fusion: one kernel per "
+                    "graph op")
+    sp.add_argument("--tune", action="store_true", help="pick kernel variants by measuring them (lpfc.tune)")
+    sp.add_argument("--threads", type=int, metavar="N", help="thread count to tune for")
+    sp.add_argument("--emit-source", metavar="DIR", help="keep the generated C++ and weights in DIR")
+    sp.set_defaults(func=cmd_compile)
+
+    sp = sub.add_parser("targets", help="list the compilation targets and their toolchains",
+                        description="List every target lpfc can compile for, with the compiler, flags and ISA "
+                                    "features found on this machine and whether the result runs here.")
+    sp.add_argument("--no-probe", action="store_true", help="do not probe OpenCL devices")
+    sp.set_defaults(func=cmd_targets)
+
+    sp = sub.add_parser("run", help="run a model (reference interpreter) or a compiled library",
+                        description="Run a model through lpfc's numpy reference interpreter, or a library built by "
+                                    "lpfc compile (a path ending in .so). Inputs come from an "
                                     ".npz keyed by input name and/or --input NAME=FILE.npy; outputs are printed "
                                     "and optionally saved as .npz keyed by output name.")
     common(sp)
+    sp.add_argument("--threads", type=int, metavar="N", help="threads for a compiled library (default: all "
+                    "processors)")
     sp.add_argument("--inputs", metavar="FEED.npz", help="inputs as an .npz keyed by input name")
     sp.add_argument("--input", action="append", metavar="NAME=FILE.npy", help="one input from a .npy (repeatable)")
     sp.add_argument("--outputs", metavar="OUT.npz", help="save the outputs as an .npz keyed by output name")

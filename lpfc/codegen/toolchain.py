@@ -38,8 +38,24 @@ from typing import Mapping, Optional, Sequence, Union
 from ..errors import ToolchainError
 from .targets import TARGET_NAMES, Target, get_target, host_arch
 
+def _runtime_dir() -> Path:
+    """``runtime/`` at the repository root (a checkout or an editable install); an installed wheel ships
+    it as data files under ``<prefix>/share/lpfc/runtime`` (setup.cfg's ``[options.data_files]``)."""
+    import sys
+    import sysconfig
+
+    candidates = [Path(__file__).resolve().parents[2] / "runtime"]
+    for base in (sysconfig.get_path("data"), sys.prefix, getattr(sys, "base_prefix", sys.prefix)):
+        if base:
+            candidates.append(Path(base) / "share" / "lpfc" / "runtime")
+    for c in candidates:
+        if (c / "include" / "lpfc_runtime.h").is_file():
+            return c
+    return candidates[0]
+
+
 #: The C runtime compiled into every model library (``runtime/`` at the repository root).
-RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
+RUNTIME_DIR = _runtime_dir()
 
 C_STD = "-std=c99"
 CXX_STD = "-std=c++17"
