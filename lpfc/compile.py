@@ -5,7 +5,8 @@ Stages (each timed; ``progress`` hears about each)::
     import      ONNX -> graph IR
     pipeline    the pass pipeline (default: canonicalize ... lp-fusion; --no-fusion drops lp-fusion)
     plan        the static memory plan (arena offsets)
-    emit        one KernelSource per kernel op (emitter_for(op, target)); --tune asks lpfc.tune
+    emit        one KernelSource per kernel op (emitter_for(op, target)); the variant comes from the
+                tuning database, else (--tune) is measured, else is the emitter's default
     generate    model.cc, kernels_*.cc, weights.bin (model_gen)
     build       the C++ and the runtime -> lib*.so (-O3, OpenMP, warnings as errors), plus lib*.h
 """
@@ -87,24 +88,14 @@ def _kernel_symbol(i: int) -> str:
     return f"lpfc_k{i:04d}"
 
 
-def _choose(op, target, emitter, tune: bool, threads: Optional[int], notes: list, stats: dict):
-    """The variant to emit: with --tune, lpfc.tune's choice (its database's, else measured with
-    ``threads`` threads); otherwise (or without a tuner) None, the emitter's default variant."""
-    if not tune:
-        return None
-    try:
-        from . import tune as tuner
-    except ImportError:
-        if not stats:
-            notes.append("--tune: no tuner is available (lpfc.tune); used each emitter's default variant")
-        stats["none"] = stats.get("none", 0) + 1
-        return None
-    if hasattr(tuner, "select_variant"):
-        r = tuner.select_variant(op, target, emitter, tune=True, num_threads=threads or 1)
-        stats[r.source] = stats.get(r.source, 0) + 1
-        return r.choice
-    stats["measured"] = stats.get("measured", 0) + 1
-    return tuner.choose_variant(op, target, emitter, threads=threads)
+def _choose(op, target, emitter, tune: bool, threads: Optional[int], stats: dict):
+    """The variant to emit: the tuning database's choice when it has one; else, with --tune, the
+    fastest measured (with ``threads`` threads, stored for next time); else the emitter's default."""
+    from .tune import select_variant
+
+    r = select_variant(op, target, emitter, tune=tune, num_threads=threads or 1)
+    stats[r.source] = stats.get(r.source, 0) + 1
+    return r.choice
 
 
 def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.PathLike], target: str = "host",
@@ -169,7 +160,7 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
         out = []
         for i, op in enumerate(ops):
             emitter = emitter_for(op, tgt)
-            choice = _choose(op, tgt, emitter, tune, threads, notes, tune_stats)
+            choice = _choose(op, tgt, emitter, tune, threads, tune_stats)
             try:
                 out.append((op, emitter.emit(op, tgt, _kernel_symbol(i), choice)))
             except LpfcError:
@@ -188,9 +179,10 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
     except LookupError as e:
         raise UnsupportedError(f"no kernel emitter for this model: {e}",
                                hint="the op is not supported by any code generator yet") from None
-    if tune and "none" not in tune_stats:
-        notes.append("--tune: variants " + ", ".join(f"{n} {k}" for k, n in sorted(tune_stats.items()))
-                     + f" (measured with {threads or 1} thread(s); database {_tuning_db_path()})")
+    if tune or tune_stats.get("database"):
+        notes.append("variants: " + ", ".join(f"{n} {k}" for k, n in sorted(tune_stats.items()))
+                     + (f" (measured with {threads or 1} thread(s))" if tune else "")
+                     + f"; tuning database {_tuning_db_path()}")
 
     # generate + build
     keep = Path(emit_source) if emit_source is not None else None
