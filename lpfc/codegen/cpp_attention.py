@@ -28,7 +28,7 @@ from ..ir.core import Operation
 from ..ir.types import DType
 from . import simd as _simd
 from .cpp_gemm import body_ops, row_helper
-from .kernel_source import KERNEL_SIGNATURE, KernelSource, register_emitter
+from .kernel_source import KERNEL_SIGNATURE, KernelSource, StructuralEmitter, register_emitter
 from .targets import Target
 
 
@@ -364,23 +364,11 @@ def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[
                         helpers=(isa.helper(), row_helper(isa.name)), variant=f"{isa.name} per-head")
 
 
-class AttentionEmitter:
+class AttentionEmitter(StructuralEmitter):
     """``attention`` blocks (see the module docstring)."""
     name = "cpp-attention"
-
-    def accepts(self, op: Operation, target: Target) -> bool:
-        if target.opencl:
-            return False
-        try:
-            return analyse(op) is not None
-        except Exception:
-            return False
-
-    def variants(self, op: Operation, target: Target) -> list:
-        return [{}]
-
-    def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
-        return emit_attention(op, target, symbol, choice)
+    analyse = staticmethod(analyse)
+    emit_fn = staticmethod(emit_attention)
 
 
 ATTENTION_EMITTER = AttentionEmitter()

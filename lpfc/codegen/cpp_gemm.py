@@ -42,7 +42,7 @@ from ..ir.attributes import constant_array
 from ..ir.core import Operation, Value
 from ..ir.types import DType
 from . import simd as _simd
-from .kernel_source import KERNEL_SIGNATURE, KernelSource, register_emitter
+from .kernel_source import KERNEL_SIGNATURE, KernelSource, StructuralEmitter, register_emitter
 from .targets import Target
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -591,25 +591,16 @@ def _ln_rows_lines(ln: dict, N: int, ns: str) -> list:
             "    };"]
 
 
-class GemmEmitter:
+class GemmEmitter(StructuralEmitter):
     """``gemm`` / ``gemm_layer_norm`` blocks with a constant weight (see the module docstring)."""
     name = "cpp-gemm"
-
-    def accepts(self, op: Operation, target: Target) -> bool:
-        if target.opencl:
-            return False
-        try:
-            return analyse(op) is not None
-        except Exception:
-            return False
+    analyse = staticmethod(analyse)
+    emit_fn = staticmethod(emit_gemm)
 
     def variants(self, op: Operation, target: Target) -> list:
         base = {"mc_target": 64, "nc_target": 384}
         return [base, {**base, "nc_target": 768}, {**base, "kc_max": 256}, {**base, "kc_max": 128},
                 {**base, "mc_target": 32}, {**base, "kc_max": 100000}]
-
-    def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
-        return emit_gemm(op, target, symbol, choice)
 
 
 GEMM_EMITTER = GemmEmitter()

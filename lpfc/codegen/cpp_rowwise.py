@@ -26,7 +26,7 @@ from ..ir.core import Operation
 from ..ir.types import DType
 from . import simd as _simd
 from .cpp_gemm import broadcast_mode, kernel_view, row_helper
-from .kernel_source import KERNEL_SIGNATURE, KernelSource, register_emitter
+from .kernel_source import KERNEL_SIGNATURE, KernelSource, StructuralEmitter, register_emitter
 from .targets import Target
 
 _INT = (DType.i64, DType.i32)
@@ -236,23 +236,11 @@ def emit_rowwise(op: Operation, target: Target, symbol: str, choice: Optional[di
                         helpers=(isa.helper(), row_helper(isa.name)), variant=f"{isa.name} rows")
 
 
-class RowwiseEmitter:
+class RowwiseEmitter(StructuralEmitter):
     """``layer_norm`` / ``softmax`` / ``embedding`` blocks (see the module docstring)."""
     name = "cpp-rowwise"
-
-    def accepts(self, op: Operation, target: Target) -> bool:
-        if target.opencl:
-            return False
-        try:
-            return analyse(op) is not None
-        except Exception:
-            return False
-
-    def variants(self, op: Operation, target: Target) -> list:
-        return [{}]
-
-    def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
-        return emit_rowwise(op, target, symbol, choice)
+    analyse = staticmethod(analyse)
+    emit_fn = staticmethod(emit_rowwise)
 
 
 ROWWISE_EMITTER = RowwiseEmitter()

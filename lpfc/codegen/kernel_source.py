@@ -54,6 +54,39 @@ class KernelEmitter(Protocol):
     def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource: ...
 
 
+class StructuralEmitter:
+    """An emitter for the kernel ops its ``analyse`` recognises by structure (op kinds, shapes,
+    which operands are constant); it declines everything else, so the generic emitter takes it.
+
+    Subclasses set ``name`` and the module-level functions ``analyse(op)`` (a description of the
+    op, or None) and ``emit_fn(op, target, symbol, choice)``.
+    """
+
+    name = ""
+
+    @staticmethod
+    def analyse(op: Operation):
+        raise NotImplementedError
+
+    @staticmethod
+    def emit_fn(op: Operation, target: Target, symbol: str, choice: Optional[dict]) -> "KernelSource":
+        raise NotImplementedError
+
+    def accepts(self, op: Operation, target: Target) -> bool:
+        if target.opencl:
+            return False
+        try:
+            return self.analyse(op) is not None
+        except Exception:  # an unexpected shape of block: decline it, the generic emitter is exact
+            return False
+
+    def variants(self, op: Operation, target: Target) -> list:
+        return [{}]
+
+    def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> "KernelSource":
+        return self.emit_fn(op, target, symbol, choice)
+
+
 _EMITTERS: list = []
 
 
