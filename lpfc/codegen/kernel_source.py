@@ -42,6 +42,16 @@ class KernelSource:
     variant: str = ""                             # which schedule variant / tiling was chosen (reports, tuning)
 
 
+def headers_and_helpers(sources) -> tuple[list, list]:
+    """The headers and the shared helper snippets a set of KernelSources needs, each once, in first-use order."""
+    headers: dict = {}
+    helpers: dict = {}
+    for src in sources:
+        headers.update(dict.fromkeys(src.headers))
+        helpers.update(dict.fromkeys(src.helpers))
+    return list(headers), list(helpers)
+
+
 class KernelEmitter(Protocol):
     name: str
 

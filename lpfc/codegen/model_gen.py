@@ -33,7 +33,7 @@ from ..errors import UnsupportedError
 from ..ir.attributes import constant_array
 from ..ir.core import Function, Operation, Value
 from ..ir.types import DType, TensorType
-from .kernel_source import KernelSource
+from .kernel_source import KernelSource, headers_and_helpers
 from .memory_plan import ARENA_ALIGNMENT, FunctionMemoryPlan, align_up
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -236,8 +236,6 @@ def generate_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tup
     # Kernels: deduplicate on code with the symbol normalised.
     unique: dict[str, KernelSource] = {}
     call_symbol: list[str] = []
-    helpers: list[str] = []
-    headers: list[str] = []
     kinds: dict[str, int] = {}
     calls = []
     for op, ks in kernels:
@@ -246,12 +244,6 @@ def generate_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tup
         if first is None:
             unique[key] = ks
             first = ks
-            for h in ks.headers:
-                if h not in headers:
-                    headers.append(h)
-            for h in ks.helpers:
-                if h not in helpers:
-                    helpers.append(h)
         call_symbol.append(first.symbol)
         kinds[kernel_kind(op)] = kinds.get(kernel_kind(op), 0) + 1
         ins = [ptr(v, ks.packed.get(i)) for i, v in enumerate(op.operands)]
@@ -259,6 +251,7 @@ def generate_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tup
         calls.append(dict(symbol=first.symbol, ins=ins, outs=outs, kind=kernel_kind(op),
                           label=c_comment(f"{op.attributes.get('name', '')} {kernel_kind(op)}".strip()),
                           node=c_comment(op.location.name if op.location else "")))
+    headers, helpers = headers_and_helpers(unique.values())
 
     copies = []
     for j, v in plan.output_copies:

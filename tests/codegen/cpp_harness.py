@@ -14,6 +14,7 @@ from lpfc.codegen.targets import get_target
 from lpfc.codegen.toolchain import compile_shared
 from lpfc.interp.interpreter import evaluate_op, run_block
 from lpfc.ir.types import DType
+from lpfc.codegen.kernel_source import headers_and_helpers
 
 HOST = get_target("host")
 
@@ -74,14 +75,7 @@ class KernelLib:
 
     def __init__(self, kernels, tmpdir, extra_flags=(), build=True, compile=True):
         self.kernels = kernels
-        headers, helpers = [], []
-        for _, ks in kernels:
-            for h in ks.headers:
-                if h not in headers:
-                    headers.append(h)
-            for h in ks.helpers:
-                if h not in helpers:
-                    helpers.append(h)
+        headers, helpers = headers_and_helpers(ks for _, ks in kernels)
         src = [f"#include {h}" for h in headers] + helpers
         for _, ks in kernels:
             src.append(ks.code)
