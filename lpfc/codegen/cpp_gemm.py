@@ -64,7 +64,8 @@ def render(template: str, **kw) -> str:
 @functools.lru_cache(maxsize=None)
 def gemm_driver_helper(isa_name: str) -> str:
     isa = _simd.ISAS[isa_name]
-    return render("gemm_driver.h.j2", isa=isa.name, ns=isa.ns, mr=isa.mr, nr=isa.nr)
+    template = "gemm_driver_neon.h.j2" if isa.name == "neon" else "gemm_driver.h.j2"   # NEON: A packed, lane FMAs
+    return render(template, isa=isa.name, ns=isa.ns, mr=isa.mr, nr=isa.nr)
 
 
 @functools.lru_cache(maxsize=None)

@@ -10,7 +10,7 @@ ISA        W      guard macro         micro-kernel MR x NR         status
 =========  =====  ==================  ==========================  ============================
 avx512     16     ``__AVX512F__``     14 x 32 (28 accumulators)    written; compile-tested here
 avx2       8      ``__AVX2__``+FMA    6 x 16 (12 accumulators)     the host path on this VM
-neon       4      ``__ARM_NEON``      8 x 12 (24 accumulators)     slot for issue #6 (no code yet)
+neon       4      ``__aarch64__``     8 x 12 (24 accumulators)     arm64 targets; tested under qemu
 scalar     1      (none)              4 x 4                        portable fallback
 =========  =====  ==================  ==========================  ============================
 
@@ -26,10 +26,11 @@ The vocabulary (all ``static inline``):
 * ``nan_to_zero(v)``; ``hsum(v) hmax(v)`` (horizontal reductions).
 
 :func:`select_isa` picks the widest ISA the target's compiler enables
-(``Toolchain.features()``: ``avx512f`` > ``avx2``+``fma`` > ``neon`` (once written) >
-``scalar``).  The generated helper is wrapped in ``#if <guard> ... #else #error``,
-so a kernel built with flags that lack the ISA fails loudly instead of
-miscompiling.
+(``Toolchain.features()``: ``avx512f`` > ``avx2``+``fma`` > ``neon`` > ``scalar``).
+NEON adds one primitive of its own, ``fma_lane<L>(c, b, a) = c + b * a[L]`` (``vfmaq_laneq_f32``), which
+only its GEMM micro-kernel (``templates/gemm_driver_neon.h.j2``) uses.  The generated helper is
+wrapped in ``#if <guard> ... #else #error``, so a kernel built with flags that lack the ISA fails
+loudly instead of miscompiling.
 """
 from __future__ import annotations
 
@@ -255,6 +256,43 @@ inline vf round_near(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEARES
 inline vf scale2(vf p, vf n) { return _mm512_scalef_ps(p, n); }
 """
 
+_NEON = r"""
+typedef float32x4_t vf;
+static const int W = 4;
+inline uint32x4_t bits(vf a) { return vreinterpretq_u32_f32(a); }
+inline vf from_bits(uint32x4_t m) { return vreinterpretq_f32_u32(m); }
+inline vf zero() { return vdupq_n_f32(0.0f); }
+inline vf set1(float x) { return vdupq_n_f32(x); }
+inline vf load(const float *p) { return vld1q_f32(p); }
+inline void store(float *p, vf v) { vst1q_f32(p, v); }
+inline vf add(vf a, vf b) { return vaddq_f32(a, b); }
+inline vf sub(vf a, vf b) { return vsubq_f32(a, b); }
+inline vf mul(vf a, vf b) { return vmulq_f32(a, b); }
+inline vf div(vf a, vf b) { return vdivq_f32(a, b); }
+inline vf fma(vf a, vf b, vf c) { return vfmaq_f32(c, a, b); }
+// fmax/fmin (vmaxq/vmaxnmq) follow other NaN rules; a compare and a select give x86's: b unless a > b.
+inline vf max_num(vf a, vf b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }
+inline vf min_num(vf a, vf b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
+inline vf neg(vf a) { return vnegq_f32(a); }
+inline vf abs(vf a) { return vabsq_f32(a); }
+inline vf sqrt(vf a) { return vsqrtq_f32(a); }
+inline vf lt(vf a, vf b) { return from_bits(vcltq_f32(a, b)); }
+inline vf is_nan(vf a) { return from_bits(vmvnq_u32(vceqq_f32(a, a))); }
+inline vf select(vf m, vf a, vf b) { return vbslq_f32(bits(m), a, b); }
+inline vf andnot(vf m, vf a) { return from_bits(vbicq_u32(bits(a), bits(m))); }
+inline vf round_near(vf a) { return vrndnq_f32(a); }     // to nearest, ties to even (as _MM_FROUND_TO_NEAREST_INT)
+// p * 2^n for integral n in [-127, 128] (two steps so that n = -127 and 128 stay exact)
+inline vf scale2(vf p, vf n) {
+    int32x4_t e = vcvtnq_s32_f32(n);
+    int32x4_t h = vshrq_n_s32(e, 1);
+    vf s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(h, vdupq_n_s32(127)), 23));
+    vf s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vsubq_s32(e, h), vdupq_n_s32(127)), 23));
+    return vmulq_f32(vmulq_f32(p, s1), s2);
+}
+// NEON only (the GEMM micro-kernel): c + b * a[L], one lane of a broadcast inside the FMA.
+template <int L> inline vf fma_lane(vf c, vf b, vf a) { return vfmaq_laneq_f32(c, b, a, L); }
+"""
+
 _SCALAR = r"""
 typedef float vf;
 static const int W = 1;
@@ -284,7 +322,7 @@ inline vf scale2(vf p, vf n) { return ldexpf(p, (int)n); }
 
 AVX512 = SimdISA("avx512", 16, "defined(__AVX512F__) && defined(__AVX512DQ__)", "<immintrin.h>", 14, 32, _AVX512)
 AVX2 = SimdISA("avx2", 8, "defined(__AVX2__) && defined(__FMA__)", "<immintrin.h>", 6, 16, _AVX2)
-NEON = SimdISA("neon", 4, "defined(__ARM_NEON)", "<arm_neon.h>", 8, 12, None)    # issue #6
+NEON = SimdISA("neon", 4, "defined(__ARM_NEON) && defined(__aarch64__)", "<arm_neon.h>", 8, 12, _NEON)
 SCALAR = SimdISA("scalar", 1, "1", "<stdint.h>", 4, 4, _SCALAR)
 
 ISAS = {isa.name: isa for isa in (AVX512, AVX2, NEON, SCALAR)}

@@ -1,4 +1,10 @@
-"""Builds kernels emitted for real fused blocks into one small .so and runs them against the interpreter."""
+"""Builds kernels emitted for real fused blocks and runs them against the interpreter.
+
+On the host the kernels go into one small .so called through ctypes; for ``arm64-linux`` into one
+executable with a small driver (``main`` below) run under qemu, the arrays passing through files.
+``kernel_target(name)`` gives the target to emit for, skipping (with the reason) when its toolchain or
+qemu is missing; tests parametrized over ``TARGETS`` run on both.
+"""
 from __future__ import annotations
 
 import ctypes
@@ -11,12 +17,40 @@ import pytest
 
 from lpfc.codegen.cpp_gemm import constant_value
 from lpfc.codegen.targets import get_target
-from lpfc.codegen.toolchain import compile_shared
+from lpfc.codegen.toolchain import compile_executable, compile_shared, find_toolchain, run_program
+from lpfc.errors import ToolchainError
 from lpfc.interp.interpreter import evaluate_op, run_block
 from lpfc.ir.types import DType
 from lpfc.codegen.kernel_source import headers_and_helpers
 
 HOST = get_target("host")
+ARM64 = get_target("arm64-linux")
+
+#: pytest parameters for the targets a kernel test runs on: the host natively, arm64-linux under qemu
+TARGETS = [pytest.param("host", id="host"), pytest.param("arm64-linux", id="arm64-qemu")]
+
+
+@functools.lru_cache(maxsize=None)
+def _arm64_problem():
+    try:
+        tc = find_toolchain(ARM64)
+    except ToolchainError as e:
+        return f"no arm64-linux toolchain: {e}"
+    if not tc.can_run:
+        return f"arm64-linux programs cannot run here: {tc.run_problem}"
+    if "neon" not in tc.features():
+        return f"{' '.join(tc.cc)} {' '.join(tc.cflags)} does not enable NEON"
+    return None
+
+
+def kernel_target(name):
+    """The Target to emit for; skips the test (saying why) when arm64-linux cannot be built or run here."""
+    if name == "host":
+        return HOST
+    problem = _arm64_problem()
+    if problem:
+        pytest.skip(problem)
+    return ARM64
 
 
 @functools.lru_cache(maxsize=None)
@@ -71,36 +105,120 @@ def make_inputs(op, rng, overrides=None):
 
 
 class KernelLib:
-    """Kernels ``[(op, KernelSource)]`` compiled into one library with a C entry point each."""
+    """Kernels ``[(op, KernelSource)]`` compiled for ``target`` with a C entry point each: into one library
+    (host: called through ctypes) or into one program with a driver (another architecture: run through the
+    toolchain's runner, qemu)."""
 
-    def __init__(self, kernels, tmpdir, extra_flags=(), build=True, compile=True):
+    def __init__(self, kernels, tmpdir, extra_flags=(), build=True, compile=True, target=HOST):
         self.kernels = kernels
+        self.target = target
+        self.native = target.name == "host"
         headers, helpers = headers_and_helpers(ks for _, ks in kernels)
         src = [f"#include {h}" for h in headers] + helpers
         for _, ks in kernels:
             src.append(ks.code)
             src.append(f'extern "C" __attribute__((visibility("default"))) void call_{ks.symbol}'
                        f'(const void *const *in, void *const *out, int nt) {{ {ks.symbol}(in, out, nt); }}')
+        if not self.native:
+            src.append(_DRIVER.replace("TABLE", ", ".join(f'{{"{ks.symbol}", call_{ks.symbol}}}'
+                                                           for _, ks in kernels)))
         self.source = "\n".join(src) + "\n"
         self.lib = None
+        self.tmpdir = Path(tmpdir)
         if not compile:
             return
-        Path(tmpdir).mkdir(parents=True, exist_ok=True)
-        path = Path(tmpdir) / "kernels.cc"
+        self.tmpdir.mkdir(parents=True, exist_ok=True)
+        path = self.tmpdir / "kernels.cc"
         path.write_text(self.source)
-        self.path = compile_shared(HOST, [path], Path(tmpdir) / "libkernels.so", ["-fopenmp", *extra_flags],
-                                   with_runtime=False, link_flags=["-fopenmp"])
-        self.lib = ctypes.CDLL(str(self.path)) if build else None
+        if self.native:
+            self.path = compile_shared(HOST, [path], self.tmpdir / "libkernels.so", ["-fopenmp", *extra_flags],
+                                       with_runtime=False, link_flags=["-fopenmp"])
+            self.lib = ctypes.CDLL(str(self.path)) if build else None
+        else:
+            self.toolchain = find_toolchain(target)
+            self.path = compile_executable(self.toolchain, [path], self.tmpdir / "kernels", ["-fopenmp", *extra_flags],
+                                           link_flags=["-fopenmp"])
+        self.calls = 0
 
     def run(self, op, ks, ins, threads=1):
         packed = [np.require(ks.packed[i](a), requirements="C") if i in ks.packed else np.require(a, requirements="C")
                   for i, a in enumerate(ins)]
         outs = [np.full(r.type.shape, np.nan, dtype=np.float32 if r.type.dtype == DType.f32 else np.int64)
                 for r in op.results]
-        in_ptrs = (ctypes.c_void_p * max(1, len(packed)))(*[a.ctypes.data for a in packed])
-        out_ptrs = (ctypes.c_void_p * max(1, len(outs)))(*[a.ctypes.data for a in outs])
-        getattr(self.lib, f"call_{ks.symbol}")(in_ptrs, out_ptrs, ctypes.c_int(threads))
+        return self.call(ks.symbol, packed, outs, threads)
+
+    def call(self, symbol, ins, outs, threads=1):
+        """Runs kernel ``symbol`` on the arrays ``ins`` (C-contiguous) and ``outs`` (filled in); returns outs."""
+        if self.native:
+            in_ptrs = (ctypes.c_void_p * max(1, len(ins)))(*[a.ctypes.data for a in ins])
+            out_ptrs = (ctypes.c_void_p * max(1, len(outs)))(*[a.ctypes.data for a in outs])
+            getattr(self.lib, f"call_{symbol}")(in_ptrs, out_ptrs, ctypes.c_int(threads))
+            return outs
+        d = self.tmpdir / f"call{self.calls}"
+        self.calls += 1
+        d.mkdir()
+        argv = [self.path, symbol, str(threads), str(len(ins))]
+        for i, a in enumerate(ins):
+            np.require(a, requirements="C").tofile(d / f"in{i}.bin")
+            argv.append(d / f"in{i}.bin")
+        argv.append(str(len(outs)))
+        for j, a in enumerate(outs):
+            a.tofile(d / f"out{j}.bin")
+            argv.append(d / f"out{j}.bin")
+        r = run_program(self.toolchain, argv, timeout=300)
+        assert r.returncode == 0, f"{symbol} under {self.toolchain.runner}: exit {r.returncode}\n{r.stderr[-2000:]}"
+        for j, a in enumerate(outs):
+            a[...] = np.fromfile(d / f"out{j}.bin", dtype=a.dtype).reshape(a.shape)
         return outs
+
+
+# The driver of a kernel program: the arrays in files; each output file holds the output's initial contents
+# and receives the result.
+_DRIVER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+typedef void (*lpfc_test_kernel)(const void *const *, void *const *, int);
+static const struct { const char *name; lpfc_test_kernel fn; } kKernels[] = {TABLE};
+
+static void *read_all(const char *path, long *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *p = malloc(*size > 0 ? (size_t)*size : 1);
+    if (p && fread(p, 1, (size_t)*size, f) != (size_t)*size) { free(p); p = NULL; }
+    fclose(f);
+    return p;
+}
+
+// usage: kernels SYMBOL THREADS NIN IN.bin... NOUT OUT.bin...
+int main(int argc, char **argv) {
+    if (argc < 4) { fprintf(stderr, "usage: %s SYMBOL THREADS NIN IN... NOUT OUT...\n", argv[0]); return 2; }
+    lpfc_test_kernel fn = NULL;
+    for (size_t i = 0; i < sizeof kKernels / sizeof kKernels[0]; ++i)
+        if (strcmp(kKernels[i].name, argv[1]) == 0) fn = kKernels[i].fn;
+    const int threads = atoi(argv[2]), nin = atoi(argv[3]);
+    if (!fn || nin < 0 || argc < 5 + nin) { fprintf(stderr, "bad kernel or arguments\n"); return 2; }
+    const int nout = atoi(argv[4 + nin]);
+    if (nout < 0 || argc != 5 + nin + nout) { fprintf(stderr, "bad argument count\n"); return 2; }
+    void *ins[64], *outs[64];
+    long in_size, out_sizes[64];
+    if (nin > 64 || nout > 64) return 2;
+    for (int i = 0; i < nin; ++i)
+        if (!(ins[i] = read_all(argv[4 + i], &in_size))) { fprintf(stderr, "cannot read %s\n", argv[4 + i]); return 1; }
+    for (int j = 0; j < nout; ++j)
+        if (!(outs[j] = read_all(argv[5 + nin + j], &out_sizes[j]))) { fprintf(stderr, "cannot read %s\n", argv[5 + nin + j]); return 1; }
+    fn(ins, outs, threads);
+    for (int j = 0; j < nout; ++j) {
+        FILE *f = fopen(argv[5 + nin + j], "wb");
+        if (!f || fwrite(outs[j], 1, (size_t)out_sizes[j], f) != (size_t)out_sizes[j]) { fprintf(stderr, "cannot write\n"); return 1; }
+        fclose(f);
+    }
+    return 0;
+}
+"""
 
 
 def reference(op, ins):

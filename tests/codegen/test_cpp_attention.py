@@ -7,7 +7,7 @@ import pytest
 from lpfc.codegen import cpp_attention
 from lpfc.codegen.cpp_attention import contiguous_strides, reshape_strides
 
-from .cpp_harness import HOST, KernelLib, assert_close, fused_blocks, make_inputs, reference
+from .cpp_harness import HOST, TARGETS, KernelLib, assert_close, fused_blocks, kernel_target, make_inputs, reference
 
 MODELS = [("tiny-bert", "dynamo20"), ("tiny-bert", "ts14"), ("tiny-gpt2", "dynamo20"), ("tiny-gpt2", "ts14"),
           ("minilm", "dynamo20"), ("minilm", "ts14")]
@@ -25,18 +25,19 @@ def test_accepts_exactly_the_attention_blocks(model, variant):
             op.attributes["name"]
 
 
-@pytest.fixture(scope="module")
-def zoo_lib(tmp_path_factory):
+@pytest.fixture(scope="module", params=TARGETS)
+def zoo_lib(request, tmp_path_factory):
+    target = kernel_target(request.param)
     kernels = []
     for model, variant in MODELS:
         blocks = _attention_blocks(model, variant)[:2]
         for op in blocks:
             sym = f"{model}_{variant}_{op.attributes['name']}".replace("-", "_")
-            kernels.append((op, cpp_attention.ATTENTION_EMITTER.emit(op, HOST, sym)))
-        if model == "tiny-bert" and variant == "ts14":
+            kernels.append((op, cpp_attention.ATTENTION_EMITTER.emit(op, target, sym)))
+        if model == "tiny-bert" and variant == "ts14" and target is HOST:
             kernels.append((blocks[0], cpp_attention.ATTENTION_EMITTER.emit(blocks[0], HOST, "tb_scalar",
                                                                              {"isa": "scalar"})))
-    return KernelLib(kernels, tmp_path_factory.mktemp("attention")), kernels
+    return KernelLib(kernels, tmp_path_factory.mktemp("attention"), target=target), kernels
 
 
 @pytest.mark.zoo

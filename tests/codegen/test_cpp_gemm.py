@@ -11,7 +11,7 @@ from lpfc.codegen import cpp_gemm, simd
 from lpfc.codegen.kernel_source import emitter_for
 from lpfc.ir.parser import parse_module
 
-from .cpp_harness import HOST, KernelLib, assert_close, fused_blocks, make_inputs, reference
+from .cpp_harness import HOST, TARGETS, KernelLib, assert_close, fused_blocks, kernel_target, make_inputs, reference
 
 GEMM_KINDS = ("gemm", "gemm_layer_norm")
 
@@ -32,7 +32,9 @@ def test_accepts_every_gemm_block_of_the_zoo(model, total, accepted):
 
 
 @pytest.mark.zoo
-def test_zoo_gemm_blocks_match_the_interpreter(tmp_path):
+@pytest.mark.parametrize("target_name", TARGETS)
+def test_zoo_gemm_blocks_match_the_interpreter(tmp_path, target_name):
+    target = kernel_target(target_name)
     kernels = []
     for model, variant in [("tiny-bert", "dynamo20"), ("tiny-gpt2", "dynamo20"), ("tiny-gpt2", "ts14"),
                            ("minilm", "dynamo20")]:
@@ -41,13 +43,13 @@ def test_zoo_gemm_blocks_match_the_interpreter(tmp_path):
             blocks = blocks[:4] + blocks[-1:]
         for op in blocks:
             sym = f"{model}_{variant}_{op.attributes['name']}".replace("-", "_")
-            kernels.append((op, cpp_gemm.GEMM_EMITTER.emit(op, HOST, sym)))
-    lib = KernelLib(kernels, tmp_path)
+            kernels.append((op, cpp_gemm.GEMM_EMITTER.emit(op, target, sym)))
+    lib = KernelLib(kernels, tmp_path, target=target)
     rng = np.random.default_rng(1)
     for op, ks in kernels:
         ins = make_inputs(op, rng)
         want = reference(op, ins)
-        for threads in (1, 2):
+        for threads in (1, 2) if target is HOST else (2,):      # (qemu: 1 and 2 threads in the synthetic test)
             for g, w in zip(lib.run(op, ks, ins, threads), want):
                 assert_close(g, w, what=f"{ks.symbol} ({ks.variant}) at {threads} threads")
 
@@ -137,25 +139,44 @@ def synthetic_cases():
     return cases
 
 
+def tile_edge_cases():
+    """Shapes around the micro-kernel tiles (AVX2 6x16, NEON 8x12, AVX-512 14x32): whole tiles, one more row,
+    column and k, K not a multiple of 4 (NEON's k step), a single element; bias + ReLU, and a LayerNorm."""
+    cases = {}
+    for M, K, N in [(1, 1, 1), (8, 4, 12), (9, 5, 13), (6, 16, 16), (7, 17, 17), (16, 64, 24), (31, 7, 50),
+                    (64, 130, 100)]:
+        rng = np.random.default_rng(M * 1000 + K * 10 + N)
+        cases[f"bias_relu_{M}x{K}x{N}"] = gemm_block(M, K, N, [
+            "%y1 = " + _bin("graph.add", "%y0", "%b1", (M, N), (N,), (M, N)),
+            f"%y2 = graph.relu %y1 : ({t(M, N)}) -> {t(M, N)}"], extra_args=[("b", (N,))], rng=rng)
+        cases[f"layer_norm_{M}x{K}x{N}"] = gemm_block(M, K, N, [
+            f"%y1 = graph.layer_norm %y0 {{axis = -1, epsilon = 1e-05}} : ({t(M, N)}) -> {t(M, N)}"],
+            kind="gemm_layer_norm", yields=[("%y1", (M, N))], rng=rng)
+    return cases
+
+
 CASES = synthetic_cases()
+EDGE_CASES = tile_edge_cases()
 CHOICES = {"default": {}, "small_blocks": {"kc_max": 4, "nc_target": 16, "mc_target": 6}}
 
 
-@pytest.fixture(scope="module")
-def synthetic_lib(tmp_path_factory):
+@pytest.fixture(scope="module", params=TARGETS)
+def synthetic_lib(request, tmp_path_factory):
+    """Every synthetic case x blocking choice, for the target's own ISA (and the scalar one on the host)."""
+    target = kernel_target(request.param)
     kernels = []
-    for isa in ("host", "scalar"):
+    for isa in ("host", "scalar") if target is HOST else ("host",):
         for cname, choice in CHOICES.items():
-            for name, op in CASES.items():
+            for name, op in {**CASES, **(EDGE_CASES if isa == "host" else {})}.items():
                 ch = dict(choice, **({"isa": isa} if isa != "host" else {}))
                 kernels.append((f"{name}/{cname}/{isa}", op,
-                                cpp_gemm.GEMM_EMITTER.emit(op, HOST, f"g_{name}_{cname}_{isa}", ch)))
-    lib = KernelLib([(op, ks) for _, op, ks in kernels], tmp_path_factory.mktemp("gemm"))
+                                cpp_gemm.GEMM_EMITTER.emit(op, target, f"g_{name}_{cname}_{isa}", ch)))
+    lib = KernelLib([(op, ks) for _, op, ks in kernels], tmp_path_factory.mktemp("gemm"), target=target)
     return lib, kernels
 
 
 def test_synthetic_blocks_are_accepted():
-    for name, op in CASES.items():
+    for name, op in {**CASES, **EDGE_CASES}.items():
         assert cpp_gemm.GEMM_EMITTER.accepts(op, HOST), name
 
 
@@ -184,15 +205,17 @@ def test_identical_blocks_give_identical_code_up_to_the_symbol():
     assert a.helpers == b.helpers
 
 
-def test_vector_math_accuracy(tmp_path):
+@pytest.mark.parametrize("target_name", TARGETS)
+def test_vector_math_accuracy(tmp_path, target_name):
     """exp, tanh, erf, gelu, sigmoid of the SIMD layer against float64, within 1e-5 relative (+ tiny abs)."""
+    target = kernel_target(target_name)
     n = 64
     eye = np.eye(n, dtype=np.float32)
     ops = {}
     for f in ("exp", "tanh", "erf", "sigmoid", "gelu"):
         ops[f] = gemm_block(n, n, n, [f"%y1 = graph.{f} %y0 : ({t(n, n)}) -> {t(n, n)}"], weight=eye)
-    kernels = [(op, cpp_gemm.GEMM_EMITTER.emit(op, HOST, f"m_{f}")) for f, op in ops.items()]
-    lib = KernelLib(kernels, tmp_path)
+    kernels = [(op, cpp_gemm.GEMM_EMITTER.emit(op, target, f"m_{f}")) for f, op in ops.items()]
+    lib = KernelLib(kernels, tmp_path, target=target)
     x = np.linspace(-12, 12, n * n).astype(np.float32).reshape(n, n)
     x[0, :8] = [0.0, -0.0, 1e-6, -1e-6, 3e-4, -80.0, 80.0, 1e-30]
     xd = x.astype(np.float64)
@@ -207,10 +230,12 @@ def test_vector_math_accuracy(tmp_path):
         assert not bad.any(), f"{f}: worst at x={x[bad][:4]}, got {got[bad][:4]}, want {want[f][bad][:4]}"
 
 
-def test_nan_propagates_through_the_epilogue(tmp_path):
+@pytest.mark.parametrize("target_name", TARGETS)
+def test_nan_propagates_through_the_epilogue(tmp_path, target_name):
+    target = kernel_target(target_name)
     op = CASES["row_scalar_relu_max"]
-    ks = cpp_gemm.GEMM_EMITTER.emit(op, HOST, "nanprop")
-    lib = KernelLib([(op, ks)], tmp_path)
+    ks = cpp_gemm.GEMM_EMITTER.emit(op, target, "nanprop")
+    lib = KernelLib([(op, ks)], tmp_path, target=target)
     ins = make_inputs(op, np.random.default_rng(3))
     ins[0][2, 3] = np.nan
     got = lib.run(op, ks, ins)[0]
@@ -312,11 +337,23 @@ def test_pack_b_layout():
 def test_isa_selection():
     assert simd.isa_for_features({"avx512f", "avx512dq", "avx2", "fma"}) is simd.AVX512
     assert simd.isa_for_features({"avx2", "fma", "avx"}) is simd.AVX2
-    assert simd.isa_for_features({"neon", "fma"}) is simd.SCALAR       # NEON: issue #6
+    assert simd.isa_for_features({"neon", "fma", "dotprod", "fp16"}) is simd.NEON
     assert simd.isa_for_features(set()) is simd.SCALAR
     assert simd.select_isa(HOST, {"isa": "scalar"}) is simd.SCALAR
-    with pytest.raises(NotImplementedError):
-        simd.select_isa(HOST, {"isa": "neon"})
+    assert simd.select_isa(HOST, {"isa": "neon"}) is simd.NEON          # emitting for another machine is fine
+    with pytest.raises(KeyError):
+        simd.select_isa(HOST, {"isa": "sve"})
+
+
+def test_neon_kernels_are_emitted_for_arm64():
+    """arm64 targets get the NEON helper and its 8 x 12 driver; the x86 paths never see either."""
+    arm64 = kernel_target("arm64-linux")
+    ks = cpp_gemm.GEMM_EMITTER.emit(CASES["bias_gelu"], arm64, "k")
+    assert ks.variant.startswith("neon 8x12")
+    assert any("namespace lpfc_neon_gemm" in h and "V::fma_lane<0>" in h for h in ks.helpers)
+    assert any("#include <arm_neon.h>" in h for h in ks.helpers)
+    host = cpp_gemm.GEMM_EMITTER.emit(CASES["bias_gelu"], HOST, "k")
+    assert not any("arm_neon" in h or "fma_lane" in h for h in host.helpers)
 
 
 @pytest.mark.zoo

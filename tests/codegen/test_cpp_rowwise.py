@@ -7,7 +7,7 @@ import pytest
 from lpfc.codegen import cpp_rowwise
 from lpfc.ir.parser import parse_module
 
-from .cpp_harness import HOST, KernelLib, assert_close, fused_blocks, make_inputs, reference
+from .cpp_harness import HOST, TARGETS, KernelLib, assert_close, fused_blocks, kernel_target, make_inputs, reference
 
 
 def t(*shape, dt="f32"):
@@ -65,14 +65,15 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def lib(tmp_path_factory):
+@pytest.fixture(scope="module", params=TARGETS)
+def lib(request, tmp_path_factory):
+    target = kernel_target(request.param)
     kernels = []
-    for isa in ("host", "scalar"):
+    for isa in ("host", "scalar") if target is HOST else ("host",):
         for name, op in CASES.items():
             ch = {"isa": isa} if isa != "host" else None
-            kernels.append((op, cpp_rowwise.ROWWISE_EMITTER.emit(op, HOST, f"r_{name}_{isa}", ch)))
-    return KernelLib(kernels, tmp_path_factory.mktemp("rowwise")), kernels
+            kernels.append((op, cpp_rowwise.ROWWISE_EMITTER.emit(op, target, f"r_{name}_{isa}", ch)))
+    return KernelLib(kernels, tmp_path_factory.mktemp("rowwise"), target=target), kernels
 
 
 def test_synthetic_blocks_match_the_interpreter(lib):
@@ -121,7 +122,9 @@ def test_embedding_indices(lib):
 
 
 @pytest.mark.zoo
-def test_zoo_embeddings_match_the_interpreter(tmp_path):
+@pytest.mark.parametrize("target_name", TARGETS)
+def test_zoo_embeddings_match_the_interpreter(tmp_path, target_name):
+    target = kernel_target(target_name)
     kernels = []
     for model, variant in [("tiny-bert", "dynamo20"), ("tiny-bert", "ts14"), ("tiny-gpt2", "dynamo20"),
                            ("minilm", "dynamo20")]:
@@ -129,11 +132,11 @@ def test_zoo_embeddings_match_the_interpreter(tmp_path):
             if op.attributes["kind"] in ("embedding", "layer_norm", "softmax"):
                 assert cpp_rowwise.ROWWISE_EMITTER.accepts(op, HOST), (model, op.attributes["name"])
                 sym = f"{model}_{variant}_{op.attributes['name']}".replace("-", "_")
-                kernels.append((op, cpp_rowwise.ROWWISE_EMITTER.emit(op, HOST, sym)))
+                kernels.append((op, cpp_rowwise.ROWWISE_EMITTER.emit(op, target, sym)))
             else:
                 assert not cpp_rowwise.ROWWISE_EMITTER.accepts(op, HOST)
     assert len(kernels) == 4
-    klib = KernelLib(kernels, tmp_path)
+    klib = KernelLib(kernels, tmp_path, target=target)
     rng = np.random.default_rng(8)
     for op, ks in kernels:
         ins = make_inputs(op, rng)
