@@ -219,7 +219,7 @@ def cmd_compile(args) -> int:
     result = compile_model(args.model, args.output, target=args.target, pipeline=args.pipeline,
                            fusion=not args.no_fusion, tune=args.tune, threads=args.threads,
                            emit_source=args.emit_source, progress=progress.step,
-                           input_shapes=parse_shape_args(args.input_shape))
+                           input_shapes=parse_shape_args(args.input_shape), cpu=args.cpu)
     if not args.quiet:
         print(result.summary())
     return 0
@@ -317,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--tune", action="store_true", help="pick kernel variants by measuring them (lpfc.tune)")
     sp.add_argument("--threads", type=int, metavar="N", help="thread count to tune for")
     sp.add_argument("--emit-source", metavar="DIR", help="keep the generated C++ and weights in DIR")
+    sp.add_argument("--cpu", metavar="NAME", help="the CPU to generate code for: -mcpu on arm64 targets "
+                    "(default cortex-a77), -march on x86-64 (default native)")
     sp.set_defaults(func=cmd_compile)
 
     sp = sub.add_parser("targets", help="list the compilation targets and their toolchains",

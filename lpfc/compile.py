@@ -102,13 +102,15 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
             pipeline: str = "default", fusion: bool = True, tune: bool = False, threads: Optional[int] = None,
             emit_source: Optional[Union[str, os.PathLike]] = None, progress: Optional[Callable] = None,
             input_shapes: Optional[dict] = None, sanitize=(), header: Optional[Union[str, os.PathLike]] = None,
-            jobs: Optional[int] = None) -> CompileResult:
+            jobs: Optional[int] = None, cpu: Optional[str] = None) -> CompileResult:
     """Compiles ``model`` (an .onnx / .mlir path or a graph-IR Module) into the shared library ``output``.
 
     ``fusion=False`` runs ``pipeline`` without ``lp-fusion`` (the default pipeline becomes
     ``canonicalize,fold-constants,cse,dce``). ``emit_source`` keeps the generated C++ and weights
     in that directory. The C header is written next to the library (``libx.so`` -> ``libx.h``).
     ``sanitize=("address", "undefined")`` builds an instrumented library (for tests).
+    ``cpu`` chooses the processor to generate code for (arm64: ``-mcpu``, default cortex-a77; x86-64:
+    ``-march``, default native); the target's compiler must know it.
     """
     from .codegen.kernel_source import emitter_for
     from .codegen.memory_plan import plan_function
@@ -124,7 +126,7 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
         raise LpfcError(f"output {str(output)!r} should be a shared library named *.so (e.g. libmodel.so)")
     if output.exists() and output.is_dir():
         raise LpfcError(f"output {str(output)!r} is a directory")
-    tgt = get_target(target)
+    tgt = get_target(target, cpu=cpu)
     if tgt.opencl:
         raise UnsupportedError("the opencl target has no kernel emitters yet", hint="use --target host")
     toolchain = find_toolchain(tgt)  # fail early when the compiler is missing

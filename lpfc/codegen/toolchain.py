@@ -308,22 +308,50 @@ def _opencl_icds() -> list[str]:
 
 
 def find_toolchain(target: Union[str, Target], *, api_level: Optional[int] = None, compiler: Optional[str] = None,
-                   ndk: Optional[str] = None) -> Toolchain:
+                   ndk: Optional[str] = None, cpu: Optional[str] = None) -> Toolchain:
     """The toolchain for ``target``, or a ToolchainError saying what to install or set.
 
     ``compiler`` overrides the C compiler of host, opencl and arm64-linux (the
-    C++ one is derived from it); ``ndk`` and ``api_level`` apply to arm64-android.
+    C++ one is derived from it); ``ndk`` and ``api_level`` apply to arm64-android;
+    ``cpu`` chooses the -mcpu / -march name (see :func:`~lpfc.codegen.targets.get_target`),
+    which the compiler must accept.
     """
-    t = get_target(target, api_level=api_level)
+    t = get_target(target, api_level=api_level, cpu=cpu)
     if ndk is not None and t.name != "arm64-android":
         raise ToolchainError(f"ndk= was given for target {t.name!r}", hint="it only applies to arm64-android")
     if t.name == "host":
-        return _host_toolchain(t, compiler)
-    if t.name == "opencl":
-        return _opencl_toolchain(t, compiler)
-    if t.name == "arm64-linux":
-        return _arm64_linux_toolchain(t, compiler)
-    return _android_toolchain(t, compiler, ndk)
+        tc = _host_toolchain(t, compiler)
+    elif t.name == "opencl":
+        tc = _opencl_toolchain(t, compiler)
+    elif t.name == "arm64-linux":
+        tc = _arm64_linux_toolchain(t, compiler)
+    else:
+        tc = _android_toolchain(t, compiler, ndk)
+    _check_cpu(tc)
+    return tc
+
+
+def _check_cpu(tc: Toolchain) -> None:
+    """A ToolchainError unless the compiler accepts the target's -mcpu / -march (``native`` always passes)."""
+    flags = tuple(f for f in tc.target.cpu_flags if f.startswith(("-mcpu=", "-march=")))
+    if not flags or all(f.endswith("=native") for f in flags):
+        return
+    problem = _probe_cpu_flags(tc.cc, flags)
+    if problem is not None:
+        cpu = flags[0].split("=", 1)[1]
+        m = re.search(r"valid (?:arguments|target CPU values) are:\s*(.*)", problem)
+        names = m.group(1).strip() if m else problem.strip()[-300:]
+        if len(names) > 400:
+            names = names[:400].rsplit(" ", 1)[0] + " ..."
+        raise ToolchainError(f"{os.path.basename(tc.cc[0])} does not know the CPU {cpu!r} ({' '.join(flags)}) for "
+                             f"target {tc.target.name!r}", hint=f"choose one it knows: {names}")
+
+
+@functools.lru_cache(maxsize=None)
+def _probe_cpu_flags(cc_argv: tuple[str, ...], flags: tuple[str, ...]) -> Optional[str]:
+    """None if the compiler accepts ``flags``; else its complaint."""
+    r = _run([*cc_argv, *flags, "-E", "-x", "c", "-"], PROBE_TIMEOUT_S, input="")
+    return None if r.returncode == 0 else (r.stderr or r.stdout)
 
 
 def _as_toolchain(target: Union[str, Target, Toolchain]) -> Toolchain:

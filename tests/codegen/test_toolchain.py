@@ -43,6 +43,37 @@ def test_targets():
     assert get_target("opencl").opencl
 
 
+def test_cpu_choice():
+    """arm64 targets generate code for -mcpu=cortex-a77 unless cpu= names another; x86 hosts take -march."""
+    assert get_target("arm64-linux").cpu_flags == ("-mcpu=cortex-a77",)
+    assert get_target("arm64-android").cpu_flags == ("-mcpu=cortex-a77",)
+    assert "-mcpu=cortex-a77" in get_target("arm64-linux").description
+    a55 = get_target("arm64-android", api_level=31, cpu="cortex-a55")
+    assert a55.cpu_flags == ("-mcpu=cortex-a55",) and a55.api_level == 31 and a55.cpu == "cortex-a55"
+    assert get_target(a55, api_level=33).cpu_flags == ("-mcpu=cortex-a55",)   # a Target keeps its CPU
+    assert get_target(a55, cpu="cortex-x1").api_level == 31
+    if host_arch() == "x86_64":
+        assert get_target("host").cpu_flags == ("-march=native",)
+        assert get_target("host", cpu="haswell").cpu_flags == ("-march=haswell",)
+    with pytest.raises(ToolchainError, match="bad CPU name"):
+        get_target("arm64-linux", cpu="cortex-a77 -O0")
+
+
+def test_the_compiler_must_know_the_cpu():
+    if shutil.which("aarch64-linux-gnu-gcc") is None:
+        pytest.skip("needs aarch64-linux-gnu-gcc")
+    tc = find_toolchain("arm64-linux")
+    assert tc.cflags[-1] == "-mcpu=cortex-a77"
+    assert {"neon", "fma", "fp16", "dotprod"} <= tc.features()       # cortex-a77 implies armv8.2-a+fp16+dotprod
+    a53 = find_toolchain("arm64-linux", cpu="cortex-a53")
+    assert "neon" in a53.features() and "dotprod" not in a53.features()
+    with pytest.raises(ToolchainError, match="does not know the CPU 'cortex-a1234'") as e:
+        find_toolchain("arm64-linux", cpu="cortex-a1234")
+    assert isinstance(e.value, LpfcError) and "cortex-a77" in str(e.value)   # the hint lists what it knows
+    with pytest.raises(ToolchainError, match="does not know the CPU 'no-such-cpu'"):
+        find_toolchain("host", cpu="no-such-cpu")
+
+
 @pytest.mark.parametrize("kwargs, fragment", [
     ({"name": "riscv"}, "unknown target 'riscv'"),
     ({"name": "arm64-android", "api_level": 19}, "API level 19 is not supported"),
