@@ -289,6 +289,29 @@ def test_clang_builds_it_warning_free(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
 
 
+def test_clang_builds_the_neon_path_warning_free(tmp_path):
+    """The Android NDK builds arm64 with clang: the NEON helper, driver and epilogues must be clean there too."""
+    import shutil
+    from lpfc.codegen.toolchain import find_toolchain
+    from lpfc.errors import ToolchainError
+    if not shutil.which("clang++"):
+        pytest.skip("no clang++")
+    try:
+        tc = find_toolchain("arm64-linux", compiler="clang")
+    except ToolchainError as e:
+        pytest.skip(f"no clang for arm64-linux: {e}")
+    kernels = [(op, cpp_gemm.GEMM_EMITTER.emit(op, tc.target, f"n_{name}")) for name, op in CASES.items()]
+    assert all(ks.variant.startswith("neon 8x12") for _, ks in kernels)
+    src = tmp_path / "k.cc"
+    src.write_text(KernelLib(kernels, tmp_path, compile=False, target=tc.target).source)
+    argv = [*tc.cxx, "-std=c++17", *tc.cflags, "-Wall", "-Wextra", "-Werror", "-fopenmp", "-fPIC", "-c", str(src),
+            "-o", str(tmp_path / "k.o")]
+    r = subprocess.run(argv, capture_output=True, text=True)
+    if r.returncode != 0 and "fatal error" in r.stderr and ".h' file not found" in r.stderr:
+        pytest.skip(f"clang finds no aarch64 C library headers here: {r.stderr.strip()[:200]}")
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
 # -- what is declined -------------------------------------------------------------------------------------
 
 def test_declines_what_it_does_not_recognise():
