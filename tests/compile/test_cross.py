@@ -76,3 +76,13 @@ def test_compile_refuses_an_unknown_cpu(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("lpfc: error:") and "does not know the CPU 'cortex-a1234'" in err[0]
     assert not (tmp_path / "libx.so").exists()
+
+
+@pytest.mark.zoo
+def test_tune_for_arm64_falls_back_to_the_heuristic(tmp_path, monkeypatch):
+    """Variants are timed natively only: --tune for arm64-linux (qemu here) takes the emitters' defaults."""
+    _arm64_toolchain()
+    monkeypatch.setenv("LPFC_CACHE_DIR", str(tmp_path / "cache"))
+    result = lpfc.compile(zoo.export("tiny-bert", "dynamo20"), tmp_path / "libt.so", target="arm64-linux", tune=True)
+    assert result.library.is_file()
+    assert any("heuristic" in n and "measured " not in n.split("(")[0] for n in result.notes), result.notes
