@@ -12,8 +12,8 @@ spelled out below) adds each translated block's instruction count to a counter e
 every input with ones and calls ``lpfc_model_run`` N times; one inference is
 ``(count(runs) - count(0)) / runs``, which leaves out process start-up, loading and model creation (the
 first run still pays for resolving its PLT entries: a few thousand instructions).  One thread (the
-inline counter is not atomic; two threads would race on it).  The count is deterministic: the same
-library gives the same number on every run.
+inline counter is not atomic; two threads would race on it).  Repeated counts of one library agree to
+about 1e-5 (a few thousand instructions of start-up noise that the subtraction does not cancel).
 
     .venv/bin/python bench/qemu_icount.py minilm [bert-base ...] [--variant dynamo20] [--configs host,neon,scalar]
                                           [--runs 1] [--workdir build/icount] [--cpu cortex-a77]
@@ -117,10 +117,22 @@ int main(int argc, char **argv) {
     ni = lpfc_model_num_inputs(m);
     no = lpfc_model_num_outputs(m);
     if (ni > 64 || no > 64) return 1;
-    for (i = 0; i < ni; ++i) { lpfc_tensor_info info; lpfc_model_input_info(m, i, &info); make(&in[i], &info); fill_ones(&in[i]); }
-    for (i = 0; i < no; ++i) { lpfc_tensor_info info; lpfc_model_output_info(m, i, &info); make(&out[i], &info); }
+    for (i = 0; i < ni; ++i) {
+        lpfc_tensor_info info;
+        lpfc_model_input_info(m, i, &info);
+        make(&in[i], &info);
+        fill_ones(&in[i]);
+    }
+    for (i = 0; i < no; ++i) {
+        lpfc_tensor_info info;
+        lpfc_model_output_info(m, i, &info);
+        make(&out[i], &info);
+    }
     for (r = 0; r < runs; ++r)
-        if (lpfc_model_run(m, in, ni, out, no) != LPFC_OK) { fprintf(stderr, "%s\n", lpfc_model_last_error(m)); return 1; }
+        if (lpfc_model_run(m, in, ni, out, no) != LPFC_OK) {
+            fprintf(stderr, "%s\n", lpfc_model_last_error(m));
+            return 1;
+        }
     printf("ran %d\n", runs);
     lpfc_model_destroy(m);
     return 0;
@@ -215,8 +227,8 @@ def main(argv=None) -> int:
         for config in args.configs.split(","):
             row = measure(model, args.variant, config, workdir, args.runs, args.cpu)
             rows.append(row)
-            print(f"{row['model']:22} {config:7} .so {row['so_bytes'] / 1e6:8.1f} MB  .text {row['text_bytes'] / 1e3:7.1f} KB  "
-                  f".cc {row['cc_bytes'] / 1e3:7.1f} KB  build {row['build_s']:6.1f} s"
+            print(f"{row['model']:22} {config:7} .so {row['so_bytes'] / 1e6:8.1f} MB  "
+                  f".text {row['text_bytes'] / 1e3:7.1f} KB  .cc {row['cc_bytes'] / 1e3:7.1f} KB  build {row['build_s']:6.1f} s"
                   + (f"  insns/inference {row['insns']:>14,}  (qemu {row['qemu_s_per_run']:.1f} s/inference)"
                      if "insns" in row else ""), flush=True)
     return 0

@@ -82,7 +82,8 @@ def get_target(name: str, *, api_level: Optional[int] = None, cpu: Optional[str]
         raise ToolchainError(f"an Android API level was given for target {name!r}",
                              hint="api_level only applies to arm64-android")
     if cpu is not None and (not isinstance(cpu, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", cpu)):
-        raise ToolchainError(f"bad CPU name {cpu!r}", hint="give a compiler CPU name such as cortex-a55 (arm64) or skylake (x86-64)")
+        raise ToolchainError(f"bad CPU name {cpu!r}",
+                             hint="give a compiler CPU name such as cortex-a55 (arm64) or skylake (x86-64)")
     arch = host_arch()
     if name in ("host", "opencl"):
         flags = ((f"-march={cpu or 'native'}",) if arch == "x86_64" else (f"-mcpu={cpu or 'native'}",))
@@ -105,5 +106,6 @@ def get_target(name: str, *, api_level: Optional[int] = None, cpu: Optional[str]
                   description=f"Android phones (arm64-v8a, API {level}), NEON (-mcpu={arm_cpu})")
 
 
-__all__ = ["ARM64_DEFAULT_CPU", "ARM64_MARCH", "DEFAULT_ANDROID_API", "MIN_ANDROID_API", "TARGET_NAMES", "Target", "get_target",
+__all__ = ["ARM64_DEFAULT_CPU", "ARM64_MARCH", "DEFAULT_ANDROID_API", "MIN_ANDROID_API", "TARGET_NAMES", "Target",
+           "get_target",
            "host_arch"]

@@ -207,13 +207,22 @@ int main(int argc, char **argv) {
     long in_size, out_sizes[64];
     if (nin > 64 || nout > 64) return 2;
     for (int i = 0; i < nin; ++i)
-        if (!(ins[i] = read_all(argv[4 + i], &in_size))) { fprintf(stderr, "cannot read %s\n", argv[4 + i]); return 1; }
+        if (!(ins[i] = read_all(argv[4 + i], &in_size))) {
+            fprintf(stderr, "cannot read %s\n", argv[4 + i]);
+            return 1;
+        }
     for (int j = 0; j < nout; ++j)
-        if (!(outs[j] = read_all(argv[5 + nin + j], &out_sizes[j]))) { fprintf(stderr, "cannot read %s\n", argv[5 + nin + j]); return 1; }
+        if (!(outs[j] = read_all(argv[5 + nin + j], &out_sizes[j]))) {
+            fprintf(stderr, "cannot read %s\n", argv[5 + nin + j]);
+            return 1;
+        }
     fn(ins, outs, threads);
     for (int j = 0; j < nout; ++j) {
         FILE *f = fopen(argv[5 + nin + j], "wb");
-        if (!f || fwrite(outs[j], 1, (size_t)out_sizes[j], f) != (size_t)out_sizes[j]) { fprintf(stderr, "cannot write\n"); return 1; }
+        if (!f || fwrite(outs[j], 1, (size_t)out_sizes[j], f) != (size_t)out_sizes[j]) {
+            fprintf(stderr, "cannot write %s\n", argv[5 + nin + j]);
+            return 1;
+        }
         fclose(f);
     }
     return 0;
