@@ -107,5 +107,4 @@ def get_target(name: str, *, api_level: Optional[int] = None, cpu: Optional[str]
 
 
 __all__ = ["ARM64_DEFAULT_CPU", "ARM64_MARCH", "DEFAULT_ANDROID_API", "MIN_ANDROID_API", "TARGET_NAMES", "Target",
-           "get_target",
-           "host_arch"]
+           "get_target", "host_arch"]

@@ -49,7 +49,7 @@ def test_zoo_gemm_blocks_match_the_interpreter(tmp_path, target_name):
     for op, ks in kernels:
         ins = make_inputs(op, rng)
         want = reference(op, ins)
-        for threads in (1, 2) if target is HOST else (2,):      # (qemu: 1 and 2 threads in the synthetic test)
+        for threads in (1, 2) if target is HOST else (2,):      # (qemu is slow: one run, on 2 OpenMP threads)
             for g, w in zip(lib.run(op, ks, ins, threads), want):
                 assert_close(g, w, what=f"{ks.symbol} ({ks.variant}) at {threads} threads")
 
@@ -140,8 +140,8 @@ def synthetic_cases():
 
 
 def tile_edge_cases():
-    """Shapes around the micro-kernel tiles (AVX2 6x16, NEON 8x12, AVX-512 14x32): whole tiles, one more row,
-    column and k, K not a multiple of 4 (NEON's k step), a single element; bias + ReLU, and a LayerNorm."""
+    """Shapes around the micro-kernel tiles (AVX2 6x16, NEON 8x12, AVX-512 14x32): whole tiles, one row and
+    column more or less, a single element, K from 1 to 130; bias + ReLU, and a LayerNorm."""
     cases = {}
     for M, K, N in [(1, 1, 1), (8, 4, 12), (9, 5, 13), (6, 16, 16), (7, 17, 17), (16, 64, 24), (31, 7, 50),
                     (64, 130, 100)]:
