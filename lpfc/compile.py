@@ -116,7 +116,8 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
     ``canonicalize,fold-constants,cse,dce``). ``emit_source`` writes a CMake source package of the
     model into that directory (lpfc/codegen/package.py). ``api_level`` and ``ndk`` choose the Android
     API level and NDK for arm64-android; ``compiler`` the C compiler of host/arm64-linux (e.g.
-    ``"clang"``). A cross-compiled library gets its test driver next to it (lpfc/driver.py). The C header is written next to the library (``libx.so`` -> ``libx.h``).
+    ``"clang"``). A cross-compiled library gets its test driver next to it (lpfc/driver.py).
+    The C header is written next to the library (``libx.so`` -> ``libx.h``).
     ``sanitize=("address", "undefined")`` builds an instrumented library (for tests).
     """
     from .codegen.kernel_source import emitter_for
@@ -215,26 +216,33 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
             header_path.write_text(header_src)
             return lib
 
-        stages.run("build", f"building {output.name} ({gen.unique_kernels} kernel functions)", build)
-        if tgt.is_cross and not sanitize:
-            from .driver import build_driver, driver_path
+        build_error = None
+        try:
+            stages.run("build", f"building {output.name} ({gen.unique_kernels} kernel functions)", build)
+            if tgt.is_cross and not sanitize:
+                from .driver import build_driver, driver_path
 
-            driver = stages.run("build", f"building the test driver {driver_path(output).name}",
-                                lambda: build_driver(toolchain, driver_path(output)))
+                driver = stages.run("build", f"building the test driver {driver_path(output).name}",
+                                    lambda: build_driver(toolchain, driver_path(output)))
+        except LpfcError as e:  # still write the package: it is how one debugs a failed build
+            build_error = e
         if keep is not None:
             from .codegen.package import write_package
 
-            source_dir = write_package(keep, sources=gen.sources, weights=gen.weights_path, header_text=header_src,
-                                       library_name=output.name, toolchain=toolchain, model_file=model_file,
-                                       weights_bytes=gen.weights_bytes)
+            source_dir = stages.run("generate", f"writing the source package {keep}", lambda: write_package(
+                keep, sources=gen.sources, weights=gen.weights_path, header_text=header_src,
+                library_name=output.name, toolchain=toolchain, model_file=model_file,
+                weights_bytes=gen.weights_bytes))
+        if build_error is not None:
+            raise build_error
     except OSError as e:  # an unwritable output or source directory, a full disk, ...
         raise LpfcError(f"cannot write {e.filename or str(output)!r}: {e.strerror or e}") from None
     finally:
         shutil.rmtree(build_dir, ignore_errors=True)
 
     return CompileResult(output, header_path, tgt.name, gen.kernel_calls, gen.unique_kernels, gen.kinds,
-                         gen.arena_bytes, gen.weights_bytes, stages.seconds, plan.summary(), source_dir, str(pipe), notes,
-                         keep, driver)
+                         gen.arena_bytes, gen.weights_bytes, stages.seconds, plan.summary(), source_dir, str(pipe),
+                         notes, keep, driver)
 
 
 def _tuning_db_path() -> str:

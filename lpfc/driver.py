@@ -63,47 +63,55 @@ def driver_path(library: Union[str, os.PathLike]) -> Path:
 
 
 def elf_info(path: Union[str, os.PathLike]) -> ElfInfo:
-    """The architecture of an ELF file, and whether it is an Android (bionic) binary."""
-    p = Path(path)
+    """The architecture of an ELF file, and whether it is an Android (bionic) binary.
+
+    Reads the header, the section headers and the dynamic section only (not the weights)."""
     try:
-        data = p.read_bytes()
+        with open(path, "rb") as f:
+            return _read_elf(f, str(path))
     except OSError as e:
         raise ModelLoadError(f"cannot read {str(path)!r}: {e.strerror}") from None
-    if len(data) < 64 or data[:4] != b"\x7fELF":
-        raise ModelLoadError(f"{str(path)!r} is not an ELF shared library")
-    bits = 64 if data[4] == 2 else 32
-    end = "<" if data[5] == 1 else ">"
-    (machine,) = struct.unpack_from(end + "H", data, 18)
+
+
+def _read_elf(f, path: str) -> ElfInfo:
+    def read(offset: int, size: int) -> bytes:
+        f.seek(offset)
+        data = f.read(size)
+        if len(data) != size:
+            raise ValueError("truncated")
+        return data
+
+    head = f.read(64)
+    if len(head) < 64 or head[:4] != b"\x7fELF":
+        raise ModelLoadError(f"{path!r} is not an ELF shared library")
+    bits = 64 if head[4] == 2 else 32
+    end = "<" if head[5] == 1 else ">"
+    (machine,) = struct.unpack_from(end + "H", head, 18)
     name = ELF_MACHINES.get(machine, f"machine {machine}")
     sections, needed = {}, []
     try:
         if bits == 64:
-            shoff, = struct.unpack_from(end + "Q", data, 0x28)
-            shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", data, 0x3A)
-            fmt, idx = end + "IIQQQQIIQQ", (0, 1, 4, 5)        # name, type, offset, size
+            (shoff,) = struct.unpack_from(end + "Q", head, 0x28)
+            shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", head, 0x3A)
+            fmt = end + "IIQQQQIIQQ"                 # name, type, flags, addr, offset, size, ...
         else:
-            shoff, = struct.unpack_from(end + "I", data, 0x20)
-            shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", data, 0x2E)
-            fmt, idx = end + "IIIIIIIIII", (0, 1, 4, 5)
-        heads = []
-        for i in range(shnum):
-            f = struct.unpack_from(fmt, data, shoff + i * shentsize)
-            heads.append(tuple(f[k] for k in idx))
-        stroff = heads[shstrndx][2]
-        for n, typ, off, size in heads:
-            sname = data[stroff + n:data.index(b"\0", stroff + n)].decode("ascii", "replace")
-            sections[sname] = (typ, off, size)
+            (shoff,) = struct.unpack_from(end + "I", head, 0x20)
+            shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", head, 0x2E)
+            fmt = end + "IIIIIIIIII"
+        table = read(shoff, shnum * shentsize)
+        heads = [struct.unpack_from(fmt, table, i * shentsize) for i in range(shnum)]
+        names = read(heads[shstrndx][4], heads[shstrndx][5])
+        for h in heads:
+            sections[names[h[0]:names.index(b"\0", h[0])].decode("ascii", "replace")] = (h[4], h[5])
         if ".dynamic" in sections and ".dynstr" in sections:
-            _, doff, dsize = sections[".dynamic"]
-            _, soff, _ = sections[".dynstr"]
-            ent = 16 if bits == 64 else 8
-            dfmt = end + ("qQ" if bits == 64 else "iI")
-            for k in range(doff, doff + dsize, ent):
-                tag, val = struct.unpack_from(dfmt, data, k)
+            dyn, strs = read(*sections[".dynamic"]), read(*sections[".dynstr"])
+            ent, dfmt = (16, end + "qQ") if bits == 64 else (8, end + "iI")
+            for k in range(0, len(dyn) - ent + 1, ent):
+                tag, val = struct.unpack_from(dfmt, dyn, k)
                 if tag == 0:
                     break
                 if tag == 1:  # DT_NEEDED
-                    needed.append(data[soff + val:data.index(b"\0", soff + val)].decode("ascii", "replace"))
+                    needed.append(strs[val:strs.index(b"\0", val)].decode("ascii", "replace"))
     except (struct.error, IndexError, ValueError):
         pass  # a stripped or odd file: the machine is all that is certain
     android = ".note.android.ident" in sections or "libc.so" in needed

@@ -66,7 +66,11 @@ def _recording_ndk(root, levels=(29, 33)):
 def test_compile_for_android_uses_the_ndk_compiler_and_api_level(mlp_onnx, tmp_path, monkeypatch, capsys, no_ndk):
     ndk, log = _recording_ndk(tmp_path / "ndk")
     with pytest.raises(CompileError) as e:
-        lpfc.compile(mlp_onnx, tmp_path / "liba.so", target="arm64-android", ndk=str(ndk))
+        lpfc.compile(mlp_onnx, tmp_path / "liba.so", target="arm64-android", ndk=str(ndk), emit_source=tmp_path / "p")
+    # The package is written even though the build failed (to debug it), for the NDK's CMake.
+    assert (tmp_path / "p" / "src" / "weights.bin").is_file() and (tmp_path / "p" / "include" / "liba.h").is_file()
+    assert '"-march=armv8.2-a+fp16+dotprod"' in (tmp_path / "p" / "CMakeLists.txt").read_text()
+    assert "-DANDROID_PLATFORM=android-29" in (tmp_path / "p" / "README.md").read_text()
     assert e.value.command[0].startswith(str(ndk / "toolchains" / "llvm" / "prebuilt" / "linux-x86_64" / "bin"))
     assert "aarch64-linux-android29-clang" in e.value.command[0] and "fake NDK compiler" in e.value.output
     assert "-march=armv8.2-a+fp16+dotprod" in e.value.command and not (tmp_path / "liba.so").exists()
