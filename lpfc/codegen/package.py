@@ -25,6 +25,7 @@ from typing import Sequence
 
 from ..errors import LpfcError
 from .model_gen import TEMPLATE_DIR, c_comment, c_identifier
+from .targets import DEFAULT_ANDROID_API
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.+-]+")
 _PROCESSORS = {"aarch64": "^(aarch64|arm64|ARM64)$", "x86_64": "^(x86_64|AMD64|amd64|x64)$"}
@@ -87,7 +88,8 @@ def write_package(dest: Path, *, sources: Sequence[Path], weights: Path, header_
     link_opts = [f for f in toolchain.ldflags if not f.startswith("-l") and "max-page-size" not in f]
     driver = f"{lib.stem}-driver"
     ctx = dict(version=__version__, target=target.name, arch=target.arch, cross=target.is_cross,
-               api_level=target.api_level or 29, library=lib.name, library_comment=c_comment(lib.name),
+               api_level=target.api_level or DEFAULT_ANDROID_API, library=lib.name,
+               library_comment=c_comment(lib.name),
                model=Path(model_file).name, model_comment=c_comment(Path(model_file).name),
                header=header, header_name_comment=c_comment(header), driver=driver,
                driver_name=_cmake_arg(driver), driver_name_comment=c_comment(driver),
