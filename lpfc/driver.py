@@ -210,6 +210,10 @@ class DriverSession(Session):
         self._threads = 0
         self._closed = False
         text = self._call(["--info"], "read the model's inputs and outputs from")
+        if not text.startswith("lpfc-driver 1\n"):
+            raise ModelLoadError(f"{self.driver} does not speak the driver protocol of this lpfc",
+                                 hint=f"delete it; lpfc compile builds a new one (or lpfc.load builds one in "
+                                      f"{_cache_root()})")
         self._arena = 0
         self._inputs, self._outputs = [], []
         for line in text.splitlines():
