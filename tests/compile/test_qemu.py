@@ -2,8 +2,8 @@
 (the test driver built next to the library), against onnxruntime.
 
 The large models take minutes per run under qemu while arm64 uses the scalar SIMD path (BERT-base
-dynamo20: 421 s for one run with 2 threads on the 2-core VM; MobileBERT's whole case 181 s, BERT-base
-ts14's 307 s), which would take the full suite far past its 30 minutes; they run only with
+dynamo20: 421 s for one run with 2 threads on the 2-core VM; whole cases: MobileBERT 181 s, GPT-2
+253 s, BERT-base ts14 307 s), which would take the full suite far past its 30 minutes; they run only with
 LPFC_TEST_QEMU_LARGE=1 and otherwise skip saying so.
 """
 import os
