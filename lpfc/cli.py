@@ -206,7 +206,8 @@ def run_library(args) -> int:
     if not feeds:
         raise InputError("no inputs given; use --inputs feed.npz or --input NAME=FILE.npy; the model's inputs are "
                          + ", ".join(f"{i.name!r} {i.dtype.name}{i.shape}" for i in sess.get_inputs()))
-    with progress.step(f"running ({sess.threads} threads)"):
+    how = f" under {Path(sess.runner[0]).name}" if getattr(sess, "runner", None) else ""
+    with progress.step(f"running{how} ({sess.threads} threads)"):
         outs = sess.run(feeds)
     print_outputs(outs, args)
     return 0
@@ -219,7 +220,8 @@ def cmd_compile(args) -> int:
     result = compile_model(args.model, args.output, target=args.target, pipeline=args.pipeline,
                            fusion=not args.no_fusion, tune=args.tune, threads=args.threads,
                            emit_source=args.emit_source, progress=progress.step,
-                           input_shapes=parse_shape_args(args.input_shape), cpu=args.cpu)
+                           input_shapes=parse_shape_args(args.input_shape), cpu=args.cpu,
+                           api_level=args.android_api, ndk=args.ndk, compiler=args.compiler)
     if not args.quiet:
         print(result.summary())
     return 0
@@ -316,7 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "graph op")
     sp.add_argument("--tune", action="store_true", help="pick kernel variants by measuring them (lpfc.tune)")
     sp.add_argument("--threads", type=int, metavar="N", help="thread count to tune for")
-    sp.add_argument("--emit-source", metavar="DIR", help="keep the generated C++ and weights in DIR")
+    sp.add_argument("--emit-source", metavar="DIR", help="also write a CMake source package of the model to DIR "
+                    "(generated C++, weights, runtime, header, CMakeLists.txt, an aarch64 toolchain file)")
+    sp.add_argument("--android-api", type=int, metavar="N", help="Android API level for arm64-android (default 29)")
+    sp.add_argument("--ndk", metavar="PATH", help="the Android NDK for arm64-android (default: $ANDROID_NDK_HOME, "
+                    "else $ANDROID_NDK_ROOT)")
+    sp.add_argument("--compiler", metavar="CC", help="the C compiler for host or arm64-linux (e.g. clang: "
+                    "clang --target=aarch64-linux-gnu for arm64-linux); never chosen silently")
     sp.add_argument("--cpu", metavar="NAME", help="the CPU to generate code for: -mcpu on arm64 targets "
                     "(default cortex-a77), -march on x86-64 (default native)")
     sp.set_defaults(func=cmd_compile)

@@ -39,9 +39,11 @@ class CompileResult:
     weights_bytes: int
     stage_seconds: dict = field(default_factory=dict)
     plan_summary: str = ""
-    source_dir: Optional[Path] = None  # where the generated source was kept (emit_source)
+    source_dir: Optional[Path] = None  # where the generated C++ was kept (emit_source: DIR/src)
     pipeline: str = ""
     notes: list = field(default_factory=list)
+    package: Optional[Path] = None     # the CMake source package (emit_source DIR)
+    driver: Optional[Path] = None      # the test driver built next to a cross-compiled library
 
     @property
     def total_seconds(self) -> float:
@@ -55,6 +57,10 @@ class CompileResult:
                  f"kernels   {self.kernels} calls, {self.unique_kernels} distinct functions ({kinds})",
                  f"memory    {self.plan_summary}; weights {_human(self.weights_bytes)}",
                  f"time      {self.total_seconds:.2f} s ({stages})"]
+        if self.driver is not None:
+            lines.append(f"driver    {self.driver} (lpfc run {self.library.name} runs the model through it)")
+        if self.package is not None:
+            lines.append(f"package   {self.package} (CMakeLists.txt, include/, src/, runtime/, cmake/)")
         lines += [f"note      {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -102,12 +108,16 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
             pipeline: str = "default", fusion: bool = True, tune: bool = False, threads: Optional[int] = None,
             emit_source: Optional[Union[str, os.PathLike]] = None, progress: Optional[Callable] = None,
             input_shapes: Optional[dict] = None, sanitize=(), header: Optional[Union[str, os.PathLike]] = None,
-            jobs: Optional[int] = None, cpu: Optional[str] = None) -> CompileResult:
+            jobs: Optional[int] = None, cpu: Optional[str] = None, api_level: Optional[int] = None,
+            ndk: Optional[str] = None, compiler: Optional[str] = None) -> CompileResult:
     """Compiles ``model`` (an .onnx / .mlir path or a graph-IR Module) into the shared library ``output``.
 
     ``fusion=False`` runs ``pipeline`` without ``lp-fusion`` (the default pipeline becomes
-    ``canonicalize,fold-constants,cse,dce``). ``emit_source`` keeps the generated C++ and weights
-    in that directory. The C header is written next to the library (``libx.so`` -> ``libx.h``).
+    ``canonicalize,fold-constants,cse,dce``). ``emit_source`` writes a CMake source package of the
+    model into that directory (lpfc/codegen/package.py). ``api_level`` and ``ndk`` choose the Android
+    API level and NDK for arm64-android; ``compiler`` the C compiler of host/arm64-linux (e.g.
+    ``"clang"``). A cross-compiled library gets its test driver next to it (lpfc/driver.py).
+    The C header is written next to the library (``libx.so`` -> ``libx.h``).
     ``sanitize=("address", "undefined")`` builds an instrumented library (for tests).
     ``cpu`` chooses the processor to generate code for (arm64: ``-mcpu``, default cortex-a77; x86-64:
     ``-march``, default native); the target's compiler must know it.
@@ -126,10 +136,10 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
         raise LpfcError(f"output {str(output)!r} should be a shared library named *.so (e.g. libmodel.so)")
     if output.exists() and output.is_dir():
         raise LpfcError(f"output {str(output)!r} is a directory")
-    tgt = get_target(target, cpu=cpu)
+    tgt = get_target(target, api_level=api_level, cpu=cpu)
     if tgt.opencl:
         raise UnsupportedError("the opencl target has no kernel emitters yet", hint="use --target host")
-    toolchain = find_toolchain(tgt)  # fail early when the compiler is missing
+    toolchain = find_toolchain(tgt, compiler=compiler, ndk=ndk)  # fail early when the compiler is missing
     stages = _Stages(progress)
     notes: list[str] = []
 
@@ -186,42 +196,55 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
                      + (f" (measured with {threads or 1} thread(s))" if tune else "")
                      + f"; tuning database {_tuning_db_path()}")
 
-    # generate + build
+    # generate + build: always in a temporary directory with an assembler-safe path (the build names the
+    # weights by absolute path); --emit-source then gets a package whose .incbin path is relative.
     keep = Path(emit_source) if emit_source is not None else None
-    tmp_root = _safe_tmp_root()
-    build_dir = Path(tempfile.mkdtemp(prefix="lpfc-gen-", dir=tmp_root)) if keep is None else keep
+    build_dir = Path(tempfile.mkdtemp(prefix="lpfc-gen-", dir=_safe_tmp_root()))
+    source_dir = driver = None
     try:
-        if keep is not None:
-            keep.mkdir(parents=True, exist_ok=True)
-            if not re.fullmatch(r"[A-Za-z0-9_./+-]+", str(keep.resolve())):
-                # .incbin cannot take such a path; generate elsewhere and copy back.
-                build_dir = Path(tempfile.mkdtemp(prefix="lpfc-gen-", dir=tmp_root))
         n_jobs = jobs or max(1, min(4, os.cpu_count() or 1))
         name = Path(model_file).stem if model_file != "<module>" else output.stem
         gen = stages.run("generate", "generating C++",
                          lambda: generate_model(fn, plan, sources, build_dir, name, chunks=n_jobs))
         header_path = Path(header) if header is not None else output.with_suffix(".h")
         prefix = output.stem[3:] if output.stem.startswith("lib") and len(output.stem) > 3 else output.stem
+        header_src = header_text(gen, prefix, output.name, Path(model_file).name)
 
         def build():
             flags = ["-fopenmp"]
+            weights = {"LPFC_WEIGHTS_FILE": f'"{gen.weights_path.resolve()}"'}
             lib = compile_shared(toolchain, gen.sources, output, flags, link_flags=["-fopenmp"],
-                                 sanitize=tuple(sanitize))
-            header_path.write_text(header_text(gen, prefix, output.name, Path(model_file).name))
+                                 sanitize=tuple(sanitize), defines=weights)
+            header_path.write_text(header_src)
             return lib
 
-        stages.run("build", f"building {output.name} ({gen.unique_kernels} kernel functions)", build)
-        if keep is not None and build_dir != keep:
-            for p in [*gen.sources, gen.weights_path]:
-                shutil.copy2(p, keep / p.name)
+        build_error = None
+        try:
+            stages.run("build", f"building {output.name} ({gen.unique_kernels} kernel functions)", build)
+            if tgt.is_cross and not sanitize:
+                from .driver import build_driver, driver_path
+
+                driver = stages.run("build", f"building the test driver {driver_path(output).name}",
+                                    lambda: build_driver(toolchain, driver_path(output)))
+        except LpfcError as e:  # still write the package: it is how one debugs a failed build
+            build_error = e
+        if keep is not None:
+            from .codegen.package import write_package
+
+            source_dir = stages.run("generate", f"writing the source package {keep}", lambda: write_package(
+                keep, sources=gen.sources, weights=gen.weights_path, header_text=header_src,
+                library_name=output.name, toolchain=toolchain, model_file=model_file,
+                weights_bytes=gen.weights_bytes))
+        if build_error is not None:
+            raise build_error
     except OSError as e:  # an unwritable output or source directory, a full disk, ...
         raise LpfcError(f"cannot write {e.filename or str(output)!r}: {e.strerror or e}") from None
     finally:
-        if keep is None or build_dir != keep:
-            shutil.rmtree(build_dir, ignore_errors=True)
+        shutil.rmtree(build_dir, ignore_errors=True)
 
     return CompileResult(output, header_path, tgt.name, gen.kernel_calls, gen.unique_kernels, gen.kinds,
-                         gen.arena_bytes, gen.weights_bytes, stages.seconds, plan.summary(), keep, str(pipe), notes)
+                         gen.arena_bytes, gen.weights_bytes, stages.seconds, plan.summary(), source_dir, str(pipe),
+                         notes, keep, driver)
 
 
 def _tuning_db_path() -> str:

@@ -194,6 +194,10 @@ class Session:
                 raise InputError(f"input {i.name!r} has shape {list(a.shape)}, the model expects "
                                  f"{i.dtype.name} {i.shape}")
             arrays.append(np.ascontiguousarray(a))
+        return self._execute(arrays)
+
+    def _execute(self, arrays: list) -> dict:
+        """Runs the model on checked, contiguous inputs (in the model's order)."""
         outputs = [np.empty(o.shape, o.dtype) for o in self._outputs]
         keep = []
 
@@ -238,7 +242,16 @@ class Session:
 
 
 def load(path: Union[str, os.PathLike], threads: Optional[int] = None) -> Session:
-    """Loads a library built by ``lpfc compile`` (``threads``: None or 0 = every processor)."""
+    """Loads a library built by ``lpfc compile`` (``threads``: None or 0 = every processor).
+
+    A library for another architecture (arm64 on an x86-64 machine) is run through its test driver
+    under qemu (:class:`lpfc.driver.DriverSession`): the same interface, one process per run."""
+    from .driver import foreign_library
+
+    if foreign_library(path) is not None:
+        from .driver import DriverSession
+
+        return DriverSession(path, threads)
     return Session(path, threads)
 
 

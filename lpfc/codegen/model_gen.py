@@ -185,7 +185,9 @@ def _render(template: str, **ctx) -> str:
 
 def generate_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tuple[Operation, KernelSource]],
                    out_dir: Path, model_name: str, *, chunks: int = 2) -> GeneratedModel:
-    """Writes model.cc, kernels_*.cc and weights.bin into ``out_dir`` (whose path must be assembler-safe)."""
+    """Writes model.cc, kernels_*.cc and weights.bin into ``out_dir``. model.cc embeds the weights with
+    ``.incbin "weights.bin"`` (found through ``-I out_dir``) unless ``LPFC_WEIGHTS_FILE`` names the file:
+    lpfc's own build passes the absolute path, which must be assembler-safe."""
     out_dir = Path(out_dir)
     if not _SAFE_PATH.fullmatch(str(out_dir.resolve())):
         raise UnsupportedError(f"build directory {str(out_dir)!r} has characters the assembler's .incbin cannot take",
@@ -293,7 +295,7 @@ def generate_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tup
         p.write_text(text)
         sources.append(p)
     model_cc = _render("model.cc.j2", model_name=c_string(model_name), model_comment=c_comment(model_name),
-                       weights_path=str(weights_path.resolve()), inputs=table(inputs), outputs=table(outputs),
+                       weights_file=weights_path.name, inputs=table(inputs), outputs=table(outputs),
                        tensors=table(tensors), arena_bytes=plan.arena_bytes, calls=calls, copies=copies,
                        kernel_symbols=[k.symbol for k in uniq], has_weights=True)
     (out_dir / "model.cc").write_text(model_cc)

@@ -11,7 +11,8 @@ target             compiler (C / C++)                               override
 ``host``           ``gcc`` / ``g++``                                ``compiler=``, or ``LPFC_CC`` /
                                                                     ``LPFC_CXX``
 ``opencl``         as ``host``, plus ``CL/cl.h`` and ``-lOpenCL``   as ``host``
-``arm64-linux``    ``aarch64-linux-gnu-gcc`` / ``-g++``             ``compiler="clang"`` (adds
+``arm64-linux``    ``aarch64-linux-gnu-gcc`` / ``-g++``             ``compiler="clang"`` or
+                                                                    ``LPFC_ARM64_CC=clang`` (adds
                                                                     ``--target=aarch64-linux-gnu``)
 ``arm64-android``  ``$NDK/toolchains/llvm/prebuilt/<host>/bin/``    ``ndk=``, or ``ANDROID_NDK_HOME`` /
                    ``aarch64-linux-android<API>-clang`` / ``++``    ``ANDROID_NDK_ROOT``
@@ -84,7 +85,8 @@ _APT_ARM64 = "apt-get install gcc-aarch64-linux-gnu g++-aarch64-linux-gnu"
 _APT_QEMU = "apt-get install qemu-user"
 _APT_OPENCL_DEV = "apt-get install opencl-headers ocl-icd-opencl-dev"
 _APT_OPENCL_ICD = "apt-get install pocl-opencl-icd"
-_NDK_HELP = ("set ANDROID_NDK_HOME (or ANDROID_NDK_ROOT) to an Android NDK r23 or newer, unpacked from "
+_NDK_HELP = ("set ANDROID_NDK_HOME (or ANDROID_NDK_ROOT), or pass --ndk PATH, to an Android NDK r23 or newer: "
+             "install it with Android Studio's SDK manager (sdkmanager 'ndk;<version>') or unpack it from "
              "https://developer.android.com/ndk/downloads; Debian has no package for it")
 
 
@@ -215,6 +217,7 @@ def _qemu_runner() -> tuple[Optional[tuple[str, ...]], Optional[str]]:
 
 def _arm64_linux_toolchain(target: Target, compiler: Optional[str]) -> Toolchain:
     flags = OPT_FLAGS + target.cpu_flags
+    compiler = compiler or os.environ.get("LPFC_ARM64_CC") or None  # chosen, never substituted
     if compiler is not None and os.path.basename(compiler).startswith("clang"):
         cc = _require(compiler, "clang", "apt-get install clang")
         cxx = _require(_cxx_for(compiler), "clang++", "apt-get install clang")
@@ -223,6 +226,9 @@ def _arm64_linux_toolchain(target: Target, compiler: Optional[str]) -> Toolchain
     else:
         cc_name = compiler or "aarch64-linux-gnu-gcc"
         hint = _APT_ARM64 + (f"; to run the results here also {_APT_QEMU}" if host_arch() != "aarch64" else "")
+        if compiler is None:
+            hint += ("; or LPFC_ARM64_CC=clang for clang --target=aarch64-linux-gnu (with apt-get install "
+                     "libc6-dev-arm64-cross libstdc++-12-dev-arm64-cross)")
         cc_argv = (_require(cc_name, "the arm64-linux C compiler", hint),)
         cxx_argv = (_require(_cxx_for(cc_name), "the arm64-linux C++ compiler", hint),)
     runner, problem = _qemu_runner()
@@ -231,7 +237,7 @@ def _arm64_linux_toolchain(target: Target, compiler: Optional[str]) -> Toolchain
 
 def _ndk_root(ndk: Optional[str]) -> tuple[Path, str]:
     if ndk is not None:
-        return Path(ndk), "ndk="
+        return Path(ndk), "--ndk"
     for var in ("ANDROID_NDK_HOME", "ANDROID_NDK_ROOT"):
         if os.environ.get(var):
             return Path(os.environ[var]), var
@@ -318,7 +324,8 @@ def find_toolchain(target: Union[str, Target], *, api_level: Optional[int] = Non
     """
     t = get_target(target, api_level=api_level, cpu=cpu)
     if ndk is not None and t.name != "arm64-android":
-        raise ToolchainError(f"ndk= was given for target {t.name!r}", hint="it only applies to arm64-android")
+        raise ToolchainError(f"an Android NDK (--ndk) was given for target {t.name!r}",
+                             hint="it only applies to arm64-android")
     if t.name == "host":
         tc = _host_toolchain(t, compiler)
     elif t.name == "opencl":
@@ -635,6 +642,25 @@ def list_targets(*, probe_devices: bool = True) -> list[TargetReport]:
     return reports
 
 
+def cmake_info() -> tuple[Optional[str], str]:
+    """(path, version line) of cmake, which builds ``--emit-source`` packages; (None, what to install)."""
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        return None, "apt-get install cmake (only needed to build lpfc compile --emit-source packages)"
+    return cmake, _probe_version((cmake,))
+
+
+def _package_command(tc: Toolchain) -> str:
+    """How to configure an ``--emit-source DIR`` package for this toolchain's target."""
+    if tc.target.name == "arm64-android":
+        ndk = next((n[4:] for n in tc.notes if n.startswith("NDK ")), "$ANDROID_NDK_HOME")
+        return (f"cmake -S DIR -B build -DCMAKE_TOOLCHAIN_FILE={ndk}/build/cmake/android.toolchain.cmake "
+                f"-DANDROID_ABI=arm64-v8a -DANDROID_PLATFORM=android-{tc.target.api_level}")
+    if tc.target.is_cross and tc.target.arch == "aarch64":
+        return "cmake -S DIR -B build -DCMAKE_TOOLCHAIN_FILE=DIR/cmake/aarch64-linux-gnu.cmake"
+    return "cmake -S DIR -B build"
+
+
 def format_targets(reports: Sequence[TargetReport]) -> str:
     """The text `lpfc targets` prints."""
     lines = []
@@ -646,13 +672,17 @@ def format_targets(reports: Sequence[TargetReport]) -> str:
             lines.append(f"{'':14} flags:    {' '.join(tc.cflags)}")
             lines.append(f"{'':14} features: {', '.join(r.features) or '(baseline)'}")
             lines.append(f"{'':14} runs:     {r.run_note}")
+            lines.append(f"{'':14} package:  {_package_command(tc)}  (lpfc compile --emit-source DIR)")
             for d in r.devices:
                 lines.append(f"{'':14} device:   {d}")
         if r.problem:
             lines.append(f"{'':14} problem:  {r.problem}")
+    cmake, version = cmake_info()
+    lines.append(f"{'cmake':14} {'available' if cmake else 'unavailable'}  "
+                 + (f"{cmake}  ({version}), builds --emit-source packages" if cmake else version))
     return "\n".join(lines)
 
 
-__all__ = ["CompileError", "OpenCLInfo", "RUNTIME_DIR", "TargetReport", "Toolchain", "compile_executable",
+__all__ = ["CompileError", "OpenCLInfo", "RUNTIME_DIR", "TargetReport", "Toolchain", "cmake_info", "compile_executable",
            "compile_shared", "find_toolchain", "format_targets", "list_targets", "opencl_devices", "run_program",
            "runtime_include_dir", "runtime_sources", "sanitizer_problem"]

@@ -25,7 +25,8 @@ def test_compile_prints_progress_and_summary(compiled, capsys):
     assert "[lpfc] importing mlp.onnx" in cap.err and "[lpfc] building libmlp.so" in cap.err
     for word in ("kernels", "arena", "weights", "time", "import", "build"):
         assert word in cap.out
-    assert lib.is_file() and lib.with_suffix(".h").is_file() and (d / "src" / "model.cc").is_file()
+    assert lib.is_file() and lib.with_suffix(".h").is_file() and (d / "src" / "src" / "model.cc").is_file()
+    assert (d / "src" / "CMakeLists.txt").is_file() and (d / "src" / "include" / "libmlp.h").is_file()
 
 
 def test_compile_no_fusion_and_run_library(compiled, tmp_path, capsys):

@@ -61,7 +61,7 @@ def test_minilm_for_arm64_linux_under_qemu(tmp_path):
     says so), two OpenMP threads under qemu, within 1e-3 of onnxruntime."""
     result, diffs = _compile_and_run_under_qemu("minilm", tmp_path)
     assert all(d <= 1e-3 for d in diffs.values()), diffs
-    src = "\n".join(p.read_text() for p in sorted((tmp_path / "src").glob("*.cc")))
+    src = "\n".join(p.read_text() for p in sorted((tmp_path / "src").rglob("*.cc")))
     assert "namespace lpfc_neon_gemm" in src and "V::fma_lane<3>" in src and "#include <arm_neon.h>" in src
     assert "namespace V = lpfc_scalar" not in src and "lpfc_avx2" not in src
 

@@ -74,9 +74,9 @@ def test_tiny_bert_under_asan_and_ubsan(tmp_path):
                               emit_source=tmp_path / "src")
     except UnsupportedError as e:
         pytest.skip(f"not compilable yet: {e}")
-    sources = sorted((tmp_path / "src").glob("*.cc"))
+    sources = sorted(result.source_dir.glob("*.cc"))  # the package's src/: -I it for .incbin "weights.bin"
     exe = compile_executable(tc, [*sources, ROOT / "examples" / "c_host" / "main.c"], tmp_path / "host-asan",
-                             ["-fopenmp"], include_dirs=[tmp_path], with_runtime=True,
+                             ["-fopenmp"], include_dirs=[tmp_path, result.source_dir], with_runtime=True,
                              sanitize=("address", "undefined"), link_flags=["-fopenmp"])
     feeds = zoo.sample_inputs("tiny-bert")
     sess = lpfc.load(result.library)
