@@ -4,6 +4,7 @@
     lpfc opt model.onnx -p 'canonicalize,cse'         run a pass pipeline, print the IR
     lpfc compile model.onnx -o libmodel.so [--target host] [--tune] [--pipeline P] [--no-fusion]
     lpfc run model.onnx|libmodel.so --inputs feed.npz --outputs out.npz [--pipeline default] [--threads N]
+    lpfc run libmodel.so --profile [--runs N] [--threads N]        (per-kernel times)
     lpfc targets                                      the compilation targets and their toolchains
     lpfc explain model.onnx [--format json] [--dot g.dot] [--svg g.svg]   the fusion report
     lpfc ops                                          list the supported ONNX ops
@@ -167,6 +168,8 @@ def cmd_run(args) -> int:
 
     if args.threads is not None:
         raise InputError("--threads applies to a compiled library (.so); the interpreter is single-threaded")
+    if args.profile or args.runs is not None:
+        raise InputError("--profile and --runs apply to a compiled library (.so)")
     progress = Progress(args.quiet)
     m = load_module(args.model, parse_shape_args(args.input_shape), progress)
     run_pipeline(m, args, progress)
@@ -203,13 +206,40 @@ def run_library(args) -> int:
     with progress.step(f"loading {Path(args.model).name}"):
         sess = load(args.model, threads=args.threads)
     feeds = read_feeds(args.inputs, args.input)
+    if not feeds and getattr(args, "profile", False):
+        feeds = synthetic_feeds(sess.get_inputs())
+        if not args.quiet:
+            print("[lpfc] no inputs given: profiling with synthetic ones (floats ~ N(0,1), integers 0, "
+                  "booleans true)", file=sys.stderr)
     if not feeds:
         raise InputError("no inputs given; use --inputs feed.npz or --input NAME=FILE.npy; the model's inputs are "
                          + ", ".join(f"{i.name!r} {i.dtype.name}{i.shape}" for i in sess.get_inputs()))
+    if getattr(args, "profile", False):
+        runs = args.runs if args.runs is not None else 20
+        if runs < 1:
+            raise InputError(f"--runs must be at least 1, not {runs}")
+        with progress.step(f"profiling {runs} runs ({sess.threads} threads)"):
+            prof = sess.profile(feeds, runs=runs)
+        print(prof.table())
+        return 0
     with progress.step(f"running ({sess.threads} threads)"):
         outs = sess.run(feeds)
     print_outputs(outs, args)
     return 0
+
+
+def synthetic_feeds(inputs) -> dict:
+    """Inputs for profiling when none are given: floats N(0, 1), integers 0, booleans true."""
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for i in inputs:
+        if np.issubdtype(i.dtype, np.floating):
+            feeds[i.name] = rng.standard_normal(i.shape).astype(i.dtype)
+        elif i.dtype == np.bool_:
+            feeds[i.name] = np.ones(i.shape, np.bool_)
+        else:
+            feeds[i.name] = np.zeros(i.shape, i.dtype)
+    return feeds
 
 
 def cmd_compile(args) -> int:
@@ -338,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--outputs", metavar="OUT.npz", help="save the outputs as an .npz keyed by output name")
     sp.add_argument("--pipeline", metavar="PIPELINE", help="run this pass pipeline before interpreting "
                     "('default' for the one lpfc compile uses)")
+    sp.add_argument("--profile", action="store_true", help="compiled library: time every kernel call and print a "
+                    "table (median over --runs; synthetic inputs when none are given)")
+    sp.add_argument("--runs", type=int, metavar="N", help="runs to take the median over with --profile (default 20)")
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("explain", help="the fusion report: kernels, what each holds, computation counts",

@@ -162,7 +162,9 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
             emitter = emitter_for(op, tgt)
             choice = _choose(op, tgt, emitter, tune, threads, tune_stats)
             try:
-                out.append((op, emitter.emit(op, tgt, _kernel_symbol(i), choice)))
+                ks = emitter.emit(op, tgt, _kernel_symbol(i), choice)
+                ks.emitter = ks.emitter or emitter.name
+                out.append((op, ks))
             except LpfcError:
                 raise
             except Exception as e:  # an emitter bug: one line for the user, the cause chained for developers

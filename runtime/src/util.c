@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
@@ -156,4 +157,10 @@ lpfc_status lpfc_run_fail(const lpfc_run_args *args, lpfc_status status, const c
     lpfc_vappend(args->error, args->error_size, &pos, format, ap);
     va_end(ap);
     return status;
+}
+
+double lpfc_clock_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
