@@ -2,7 +2,7 @@
 
     lpfc import model.onnx [-o model.mlir]            print the graph IR
     lpfc opt model.onnx -p 'canonicalize,cse'         run a pass pipeline, print the IR
-    lpfc compile model.onnx -o libmodel.so [--target host] [--tune] [--pipeline P] [--no-fusion]
+    lpfc compile model.onnx -o libmodel.so [--target host] [--tune [--tune-budget SECONDS]] [--pipeline P] [--no-fusion]
     lpfc run model.onnx|libmodel.so --inputs feed.npz --outputs out.npz [--pipeline default] [--threads N]
     lpfc run libmodel.so --profile [--runs N] [--threads N]        (per-kernel times)
     lpfc targets                                      the compilation targets and their toolchains
@@ -42,13 +42,25 @@ class _Step:
 
     def __enter__(self):
         self.t0 = time.perf_counter()
+        self.open = True
         if not self.quiet:
             print(f"[lpfc] {self.what} ...", end="", file=sys.stderr, flush=True)
         return self
 
+    def note(self, text: str) -> None:
+        """A detail line inside the step (e.g. one tuned variant)."""
+        if self.quiet:
+            return
+        if self.open:
+            print(file=sys.stderr)
+            self.open = False
+        print(f"[lpfc]     {text}", file=sys.stderr, flush=True)
+
     def __exit__(self, exc_type, exc, tb):
         if not self.quiet:
             status = f" {time.perf_counter() - self.t0:.2f} s" if exc_type is None else " failed"
+            if not self.open:
+                status = f"[lpfc]     done in{status}" if exc_type is None else "[lpfc]     failed"
             print(status, file=sys.stderr, flush=True)
         return False
 
@@ -247,7 +259,8 @@ def cmd_compile(args) -> int:
 
     progress = Progress(args.quiet)
     result = compile_model(args.model, args.output, target=args.target, pipeline=args.pipeline,
-                           fusion=not args.no_fusion, tune=args.tune, threads=args.threads,
+                           fusion=not args.no_fusion, tune=args.tune or args.tune_budget is not None,
+                           threads=args.threads, tune_budget=args.tune_budget,
                            emit_source=args.emit_source, progress=progress.step,
                            input_shapes=parse_shape_args(args.input_shape))
     if not args.quiet:
@@ -345,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-fusion", action="store_true", help="run the pipeline without lp-fusion: one kernel per "
                     "graph op")
     sp.add_argument("--tune", action="store_true", help="pick kernel variants by measuring them (lpfc.tune)")
+    sp.add_argument("--tune-budget", type=float, metavar="SECONDS", help="with --tune (implied): stop measuring "
+                    "after this many seconds; kernels not reached keep their default variant")
     sp.add_argument("--threads", type=int, metavar="N", help="thread count to tune for")
     sp.add_argument("--emit-source", metavar="DIR", help="keep the generated C++ and weights in DIR")
     sp.set_defaults(func=cmd_compile)
