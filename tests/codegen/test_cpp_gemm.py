@@ -139,7 +139,7 @@ def synthetic_cases():
 
 CASES = synthetic_cases()
 CHOICES = {"default": {}, "small_blocks": {"kc_max": 4, "nc_target": 16, "mc_target": 6},
-           "ln_row_pass": {"ln_whole_rows": False, "nc_target": 16, "mc_target": 6}}
+           "ln_whole_rows": {"ln_whole_rows": True, "mc_target": 6}}
 
 
 @pytest.fixture(scope="module")
