@@ -2,8 +2,9 @@
 
     lpfc import model.onnx [-o model.mlir]            print the graph IR
     lpfc opt model.onnx -p 'canonicalize,cse'         run a pass pipeline, print the IR
-    lpfc compile model.onnx -o libmodel.so [--target host] [--tune] [--pipeline P] [--no-fusion]
+    lpfc compile model.onnx -o libmodel.so [--target host] [--tune [--tune-budget SECONDS]] [--pipeline P] [--no-fusion]
     lpfc run model.onnx|libmodel.so --inputs feed.npz --outputs out.npz [--pipeline default] [--threads N]
+    lpfc run libmodel.so --profile [--runs N] [--threads N]        (per-kernel times)
     lpfc targets                                      the compilation targets and their toolchains
     lpfc explain model.onnx [--format json] [--dot g.dot] [--svg g.svg]   the fusion report
     lpfc ops                                          list the supported ONNX ops
@@ -41,13 +42,25 @@ class _Step:
 
     def __enter__(self):
         self.t0 = time.perf_counter()
+        self.open = True
         if not self.quiet:
             print(f"[lpfc] {self.what} ...", end="", file=sys.stderr, flush=True)
         return self
 
+    def note(self, text: str) -> None:
+        """A detail line inside the step (e.g. one tuned variant)."""
+        if self.quiet:
+            return
+        if self.open:
+            print(file=sys.stderr)
+            self.open = False
+        print(f"[lpfc]     {text}", file=sys.stderr, flush=True)
+
     def __exit__(self, exc_type, exc, tb):
         if not self.quiet:
             status = f" {time.perf_counter() - self.t0:.2f} s" if exc_type is None else " failed"
+            if not self.open:
+                status = f"[lpfc]     done in{status}" if exc_type is None else "[lpfc]     failed"
             print(status, file=sys.stderr, flush=True)
         return False
 
@@ -167,6 +180,8 @@ def cmd_run(args) -> int:
 
     if args.threads is not None:
         raise InputError("--threads applies to a compiled library (.so); the interpreter is single-threaded")
+    if args.profile or args.runs is not None:
+        raise InputError("--profile and --runs apply to a compiled library (.so)")
     progress = Progress(args.quiet)
     m = load_module(args.model, parse_shape_args(args.input_shape), progress)
     run_pipeline(m, args, progress)
@@ -203,9 +218,22 @@ def run_library(args) -> int:
     with progress.step(f"loading {Path(args.model).name}"):
         sess = load(args.model, threads=args.threads)
     feeds = read_feeds(args.inputs, args.input)
+    if not feeds and getattr(args, "profile", False):
+        feeds = synthetic_feeds(sess.get_inputs())
+        if not args.quiet:
+            print("[lpfc] no inputs given: profiling with synthetic ones (floats ~ N(0,1), integers 0, "
+                  "booleans true)", file=sys.stderr)
     if not feeds:
         raise InputError("no inputs given; use --inputs feed.npz or --input NAME=FILE.npy; the model's inputs are "
                          + ", ".join(f"{i.name!r} {i.dtype.name}{i.shape}" for i in sess.get_inputs()))
+    if getattr(args, "profile", False):
+        runs = args.runs if args.runs is not None else 20
+        if runs < 1:
+            raise InputError(f"--runs must be at least 1, not {runs}")
+        with progress.step(f"profiling {runs} runs ({sess.threads} threads)"):
+            prof = sess.profile(feeds, runs=runs)
+        print(prof.table())
+        return 0
     how = f" under {Path(sess.runner[0]).name}" if getattr(sess, "runner", None) else ""
     with progress.step(f"running{how} ({sess.threads} threads)"):
         outs = sess.run(feeds)
@@ -213,12 +241,27 @@ def run_library(args) -> int:
     return 0
 
 
+def synthetic_feeds(inputs) -> dict:
+    """Inputs for profiling when none are given: floats N(0, 1), integers 0, booleans true."""
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for i in inputs:
+        if np.issubdtype(i.dtype, np.floating):
+            feeds[i.name] = rng.standard_normal(i.shape).astype(i.dtype)
+        elif i.dtype == np.bool_:
+            feeds[i.name] = np.ones(i.shape, np.bool_)
+        else:
+            feeds[i.name] = np.zeros(i.shape, i.dtype)
+    return feeds
+
+
 def cmd_compile(args) -> int:
     from .compile import compile as compile_model
 
     progress = Progress(args.quiet)
     result = compile_model(args.model, args.output, target=args.target, pipeline=args.pipeline,
-                           fusion=not args.no_fusion, tune=args.tune, threads=args.threads,
+                           fusion=not args.no_fusion, tune=args.tune or args.tune_budget is not None,
+                           threads=args.threads, tune_budget=args.tune_budget,
                            emit_source=args.emit_source, progress=progress.step,
                            input_shapes=parse_shape_args(args.input_shape), cpu=args.cpu,
                            api_level=args.android_api, ndk=args.ndk, compiler=args.compiler)
@@ -317,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-fusion", action="store_true", help="run the pipeline without lp-fusion: one kernel per "
                     "graph op")
     sp.add_argument("--tune", action="store_true", help="pick kernel variants by measuring them (lpfc.tune)")
+    sp.add_argument("--tune-budget", type=float, metavar="SECONDS", help="with --tune (implied): stop measuring "
+                    "after this many seconds; kernels not reached keep their default variant")
     sp.add_argument("--threads", type=int, metavar="N", help="thread count to tune for")
     sp.add_argument("--emit-source", metavar="DIR", help="also write a CMake source package of the model to DIR "
                     "(generated C++, weights, runtime, header, CMakeLists.txt, an aarch64 toolchain file)")
@@ -348,6 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--outputs", metavar="OUT.npz", help="save the outputs as an .npz keyed by output name")
     sp.add_argument("--pipeline", metavar="PIPELINE", help="run this pass pipeline before interpreting "
                     "('default' for the one lpfc compile uses)")
+    sp.add_argument("--profile", action="store_true", help="compiled library: time every kernel call and print a "
+                    "table (median over --runs; synthetic inputs when none are given)")
+    sp.add_argument("--runs", type=int, metavar="N", help="runs to take the median over with --profile (default 20)")
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("explain", help="the fusion report: kernels, what each holds, computation counts",

@@ -94,14 +94,66 @@ def _kernel_symbol(i: int) -> str:
     return f"lpfc_k{i:04d}"
 
 
-def _choose(op, target, emitter, tune: bool, threads: Optional[int], stats: dict):
+def _choose(op, target, emitter, tune: bool, threads: Optional[int], stats: dict, **kw):
     """The variant to emit: the tuning database's choice when it has one; else, with --tune, the
     fastest measured (with ``threads`` threads, stored for next time); else the emitter's default."""
     from .tune import select_variant
 
-    r = select_variant(op, target, emitter, tune=tune, num_threads=threads or 1)
+    r = select_variant(op, target, emitter, tune=tune, num_threads=threads or 1, **kw)
     stats[r.source] = stats.get(r.source, 0) + 1
     return r.choice
+
+
+def _note(ctx, text: str) -> None:
+    """A line of detail inside a progress step (the CLI's steps print it; other callbacks may ignore it)."""
+    fn = getattr(ctx, "note", None)
+    if callable(fn):
+        fn(text)
+
+
+class _TuneSchedule:
+    """Which kernels --tune measures, in what order, within the time budget; feeds the progress display."""
+
+    def __init__(self, ops, target, emitters, budget: Optional[float]):
+        from .tune import TuningDatabase, kernel_signature, target_key
+
+        self.t0 = time.monotonic()
+        self.deadline = None if budget is None else self.t0 + max(0.0, float(budget))
+        self.budget = budget
+        db = TuningDatabase()
+        key = target_key(target)
+        self.sigs = [kernel_signature(op) for op in ops]
+        todo: list = []
+        for op, e, sig in zip(ops, emitters, self.sigs):
+            hit = db.lookup(sig, key)
+            if (hit is None or hit.get("emitter") != e.name) and sig not in todo and len(e.variants(op, target)) > 1:
+                todo.append(sig)
+        self.todo = todo                 # distinct signatures to measure, in program order
+        self.done: list = []             # seconds per measured kernel
+        self.est = 1.0                   # expected seconds to tune one kernel (compile + timing), until measured
+        self.skipped: set = set()        # signatures the budget did not reach
+
+    def needs(self, i: int) -> bool:
+        return self.sigs[i] in self.todo and self.sigs[i] not in getattr(self, "_started", set())
+
+    def start(self, i: int) -> tuple:
+        """(k, n, per-kernel budget or None, skip?, eta text) for kernel op i."""
+        started = self.__dict__.setdefault("_started", set())
+        started.add(self.sigs[i])
+        k, n = len(started), len(self.todo)
+        now = time.monotonic()
+        if self.done:
+            self.est = sum(self.done) / len(self.done)
+        eta = self.est * (n - k + 1)
+        if self.deadline is None:
+            return k, n, None, False, f"ETA {eta:.0f} s"
+        left = self.deadline - now
+        eta = min(eta, max(left, 0.0))
+        skip = left <= 0 or left < 0.5 * self.est
+        return k, n, max(left, 0.0) / (n - k + 1), skip, f"{max(left, 0.0):.1f} s of the budget left, ETA {eta:.0f} s"
+
+    def finished(self, seconds: float) -> None:
+        self.done.append(seconds)
 
 
 def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.PathLike], target: str = "host",
@@ -109,7 +161,8 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
             emit_source: Optional[Union[str, os.PathLike]] = None, progress: Optional[Callable] = None,
             input_shapes: Optional[dict] = None, sanitize=(), header: Optional[Union[str, os.PathLike]] = None,
             jobs: Optional[int] = None, cpu: Optional[str] = None, api_level: Optional[int] = None,
-            ndk: Optional[str] = None, compiler: Optional[str] = None) -> CompileResult:
+            ndk: Optional[str] = None, compiler: Optional[str] = None,
+            tune_budget: Optional[float] = None) -> CompileResult:
     """Compiles ``model`` (an .onnx / .mlir path or a graph-IR Module) into the shared library ``output``.
 
     ``fusion=False`` runs ``pipeline`` without ``lp-fusion`` (the default pipeline becomes
@@ -121,7 +174,18 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
     ``sanitize=("address", "undefined")`` builds an instrumented library (for tests).
     ``cpu`` chooses the processor to generate code for (arm64: ``-mcpu``, default cortex-a77; x86-64:
     ``-march``, default native); the target's compiler must know it.
+    ``tune_budget`` (seconds, with ``tune``) bounds the whole tuning: kernels it does not reach keep
+    their emitter's default variant (counted as ``budget`` in the summary's variants note);
+    ``progress`` hears one step per tuned kernel (i/n, shapes, time left, ETA) and, when the step
+    object has a ``note`` method, one line per variant timed (with the best so far).
     """
+    if tune_budget is not None:
+        try:
+            tune_budget = float(tune_budget)
+        except (TypeError, ValueError):
+            raise LpfcError(f"tune_budget must be a number of seconds, not {tune_budget!r}") from None
+        if not tune_budget >= 0:
+            raise LpfcError(f"tune_budget must be >= 0 seconds, not {tune_budget!r}")
     from .codegen.kernel_source import emitter_for
     from .codegen.memory_plan import plan_function
     from .codegen.model_gen import generate_model, header_text
@@ -168,13 +232,46 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
     # emit
     tune_stats: dict = {}
 
-    def emit_all():
+    def emit_all(schedule=None, emitters=None):
         out = []
         for i, op in enumerate(ops):
-            emitter = emitter_for(op, tgt)
-            choice = _choose(op, tgt, emitter, tune, threads, tune_stats)
+            emitter = emitters[i] if emitters else emitter_for(op, tgt)
+            if schedule is not None and schedule.needs(i):
+                from .codegen.model_gen import _shape_text, kernel_kind
+
+                k, n, per_kernel, skip, eta = schedule.start(i)
+                what = (f"tuning kernel {k}/{n}: {kernel_kind(op)} {_shape_text(op)}, "
+                        f"{len(emitter.variants(op, tgt))} variants ({eta})")
+                if skip:
+                    schedule.skipped.add(schedule.sigs[i])
+                    choice = _choose(op, tgt, emitter, True, threads, tune_stats, deadline=schedule.t0 - 1.0)
+                    if progress:
+                        ctx = progress(what + ": budget spent, default variant")
+                        if hasattr(ctx, "__enter__"):
+                            with ctx:
+                                pass
+                else:
+                    t_k = time.monotonic()
+                    ctx = progress(what) if progress else None
+                    kw = dict(deadline=schedule.deadline, progress=lambda line, c=ctx: _note(c, line.strip()))
+                    if per_kernel is not None:
+                        kw["budget_s"] = min(10.0, per_kernel)
+                    if ctx is not None and hasattr(ctx, "__enter__"):
+                        with ctx:
+                            choice = _choose(op, tgt, emitter, True, threads, tune_stats, **kw)
+                    else:
+                        choice = _choose(op, tgt, emitter, True, threads, tune_stats, **kw)
+                    schedule.finished(time.monotonic() - t_k)
+            elif schedule is not None and schedule.sigs[i] in schedule.todo:
+                # a repeat of a kernel tuned above (the database has it) or skipped for the budget
+                choice = _choose(op, tgt, emitter, True, threads, tune_stats,
+                                 deadline=schedule.t0 - 1.0 if schedule.sigs[i] in schedule.skipped else None)
+            else:
+                choice = _choose(op, tgt, emitter, tune, threads, tune_stats)
             try:
-                out.append((op, emitter.emit(op, tgt, _kernel_symbol(i), choice)))
+                ks = emitter.emit(op, tgt, _kernel_symbol(i), choice)
+                ks.emitter = ks.emitter or emitter.name
+                out.append((op, ks))
             except LpfcError:
                 raise
             except Exception as e:  # an emitter bug: one line for the user, the cause chained for developers
@@ -187,13 +284,25 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
         return out
 
     try:
-        sources = stages.run("emit", f"{'tuning and ' if tune else ''}emitting {len(ops)} kernels", emit_all)
+        if tune:   # with a progress callback: one step per tuned kernel (they cannot nest in an emit step)
+            t_emit = time.perf_counter()
+            emitters = [emitter_for(op, tgt) for op in ops]
+            schedule = _TuneSchedule(ops, tgt, emitters, tune_budget)
+            if progress:
+                sources = emit_all(schedule, emitters)
+                stages.seconds["emit"] = time.perf_counter() - t_emit
+            else:
+                sources = stages.run("emit", "", lambda: emit_all(schedule, emitters))
+        else:
+            sources = stages.run("emit", f"emitting {len(ops)} kernels", emit_all)
     except LookupError as e:
         raise UnsupportedError(f"no kernel emitter for this model: {e}",
                                hint="the op is not supported by any code generator yet") from None
     if tune or tune_stats.get("database"):
         notes.append("variants: " + ", ".join(f"{n} {k}" for k, n in sorted(tune_stats.items()))
                      + (f" (measured with {threads or 1} thread(s))" if tune else "")
+                     + (f"; tuning budget {tune_budget:g} s" if tune and tune_budget is not None else "")
+                     + (" (spent: 'budget' kernels kept their default variant)" if tune_stats.get("budget") else "")
                      + f"; tuning database {_tuning_db_path()}")
 
     # generate + build: always in a temporary directory with an assembler-safe path (the build names the

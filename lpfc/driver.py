@@ -266,7 +266,15 @@ class DriverSession(Session):
         if self._closed:
             raise InputError("this session is closed")
 
-    def _execute(self, arrays: list) -> dict:
+    def profile(self, feeds, runs: int = 10, warmup: int = 1):
+        """Not offered: per-kernel times under an emulator say nothing about the phone."""
+        raise ModelLoadError(f"{self.path.name} is an {self.elf.machine} library run under "
+                             f"{Path(self.runner[0]).name}; per-kernel times under an emulator say nothing about "
+                             "the real processor",
+                             hint="profile it on the device, or count instructions with bench/qemu_icount.py")
+
+    def _execute(self, arrays: list, profile: bool = False) -> dict:
+        assert not profile, "DriverSession.profile refuses before running"
         with self._lock, tempfile.TemporaryDirectory(prefix="lpfc-driver-") as d:
             args = ["--threads", self._threads]
             for k, a in enumerate(arrays):

@@ -84,6 +84,11 @@ def _bind(lib) -> None:
             raise ModelLoadError(f"the library does not export {name}; it is not an lpfc model library") from None
         f.argtypes = args
         f.restype = res
+    f = getattr(lib, "lpfc_model_profile", None)      # optional: libraries built before profiling lack it
+    if f is not None:
+        f.argtypes = [vp, ctypes.POINTER(_Tensor), sz, ctypes.POINTER(_Tensor), sz, ctypes.POINTER(ctypes.c_double),
+                      sz, ctypes.POINTER(sz), ctypes.POINTER(ctypes.c_char_p)]
+        f.restype = ctypes.c_int
 
 
 class Session:
@@ -165,11 +170,32 @@ class Session:
                              + ", ".join(repr(o.name) for o in self._outputs))
         return [outs[n] for n in names]
 
+    def profile(self, feeds: Mapping, runs: int = 10, warmup: int = 1):
+        """Runs the model ``warmup + runs`` times timing every kernel call; returns a
+        :class:`lpfc.profile.Profile` (per-kernel median wall times, GFLOP/s, share of the total;
+        ``print(p.table())``).  Uses the session's thread count."""
+        from .profile import Profile
+
+        if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+            raise InputError(f"runs must be a positive integer, not {runs!r}")
+        if getattr(self._lib, "lpfc_model_profile", None) is None:
+            raise ModelLoadError(f"{self.path.name} was built by an lpfc without profiling support; recompile it")
+        samples, totals, info = [], [], ""
+        import time
+        for r in range(max(0, warmup) + runs):
+            t0 = time.perf_counter()
+            seconds, info = self._run(feeds, profile=True)[1]
+            t1 = time.perf_counter()
+            if r >= warmup:
+                samples.append(seconds)
+                totals.append(t1 - t0)
+        return Profile.from_samples(info, samples, totals, threads=self.threads, library=str(self.path))
+
     def _check_open(self):
         if not self._handle or not self._handle.value:
             raise InputError("this session is closed")
 
-    def _run(self, feeds: Mapping) -> dict:
+    def _run(self, feeds: Mapping, profile: bool = False):
         self._check_open()
         if not isinstance(feeds, Mapping):
             raise InputError(f"inputs must be a dict {{name: array}}, not {type(feeds).__name__}")
@@ -194,10 +220,11 @@ class Session:
                 raise InputError(f"input {i.name!r} has shape {list(a.shape)}, the model expects "
                                  f"{i.dtype.name} {i.shape}")
             arrays.append(np.ascontiguousarray(a))
-        return self._execute(arrays)
+        return self._execute(arrays, profile)
 
-    def _execute(self, arrays: list) -> dict:
-        """Runs the model on checked, contiguous inputs (in the model's order)."""
+    def _execute(self, arrays: list, profile: bool = False):
+        """Runs the model on checked, contiguous inputs (in the model's order); with ``profile`` returns
+        ``(outputs, (kernel seconds, kernel info))``."""
         outputs = [np.empty(o.shape, o.dtype) for o in self._outputs]
         keep = []
 
@@ -210,12 +237,23 @@ class Session:
 
         ins = (_Tensor * max(len(arrays), 1))(*[tensor(i, a) for i, a in zip(self._inputs, arrays)])
         outs = (_Tensor * max(len(outputs), 1))(*[tensor(o, a) for o, a in zip(self._outputs, outputs)])
+        prof = None
         with self._lock:
-            s = self._lib.lpfc_model_run(self._handle, ins, len(arrays), outs, len(outputs))
+            if profile:
+                cap = 1 << 16
+                buf = (ctypes.c_double * cap)()
+                count, info = ctypes.c_size_t(0), ctypes.c_char_p()
+                s = self._lib.lpfc_model_profile(self._handle, ins, len(arrays), outs, len(outputs), buf, cap,
+                                                 ctypes.byref(count), ctypes.byref(info))
+                if s == OK:
+                    prof = (list(buf[:min(count.value, cap)]), (info.value or b"").decode("ascii", "replace"))
+            else:
+                s = self._lib.lpfc_model_run(self._handle, ins, len(arrays), outs, len(outputs))
             message = self._lib.lpfc_model_last_error(self._handle).decode("utf-8", "replace") if s != OK else ""
         if s != OK:
             raise InputError(message or self._lib.lpfc_status_name(s).decode())
-        return {o.name: a for o, a in zip(self._outputs, outputs)}
+        result = {o.name: a for o, a in zip(self._outputs, outputs)}
+        return (result, prof) if profile else result
 
     # -- lifetime ---------------------------------------------------------------------------------
     def close(self) -> None:

@@ -230,6 +230,9 @@ def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[
     if info is None:
         raise ValueError(f"{symbol}: not an attention block this emitter accepts")
     isa = _simd.select_isa(target, choice)
+    q, ov = info["q"], info["out"]
+    if (choice or {}).get("attention", "tiled") == "tiled" and q.strides[-1] == 1 and ov.strides[-1] == 1:
+        return _emit_tiled(info, isa, symbol, (choice or {}).get("query_block", 48))
     batch, S, D, T, DV = info["batch"], info["S"], info["D"], info["T"], info["DV"]
     q, kt, vv, ov = info["q"], info["kt"], info["v"], info["out"]
     nb = len(batch)
@@ -364,11 +367,132 @@ def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[
                         helpers=(isa.helper(), row_helper(isa.name)), variant=f"{isa.name} per-head")
 
 
+def _step_lines(info, indent: str) -> list:
+    """The element-wise ops on one score row ``s`` (query row ``i``; ``j`` is declared)."""
+    fn = {"graph.add": "add", "graph.sub": "sub", "graph.mul": "mul", "graph.div": "div"}
+    sc = {"graph.add": "+", "graph.sub": "-", "graph.mul": "*", "graph.div": "/"}
+    L = []
+    for n, (name, sv, first) in enumerate(info["steps"]):
+        row = f"M{n} + i * {sv.strides[-2]}L"
+        if sv.strides[-1] == 1:
+            vop = f"V::load({row} + j)"
+            sop = f"({row})[j]"
+        else:
+            vop = f"V::set1(({row})[0])"
+            sop = f"({row})[0]"
+        va, vb_ = ("V::load(s + j)", vop) if first else (vop, "V::load(s + j)")
+        sa, sb = ("s[j]", sop) if first else (sop, "s[j]")
+        L.append(f"{indent}for (j = 0; j + V::W <= T; j += V::W) V::store(s + j, V::{fn[name]}({va}, {vb_}));")
+        L.append(f"{indent}for (; j < T; ++j) s[j] = {sa} {sc[name]} {sb};")
+    return L
+
+
+def _emit_tiled(info: dict, isa, symbol: str, query_block: int) -> KernelSource:
+    """Attention through the GEMM micro-kernel: per (batch, head), Kᵀ and V are packed into NR-column panels
+    (as the GEMM packs weights), then per block of query rows: scores = Q·Kᵀ with MR x NR register tiles
+    straight from Q's rows (its row stride is a compile-time constant), the element-wise ops and the
+    softmax per row, and O = P·V with the same tiles, written through the output's row stride."""
+    from .cpp_gemm import gemm_driver_helper
+
+    batch, S, D, T, DV = info["batch"], info["S"], info["D"], info["T"], info["DV"]
+    q, kt, vv, ov = info["q"], info["kt"], info["v"], info["out"]
+    nb = len(batch)
+    BT = math.prod(batch)
+    G = f"{isa.ns}_gemm"
+    mr, nr = isa.mr, isa.nr
+    IB = max(mr, mr * (query_block // mr))
+    TP, DVP = nr * -(-T // nr), nr * -(-DV // nr)
+    ldq, ldo = q.strides[-2], ov.strides[-2]
+    ks_d, ks_t = kt.strides[-2], kt.strides[-1]
+    vs_t, vs_d = vv.strides[-2], vv.strides[-1]
+    L = [KERNEL_SIGNATURE.format(symbol=symbol) + " {",
+         f"    namespace V = {isa.ns};",
+         f"    const long S = {S}, D = {D}, T = {T}, DV = {DV}, BT = {BT}, IB = {IB};",
+         f"    const long NR = {G}::NR, MR = {G}::MR;",
+         "    float *O = (float *)out[0];"]
+    args = sorted({q.arg, kt.arg, vv.arg} | {s[1].arg for s in info["steps"]})
+    for a in args:
+        L.append(f"    const float *p{a} = (const float *)in[{a}];")
+    L += ["    (void)num_threads; (void)MR;",
+          "#ifdef _OPENMP",
+          "#pragma omp parallel num_threads(num_threads) if (num_threads > 1 && BT > 1)",
+          "#endif",
+          "    {",
+          f"        float *kp = (float *)malloc(sizeof(float) * (size_t)({D * TP} + {T * DVP} + IB * T + V::W));",
+          f"        float *vp = kp + {D * TP}, *P = vp + {T * DVP};",
+          "#ifdef _OPENMP",
+          "#pragma omp for schedule(dynamic, 1)",
+          "#endif",
+          "        for (long b = 0; b < BT; ++b) {"]
+    rem = "b"
+    for i in range(nb - 1, -1, -1):
+        L.append(f"            const long bi{i} = {rem} % {batch[i]}L; (void)bi{i};")
+        if i:
+            L.append(f"            const long r{i} = {rem} / {batch[i]}L;")
+            rem = f"r{i}"
+    L.append(f"            const float *Q = p{q.arg} + {_batch_offset(q, nb)};")
+    L.append(f"            const float *K = p{kt.arg} + {_batch_offset(kt, nb)};")
+    L.append(f"            const float *Vs = p{vv.arg} + {_batch_offset(vv, nb)};")
+    L.append(f"            float *Ob = O + {_batch_offset(ov, nb)};")
+    L += ["            if (!kp) {   // out of memory: this head's output is NaN (every thread still runs the loop)",
+          f"                for (long i = 0; i < S; ++i) for (long c = 0; c < DV; ++c) Ob[i * {ldo}L + c] = NAN;",
+          "                continue;",
+          "            }"]
+    for n, (_, sv, _) in enumerate(info["steps"]):
+        L.append(f"            const float *M{n} = p{sv.arg} + {_batch_offset(sv, nb)};")
+    L += [f"            for (long j0 = 0; j0 < {TP}L; j0 += NR)      // K^T -> panels of NR keys, zero-padded",
+          "                for (long k = 0; k < D; ++k)",
+          "                    for (long jj = 0; jj < NR; ++jj)",
+          f"                        kp[j0 * D + k * NR + jj] = j0 + jj < T ? K[k * {ks_d}L + (j0 + jj) * {ks_t}L] : 0.0f;",
+          f"            for (long c0 = 0; c0 < {DVP}L; c0 += NR)     // V -> panels of NR columns, zero-padded",
+          "                for (long t = 0; t < T; ++t)",
+          "                    for (long cc = 0; cc < NR; ++cc)",
+          f"                        vp[c0 * T + t * NR + cc] = c0 + cc < DV ? Vs[t * {vs_t}L + (c0 + cc) * {vs_d}L] : 0.0f;",
+          "            for (long i0 = 0; i0 < S; i0 += IB) {",
+          "                const long ib = S - i0 < IB ? S - i0 : IB;",
+          "                for (long j0 = 0; j0 < T; j0 += NR) {",
+          "                    const int cols = (int)(T - j0 < NR ? T - j0 : NR);",
+          "                    for (long ii = 0; ii < ib; ii += MR) {",
+          "                        const int rows = (int)(ib - ii < MR ? ib - ii : MR);",
+          f"                        {G}::tile<{ldq}L>(rows, cols, D, Q + (i0 + ii) * {ldq}L, kp + j0 * D, "
+          "P + ii * T + j0, T, false);",
+          "                    }",
+          "                }",
+          "                for (long ii = 0; ii < ib; ++ii) {",
+          "                    const long i = i0 + ii;",
+          "                    float *s = P + ii * T;",
+          "                    long j = 0;",
+          "                    (void)i; (void)j;"]
+    L += _step_lines(info, "                    ")
+    L += [f"                    {isa.ns}_row::softmax(s, T, {'true' if info['nan_to_zero'] else 'false'});",
+          "                }",
+          "                for (long c0 = 0; c0 < DV; c0 += NR) {",
+          "                    const int cols = (int)(DV - c0 < NR ? DV - c0 : NR);",
+          "                    for (long ii = 0; ii < ib; ii += MR) {",
+          "                        const int rows = (int)(ib - ii < MR ? ib - ii : MR);",
+          f"                        {G}::tile<{T}L>(rows, cols, T, P + ii * T, vp + c0 * T, Ob + (i0 + ii) * {ldo}L + c0, "
+          f"{ldo}L, false);",
+          "                    }",
+          "                }",
+          "            }",
+          "        }",
+          "        free(kp);",
+          "    }",
+          "}"]
+    headers = ("<math.h>", "<stdint.h>", "<stdlib.h>", "<string.h>")
+    return KernelSource(symbol=symbol, code="\n".join(L) + "\n", headers=tuple(dict.fromkeys(headers)),
+                        helpers=(isa.helper(), gemm_driver_helper(isa.name), row_helper(isa.name)),
+                        variant=f"{isa.name} tiled {isa.mr}x{isa.nr} IB={IB}")
+
+
 class AttentionEmitter(StructuralEmitter):
     """``attention`` blocks (see the module docstring)."""
     name = "cpp-attention"
     analyse = staticmethod(analyse)
     emit_fn = staticmethod(emit_attention)
+
+    def variants(self, op: Operation, target: Target) -> list:
+        return [{}, {"query_block": 24}, {"query_block": 96}, {"attention": "rows"}]
 
 
 ATTENTION_EMITTER = AttentionEmitter()

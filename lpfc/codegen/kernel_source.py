@@ -40,6 +40,7 @@ class KernelSource:
     #: the kernel then receives the transformed array in ``in[index]``
     packed: dict = field(default_factory=dict)
     variant: str = ""                             # which schedule variant / tiling was chosen (reports, tuning)
+    emitter: str = ""                             # the emitter's name (set by lpfc.compile; profiles)
 
 
 def headers_and_helpers(sources) -> tuple[list, list]:

@@ -164,6 +164,39 @@ def kernel_kind(op: Operation) -> str:
     return op.name.split(".", 1)[-1]
 
 
+def kernel_flop(op: Operation) -> int:
+    """2·M·N·K summed over the matmuls / gemms a kernel op computes (what GFLOP/s in profiles counts)."""
+    total = 0
+    stack = [op]
+    while stack:
+        o = stack.pop()
+        for r in o.regions:
+            stack.extend(r.block.ops)
+        if o.name in ("graph.matmul", "graph.gemm") and o.operands and o.results:
+            a = o.operands[0].type.shape
+            if not a:
+                continue
+            k = a[0] if o.name == "graph.gemm" and o.attributes.get("trans_a", False) else a[-1]
+            total += 2 * int(np.prod(o.results[0].type.shape, dtype=np.int64)) * int(k)
+    return total
+
+
+def _shape_text(op: Operation) -> str:
+    def one(vs):
+        return ",".join("x".join(str(d) for d in v.type.shape) or "scalar" for v in vs)
+    return f"{one(op.operands)}->{one(op.results)}"
+
+
+def profile_line(i: int, op: Operation, ks: KernelSource) -> str:
+    """One kernel call's line in the library's profile table (tab-separated, printable ASCII):
+    name, emitter, kind, shapes, flop, variant."""
+    def clean(t):
+        return "".join(c if 0x20 <= ord(c) < 0x7F else "?" for c in str(t)).replace("\t", " ")[:200]
+    name = op.attributes.get("name", "") or f"k{i}"
+    return "\t".join(clean(x) for x in (name, ks.emitter or "?", kernel_kind(op), _shape_text(op),
+                                         kernel_flop(op), ks.variant or "-"))
+
+
 def _dtype_enum(t: TensorType, what: str) -> str:
     try:
         return DTYPE_ENUM[t.dtype][0]
@@ -240,7 +273,9 @@ def generate_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tup
     call_symbol: list[str] = []
     kinds: dict[str, int] = {}
     calls = []
+    profile_lines = []
     for op, ks in kernels:
+        profile_lines.append(profile_line(len(profile_lines), op, ks))
         key = _normalise_symbol(ks.code, ks.symbol) + "\0" + "\0".join(ks.helpers) + "\0" + "\0".join(ks.headers)
         first = unique.get(key)
         if first is None:
@@ -297,7 +332,8 @@ def generate_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tup
     model_cc = _render("model.cc.j2", model_name=c_string(model_name), model_comment=c_comment(model_name),
                        weights_file=weights_path.name, inputs=table(inputs), outputs=table(outputs),
                        tensors=table(tensors), arena_bytes=plan.arena_bytes, calls=calls, copies=copies,
-                       kernel_symbols=[k.symbol for k in uniq], has_weights=True)
+                       kernel_symbols=[k.symbol for k in uniq], has_weights=True,
+                       profile_info=c_string("".join(line + "\n" for line in profile_lines)))
     (out_dir / "model.cc").write_text(model_cc)
     sources.insert(0, out_dir / "model.cc")
     weights.write(weights_path)
@@ -329,4 +365,4 @@ def header_text(gen: GeneratedModel, prefix: str, library_name: str, model_file:
 
 
 __all__ = ["DTYPE_ENUM", "GeneratedModel", "WeightsBlob", "c_comment", "c_identifier", "c_string",
-           "generate_model", "header_text", "kernel_kind"]
+           "generate_model", "header_text", "kernel_flop", "kernel_kind", "profile_line"]

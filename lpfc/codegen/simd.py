@@ -140,7 +140,7 @@ inline vf sigmoid(vf x) { return div(set1(1.0f), add(set1(1.0f), exp(neg(x)))); 
 // gelu(x) = x * Phi(x), Phi(x) = erfc(-x/sqrt2) / 2, from one erfc of |x|/sqrt2 (Numerical Recipes' erfcc,
 // fractional error < 1.2e-7): Phi = e/2 for x < 0, 1 - e/2 otherwise.  exp(-x^2/2) is split exactly by an
 // FMA, so the negative tail keeps ~1e-5 relative accuracy (1 + erf(x) would cancel there).
-inline vf gelu(vf x) {
+inline vf gelu_erfc(vf x) {
     vf xc = min_num(set1(30.0f), max_num(set1(-30.0f), x));       // erfc is 0 in float beyond; NaN passes
     vf h = mul(set1(0.5f), xc);
     vf t = div(set1(1.0f), fma(set1(0.35355339059327376f), abs(xc), set1(1.0f)));
@@ -158,6 +158,24 @@ inline vf gelu(vf x) {
     vf err = fma(h, xc, neg(xx));
     vf half_e = mul(set1(0.5f), mul(t, exp(sub(sub(p, xx), err))));
     return mul(x, select(lt(xc, zero()), half_e, sub(set1(1.0f), half_e)));
+}
+// any_lt(a, b): is a < b in some lane.  A portable fallback; an ISA may define a faster non-template overload
+// (AVX2: movemask), which overload resolution prefers.
+template <class T>
+inline bool any_lt(T a, T b) {
+    float ta[W], tb[W];
+    store(ta, a);
+    store(tb, b);
+    for (int i = 0; i < W; ++i)
+        if (ta[i] < tb[i]) return true;
+    return false;
+}
+// Where no lane is below -2 (most vectors of a transformer's FFN), Phi = (1 + erf(x/sqrt2))/2 is as accurate
+// (1 + erf >= 0.045 there, so erf's ~1e-7 error grows at most 22x) and ~4x cheaper than the erfc form.
+inline vf gelu(vf x) {
+    if (!any_lt(x, set1(-2.0f)))     // NaN lanes compare false: the erf form propagates them too
+        return mul(mul(set1(0.5f), x), add(set1(1.0f), erf(mul(x, set1(0.70710678118654752f)))));
+    return gelu_erfc(x);
 }
 inline vf gelu_tanh(vf x) {
     vf inner = mul(set1(0.79788456080286536f), fma(mul(set1(0.044715f), mul(x, x)), x, x));
@@ -217,6 +235,7 @@ inline vf is_nan(vf a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
 inline vf select(vf m, vf a, vf b) { return _mm256_blendv_ps(b, a, m); }
 inline vf andnot(vf m, vf a) { return _mm256_andnot_ps(m, a); }
 inline vf round_near(vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline bool any_lt(vf a, vf b) { return _mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_LT_OQ)) != 0; }
 // p * 2^n for integral n in [-127, 128] (two steps so that n = -127 and 128 stay exact)
 inline vf scale2(vf p, vf n) {
     __m256i e = _mm256_cvtps_epi32(n);
@@ -254,6 +273,7 @@ inline vf select(vf m, vf a, vf b) { return _mm512_mask_blend_ps(to_mask(m), b, 
 inline vf andnot(vf m, vf a) { return _mm512_castsi512_ps(_mm512_andnot_si512(bits(m), bits(a))); }
 inline vf round_near(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 inline vf scale2(vf p, vf n) { return _mm512_scalef_ps(p, n); }
+inline bool any_lt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ) != 0; }
 """
 
 _NEON = r"""

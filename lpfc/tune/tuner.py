@@ -30,8 +30,12 @@ class TuneResult:
 
 
 def _variant_name(choice: dict) -> str:
+    """The generic emitter's variant names; for other emitters' choices ``key=value,...`` ("default" for {})."""
     from ..codegen.generic import choice_name
-    return choice_name(choice)
+    choice = choice or {}
+    if not choice or "variant" in choice or "tile" in choice:
+        return choice_name(choice) if choice else "default"
+    return ",".join(f"{k}={v}" for k, v in sorted(choice.items()))
 
 
 def random_inputs(op: Operation, seed: int = 0) -> list:
@@ -50,10 +54,16 @@ def random_inputs(op: Operation, seed: int = 0) -> list:
 
 def tune_kernel(op: Operation, target="host", emitter=None, budget_s: float = 10.0, *,
                 db: Optional[TuningDatabase] = None, progress: Optional[Callable[[str], None]] = None,
-                num_threads: int = 1, workdir=None, use_db: bool = True) -> TuneResult:
+                num_threads: int = 1, workdir=None, use_db: bool = True,
+                deadline: Optional[float] = None) -> TuneResult:
     """Compile every variant of ``op``'s kernel, time each (median of repeated runs), store the
     winner in ``db`` and return it.  ``budget_s`` bounds the repetitions (the time left after
-    compiling, shared among the variants); every variant is timed at least 3 times."""
+    compiling, shared among the variants); every variant is timed at least 3 times.
+
+    ``deadline`` (a ``time.monotonic()`` value) is a hard stop shared by a whole compile: variants
+    not timed by then are skipped, and the best of those timed wins (the default variant is timed
+    first); when none was timed the default heuristic is returned with source ``"budget"`` and
+    nothing is stored."""
     tgt = get_target(target) if isinstance(target, str) else target
     emitter = emitter or emitter_for(op, tgt)
     db = db if db is not None else TuningDatabase()
@@ -84,11 +94,18 @@ def tune_kernel(op: Operation, target="host", emitter=None, budget_s: float = 10
         ins = random_inputs(op)
         timings: dict = {}
         reference = None
-        per_variant = max(budget_s - (time.monotonic() - start), 0.05) / len(sources)
+        left = budget_s - (time.monotonic() - start)
+        if deadline is not None:
+            left = min(left, deadline - time.monotonic())
+        per_variant = max(left, 0.05) / len(sources)
+        skipped = 0
         for c, s, lib in zip(choices, sources, libs):
             name = _variant_name(c)
             if lib is None:
                 say(f"  {name}: does not compile, skipped")
+                continue
+            if deadline is not None and time.monotonic() >= deadline:
+                skipped += 1
                 continue
             outs = [np.zeros(r.type.shape, r.type.dtype.numpy) for r in op.results]
             t0 = time.monotonic()
@@ -102,9 +119,13 @@ def tune_kernel(op: Operation, target="host", emitter=None, budget_s: float = 10
             reps = int(min(max(per_variant / once, 3), 200))
             t = float(np.median(lib.bench(s.symbol, ins, outs, reps, num_threads)))
             timings[name] = t
-            say(f"  {name}: {t * 1e6:.1f} us (median of {reps})")
+            best_name = min(timings, key=timings.get)
+            say(f"  {name}: {t * 1e6:.1f} us (median of {reps}); best so far {best_name} "
+                f"{timings[best_name] * 1e6:.1f} us")
+        if skipped:
+            say(f"  tuning budget spent: {skipped} variant(s) not timed")
     if not timings:
-        return TuneResult(choices[0], "heuristic", {}, sig)
+        return TuneResult(choices[0], "budget" if skipped else "heuristic", {}, sig)
     best_name = min(timings, key=timings.get)
     best = next(c for c in choices if _variant_name(c) == best_name)
     db.store(sig, key, {"emitter": emitter.name, "choice": best, "timings": timings, "op": op.name,
@@ -114,8 +135,10 @@ def tune_kernel(op: Operation, target="host", emitter=None, budget_s: float = 10
 
 def select_variant(op: Operation, target="host", emitter=None, *, tune: bool = False,
                    db: Optional[TuningDatabase] = None, budget_s: float = 10.0,
-                   progress: Optional[Callable[[str], None]] = None, num_threads: int = 1) -> TuneResult:
-    """The choice to emit ``op`` with: the database's, else measured (``tune``), else the default."""
+                   progress: Optional[Callable[[str], None]] = None, num_threads: int = 1,
+                   deadline: Optional[float] = None) -> TuneResult:
+    """The choice to emit ``op`` with: the database's, else measured (``tune``), else the default.
+    Past ``deadline`` (``time.monotonic()``) nothing is measured: the default, with source ``"budget"``."""
     tgt = get_target(target) if isinstance(target, str) else target
     emitter = emitter or emitter_for(op, tgt)
     db = db if db is not None else TuningDatabase()
@@ -124,8 +147,10 @@ def select_variant(op: Operation, target="host", emitter=None, *, tune: bool = F
     if hit is not None and hit.get("emitter") == emitter.name:
         return TuneResult(hit["choice"], "database", hit.get("timings", {}), sig)
     if tune:
+        if deadline is not None and time.monotonic() >= deadline:
+            return TuneResult(emitter.variants(op, tgt)[0], "budget", {}, sig)
         return tune_kernel(op, tgt, emitter, budget_s, db=db, progress=progress, num_threads=num_threads,
-                           use_db=False)
+                           use_db=False, deadline=deadline)
     return TuneResult(emitter.variants(op, tgt)[0], "heuristic", {}, sig)
 
 

@@ -63,6 +63,15 @@ typedef struct lpfc_tensor_desc {
 
 typedef struct lpfc_model_desc lpfc_model_desc;
 
+/* Per-kernel timing (lpfc_model_profile).  The runtime sets seconds/capacity; generated code that
+ * supports profiling sets count and kernels and writes seconds[i] (i < capacity) for kernel call i. */
+typedef struct lpfc_profile_buffer {
+    double *seconds;               /* capacity entries: wall time of each kernel call */
+    size_t capacity;
+    size_t count;                  /* generated code: the number of kernel calls in one run */
+    const char *kernels;           /* generated code: one line per call, fields separated by tabs */
+} lpfc_profile_buffer;
+
 /* What `run` receives.  The struct lives on the runtime's stack for one run. */
 typedef struct lpfc_run_args {
     const lpfc_model_desc *model;
@@ -72,6 +81,7 @@ typedef struct lpfc_run_args {
     int num_threads;               /* >= 1 */
     char *error;                   /* message buffer for lpfc_run_fail */
     size_t error_size;
+    lpfc_profile_buffer *profile;  /* NULL unless lpfc_model_profile runs the model: then time every kernel */
 } lpfc_run_args;
 
 typedef lpfc_status (*lpfc_run_fn)(const lpfc_run_args *args);
@@ -98,6 +108,9 @@ LPFC_INTERNAL const lpfc_model_desc *lpfc_generated_model(void);
  * writes a message there (at most error_size bytes, NUL-terminated). */
 LPFC_API lpfc_status lpfc_model_create_from_desc(const lpfc_model_desc *desc, lpfc_model **out, char *error,
                                                  size_t error_size);
+
+/* For generated code: a monotonic clock in seconds (profiling). */
+LPFC_INTERNAL double lpfc_clock_seconds(void);
 
 /* For generated code: formats a message into args->error and returns status
  * (use LPFC_ERR_EXECUTION for data-dependent failures). */

@@ -168,6 +168,17 @@ LPFC_API int lpfc_model_get_threads(const lpfc_model *model); /* 0 when model is
 LPFC_API lpfc_status lpfc_model_run(lpfc_model *model, const lpfc_tensor *inputs, size_t num_inputs,
                                     lpfc_tensor *outputs, size_t num_outputs);
 
+/* Runs the model like lpfc_model_run and times every kernel call: seconds[i]
+ * (i < capacity) receives the wall time of call i.  *num_kernels (when not
+ * NULL) receives the number of kernel calls, and *kernel_info (when not NULL)
+ * a static string with one line per call, tab-separated:
+ * "name  emitter  kind  shapes  flop  variant".  A library generated without
+ * profiling support sets *num_kernels to 0.  Profiling costs one clock read
+ * per kernel; lpfc_model_run never reads the clock. */
+LPFC_API lpfc_status lpfc_model_profile(lpfc_model *model, const lpfc_tensor *inputs, size_t num_inputs,
+                                        lpfc_tensor *outputs, size_t num_outputs, double *seconds, size_t capacity,
+                                        size_t *num_kernels, const char **kernel_info);
+
 /* The message of the last failed lpfc_model_run / lpfc_model_set_threads on this
  * handle, or "" after a success.  Valid until the next call on the handle.
  * Never NULL (for a NULL model it says so). */

@@ -141,8 +141,8 @@ static int overlap(const void *a, size_t na, const void *b, size_t nb) {
     return pa < pb + nb && pb < pa + na;
 }
 
-lpfc_status lpfc_model_run(lpfc_model *model, const lpfc_tensor *inputs, size_t num_inputs, lpfc_tensor *outputs,
-                           size_t num_outputs) {
+static lpfc_status run_impl(lpfc_model *model, const lpfc_tensor *inputs, size_t num_inputs, lpfc_tensor *outputs,
+                            size_t num_outputs, lpfc_profile_buffer *profile) {
     const lpfc_model_desc *d;
     lpfc_run_args args;
     lpfc_status s;
@@ -198,6 +198,7 @@ lpfc_status lpfc_model_run(lpfc_model *model, const lpfc_tensor *inputs, size_t 
     args.num_threads = model->num_threads;
     args.error = model->error;
     args.error_size = sizeof model->error;
+    args.profile = profile;
     s = d->run(&args);
     if (s == LPFC_OK) {
         model->error[0] = '\0';
@@ -208,5 +209,32 @@ lpfc_status lpfc_model_run(lpfc_model *model, const lpfc_tensor *inputs, size_t 
     if (model->error[0] == '\0') {
         lpfc_append(model->error, sizeof model->error, &pos, "the model failed with %s", lpfc_status_name(s));
     }
+    return s;
+}
+
+lpfc_status lpfc_model_run(lpfc_model *model, const lpfc_tensor *inputs, size_t num_inputs, lpfc_tensor *outputs,
+                           size_t num_outputs) {
+    return run_impl(model, inputs, num_inputs, outputs, num_outputs, NULL);
+}
+
+lpfc_status lpfc_model_profile(lpfc_model *model, const lpfc_tensor *inputs, size_t num_inputs, lpfc_tensor *outputs,
+                               size_t num_outputs, double *seconds, size_t capacity, size_t *num_kernels,
+                               const char **kernel_info) {
+    lpfc_profile_buffer profile;
+    lpfc_status s;
+    if (num_kernels) *num_kernels = 0;
+    if (kernel_info) *kernel_info = "";
+    if (seconds == NULL && capacity > 0) {
+        if (model) lpfc_fail(model, LPFC_ERR_NULL_POINTER, "the seconds array is NULL but its capacity is %lu",
+                             (unsigned long)capacity);
+        return LPFC_ERR_NULL_POINTER;
+    }
+    profile.seconds = seconds;
+    profile.capacity = capacity;
+    profile.count = 0;
+    profile.kernels = "";
+    s = run_impl(model, inputs, num_inputs, outputs, num_outputs, &profile);
+    if (num_kernels) *num_kernels = profile.count;
+    if (kernel_info) *kernel_info = profile.kernels ? profile.kernels : "";
     return s;
 }

@@ -6,7 +6,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
@@ -156,4 +158,17 @@ lpfc_status lpfc_run_fail(const lpfc_run_args *args, lpfc_status status, const c
     lpfc_vappend(args->error, args->error_size, &pos, format, ap);
     va_end(ap);
     return status;
+}
+
+/* Profiles read CLOCK_MONOTONIC; LPFC_PROFILE_CLOCK=thread reads the calling thread's CPU time instead
+ * (meaningful with one thread only: on a shared machine a time slice lost to another job does not count). */
+double lpfc_clock_seconds(void) {
+    static int which = -1; /* -1: not read yet; a benign race (every thread computes the same value) */
+    struct timespec ts;
+    if (which < 0) {
+        const char *e = getenv("LPFC_PROFILE_CLOCK");
+        which = (e != NULL && strcmp(e, "thread") == 0) ? 1 : 0;
+    }
+    clock_gettime(which ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

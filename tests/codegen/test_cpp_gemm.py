@@ -157,7 +157,8 @@ def tile_edge_cases():
 
 CASES = synthetic_cases()
 EDGE_CASES = tile_edge_cases()
-CHOICES = {"default": {}, "small_blocks": {"kc_max": 4, "nc_target": 16, "mc_target": 6}}
+CHOICES = {"default": {}, "small_blocks": {"kc_max": 4, "nc_target": 16, "mc_target": 6},
+           "ln_whole_rows": {"ln_whole_rows": True, "mc_target": 6}}
 
 
 @pytest.fixture(scope="module", params=TARGETS)
@@ -218,6 +219,8 @@ def test_vector_math_accuracy(tmp_path, target_name):
     lib = KernelLib(kernels, tmp_path, target=target)
     x = np.linspace(-12, 12, n * n).astype(np.float32).reshape(n, n)
     x[0, :8] = [0.0, -0.0, 1e-6, -1e-6, 3e-4, -80.0, 80.0, 1e-30]
+    x[1] = np.linspace(-2.0, 0.0, n)      # whole vectors at or above -2: GELU's cheaper 1 + erf form, down to its edge
+    x[2] = np.linspace(-2.2, -1.8, n)     # vectors straddling -2: the erfc form
     xd = x.astype(np.float64)
     erf = np.vectorize(math.erf)
     want = {"exp": np.exp(xd), "tanh": np.tanh(xd), "erf": erf(xd), "sigmoid": 1 / (1 + np.exp(-xd)),

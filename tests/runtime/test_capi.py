@@ -221,3 +221,29 @@ def test_null_handle_everywhere(model):
     assert lib.lpfc_model_num_inputs(None) == 0
     lib.lpfc_model_destroy(None)
     assert lib.lpfc_status_name(SHAPE) == b"LPFC_ERR_SHAPE"
+
+
+def test_profile_without_generated_support(model, capfd):
+    """lpfc_model_profile on a model whose run function does not time kernels (the hand-written tiny
+    model): it runs like lpfc_model_run and reports no kernels; misuse is checked like a run."""
+    lib = model.lib
+    lib.lpfc_model_profile.argtypes = [ctypes.c_void_p, ctypes.POINTER(Tensor), ctypes.c_size_t,
+                                       ctypes.POINTER(Tensor), ctypes.c_size_t, ctypes.POINTER(ctypes.c_double),
+                                       ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t),
+                                       ctypes.POINTER(ctypes.c_char_p)]
+    x, ids = sample()
+    y, z = fresh_outputs()
+    keep = []
+    ins = (Tensor * 2)(tensor("x", x, keep), tensor("row ids", ids, keep))
+    outs = (Tensor * 2)(tensor("y", y, keep), tensor("z", z, keep))
+    secs = (ctypes.c_double * 4)(-1, -1, -1, -1)
+    count, info = ctypes.c_size_t(99), ctypes.c_char_p(b"x")
+    assert lib.lpfc_model_profile(model.handle, ins, 2, outs, 2, secs, 4, ctypes.byref(count), ctypes.byref(info)) == OK
+    assert count.value == 0 and info.value == b"" and list(secs) == [-1, -1, -1, -1]
+    np.testing.assert_array_equal(y, expected(x, ids)[0])
+    # NULL seconds with a capacity, a NULL handle, a bad input: statuses, no crash
+    assert lib.lpfc_model_profile(model.handle, ins, 2, outs, 2, None, 4, None, None) == NULL_POINTER
+    assert lib.lpfc_model_profile(None, ins, 2, outs, 2, secs, 4, None, None) == NULL_POINTER
+    assert lib.lpfc_model_profile(model.handle, ins, 1, outs, 2, None, 0, ctypes.byref(count), None) == MISSING
+    assert count.value == 0
+    assert capfd.readouterr() == ("", "")
