@@ -125,8 +125,6 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
     if output.exists() and output.is_dir():
         raise LpfcError(f"output {str(output)!r} is a directory")
     tgt = get_target(target)
-    if tgt.opencl:
-        raise UnsupportedError("the opencl target has no kernel emitters yet", hint="use --target host")
     toolchain = find_toolchain(tgt)  # fail early when the compiler is missing
     stages = _Stages(progress)
     notes: list[str] = []
@@ -196,6 +194,8 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
                 build_dir = Path(tempfile.mkdtemp(prefix="lpfc-gen-", dir=tmp_root))
         n_jobs = jobs or max(1, min(4, os.cpu_count() or 1))
         name = Path(model_file).stem if model_file != "<module>" else output.stem
+        if tgt.opencl:   # + kernels.cl and the OpenCL host glue (docs/opencl.md)
+            from .codegen.ocl_model import generate_ocl_model as generate_model  # noqa: F811
         gen = stages.run("generate", "generating C++",
                          lambda: generate_model(fn, plan, sources, build_dir, name, chunks=n_jobs))
         header_path = Path(header) if header is not None else output.with_suffix(".h")
@@ -203,14 +203,16 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
 
         def build():
             flags = ["-fopenmp"]
-            lib = compile_shared(toolchain, gen.sources, output, flags, link_flags=["-fopenmp"],
-                                 sanitize=tuple(sanitize))
+            from .codegen.toolchain import opencl_runtime
+            extra_src, inc = opencl_runtime() if tgt.opencl else ([], [])
+            lib = compile_shared(toolchain, [*gen.sources, *extra_src], output, flags, link_flags=["-fopenmp"],
+                                 sanitize=tuple(sanitize), include_dirs=inc)
             header_path.write_text(header_text(gen, prefix, output.name, Path(model_file).name))
             return lib
 
         stages.run("build", f"building {output.name} ({gen.unique_kernels} kernel functions)", build)
         if keep is not None and build_dir != keep:
-            for p in [*gen.sources, gen.weights_path]:
+            for p in [*gen.sources, gen.weights_path, *getattr(gen, "extra_files", [])]:
                 shutil.copy2(p, keep / p.name)
     except OSError as e:  # an unwritable output or source directory, a full disk, ...
         raise LpfcError(f"cannot write {e.filename or str(output)!r}: {e.strerror or e}") from None

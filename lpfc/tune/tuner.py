@@ -65,8 +65,8 @@ def tune_kernel(op: Operation, target="host", emitter=None, budget_s: float = 10
     choices = emitter.variants(op, tgt)
     say = progress or (lambda s: None)
     tc = find_toolchain(tgt)
-    if len(choices) < 2 or not tc.can_run:
-        return TuneResult(choices[0], "heuristic", {}, sig)
+    if len(choices) < 2 or not tc.can_run or not getattr(emitter, "measurable", True):
+        return TuneResult(choices[0], "heuristic", {}, sig)   # (OpenCL kernels: the database or the default)
     start = time.monotonic()
     sources = [emitter.emit(op, tgt, f"tune_v{i}", c) for i, c in enumerate(choices)]
     say(f"tuning {op.name} ({len(choices)} variants)")
