@@ -123,8 +123,10 @@ def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence
             name = k.symbol + ln.suffix
             if name in kernel_index:
                 continue
-            pat = re.compile(rf"__kernel\s+void\s+{re.escape(name)}\s*\(")
+            pat = re.compile(rf"\bvoid\s+{re.escape(name)}\s*\(")
             line = next((i + 1 for i, t in enumerate(lines) if pat.search(t)), None)
+            if line is not None and line > 1 and lines[line - 2].startswith("__kernel"):
+                line -= 1
             if line is None:
                 raise UnsupportedError(f"the OpenCL kernel {name} is launched but not defined")
             kernel_index[name] = len(kernel_names)
