@@ -32,11 +32,13 @@ from .kernel_source import KernelSource, register_emitter
 from .ocl_common import OclEmitter, OclLaunch, bind, f32_literal, ocl_expr, param
 from .targets import Target
 
-DEFAULT = {"tm": 32, "tn": 64, "tk": 16, "rm": 4, "ls": 64}
+DEFAULT = {"local": True, "tm": 32, "tn": 64, "tk": 16, "rm": 4, "ls": 64}
 VARIANTS = [DEFAULT,
-            {"tm": 64, "tn": 64, "tk": 16, "rm": 8, "ls": 64},
-            {"tm": 16, "tn": 32, "tk": 16, "rm": 2, "ls": 64},
-            {"tm": 32, "tn": 32, "tk": 32, "rm": 4, "ls": 128}]
+            {"local": True, "tm": 64, "tn": 64, "tk": 16, "rm": 8, "ls": 64},
+            {"local": True, "tm": 16, "tn": 32, "tk": 16, "rm": 2, "ls": 64},
+            {"local": True, "tm": 32, "tn": 32, "tk": 32, "rm": 4, "ls": 128},
+            {"local": False, "tm": 16, "tn": 64, "tk": 1, "rm": 4, "ls": 64},
+            {"local": False, "tm": 32, "tn": 32, "tk": 1, "rm": 8, "ls": 64}]
 
 
 def pack_b_tiles(w: np.ndarray, *, kp: int, np_: int, trans_b: bool, alpha: float) -> np.ndarray:
@@ -127,29 +129,38 @@ def emit_ocl_gemm(op: Operation, target: Target, symbol: str, choice: Optional[d
     for j in outs:
         L.append("    " + bind(f"o{j}", const=False))
     L += ["    const int tx = get_local_id(0), ty = get_local_id(1);",
-          f"    const int lid = ty * {WX} + tx;",
           f"    const int n0 = get_group_id(0) * {TN}, m0 = get_group_id(1) * {TM};",
-          f"    __local float As[{TK}][{TM}];",
-          f"    __local float4 Bs[{TK}][{WX}];",
           f"    float4 accv[{RM}];",
-          f"    for (int i = 0; i < {RM}; ++i) accv[i] = (float4)(0.0f);",
-          f"    for (int k0 = 0; k0 < K; k0 += {TK}) {{",
-          f"        for (int e = lid; e < {TM * TK}; e += {WG}) {{",
-          f"            const int mm = e / {TK}, kk = e % {TK}, m = m0 + mm, k = k0 + kk;",
-          f"            As[kk][mm] = (m < M && k < K) ? A[(size_t)m * {plan.lda} + k] : 0.0f;",
-          "        }",
-          f"        for (int e = lid; e < {TK * WX}; e += {WG}) {{",
-          f"            const int kk = e / {WX}, cc = e % {WX};",
-          f"            Bs[kk][cc] = vload4(0, B + (size_t)(k0 + kk) * {NP} + n0 + 4 * cc);",
-          "        }",
-          "        barrier(CLK_LOCAL_MEM_FENCE);",
-          f"        for (int kk = 0; kk < {TK}; ++kk) {{",
-          "            const float4 bv = Bs[kk][tx];",
-          f"            for (int i = 0; i < {RM}; ++i) accv[i] += (float4)(As[kk][ty * {RM} + i]) * bv;",
-          "        }",
-          "        barrier(CLK_LOCAL_MEM_FENCE);",
-          "    }",
-          f"    for (int i = 0; i < {RM}; ++i) {{",
+          f"    for (int i = 0; i < {RM}; ++i) accv[i] = (float4)(0.0f);"]
+    if c["local"]:
+        L += [f"    const int lid = ty * {WX} + tx;",
+              f"    __local float As[{TK}][{TM}];",
+              f"    __local float4 Bs[{TK}][{WX}];",
+              f"    for (int k0 = 0; k0 < K; k0 += {TK}) {{",
+              f"        for (int e = lid; e < {TM * TK}; e += {WG}) {{",
+              f"            const int mm = e / {TK}, kk = e % {TK}, m = m0 + mm, k = k0 + kk;",
+              f"            As[kk][mm] = (m < M && k < K) ? A[(size_t)m * {plan.lda} + k] : 0.0f;",
+              "        }",
+              f"        for (int e = lid; e < {TK * WX}; e += {WG}) {{",
+              f"            const int kk = e / {WX}, cc = e % {WX};",
+              f"            Bs[kk][cc] = vload4(0, B + (size_t)(k0 + kk) * {NP} + n0 + 4 * cc);",
+              "        }",
+              "        barrier(CLK_LOCAL_MEM_FENCE);",
+              f"        for (int kk = 0; kk < {TK}; ++kk) {{",
+              "            const float4 bv = Bs[kk][tx];",
+              f"            for (int i = 0; i < {RM}; ++i) accv[i] += (float4)(As[kk][ty * {RM} + i]) * bv;",
+              "        }",
+              "        barrier(CLK_LOCAL_MEM_FENCE);",
+              "    }"]
+    else:   # straight from global memory (the caches stage the tiles; no barriers: PoCL's CPU device prefers it)
+        L += ["    __global const float *a[%d];" % RM,
+              f"    for (int i = 0; i < {RM}; ++i) a[i] = A + (size_t)min(m0 + ty * {RM} + i, M - 1) * {plan.lda};",
+              f"    __global const float *bp = B + n0 + 4 * tx;",
+              "    for (int k = 0; k < K; ++k) {",
+              f"        const float4 bv = vload4(0, bp + (size_t)k * {NP});",
+              f"        for (int i = 0; i < {RM}; ++i) accv[i] += (float4)(a[i][k]) * bv;",
+              "    }"]
+    L += [f"    for (int i = 0; i < {RM}; ++i) {{",
           f"        const int m = m0 + ty * {RM} + i;",
           "        if (m >= M) break;",
           "        float r[4];",
@@ -192,7 +203,7 @@ def emit_ocl_gemm(op: Operation, target: Target, symbol: str, choice: Optional[d
         launches.append(OclLaunch(f"_copy{q}", (("in", arg), ("out", j)), (rows * width,), None))
     packed = {plan.b_arg: functools.partial(pack_b_tiles, kp=KP, np_=NP, trans_b=plan.trans_b, alpha=plan.alpha)}
     return KernelSource(symbol=symbol, code="\n\n".join(code) + "\n", packed=packed, launches=tuple(launches),
-                        variant=f"opencl tile {TM}x{TN}x{TK} rm{RM}" + (f" ln{LS}" if ln else ""))
+                        variant=f"opencl {'local' if c['local'] else 'direct'} tile {TM}x{TN}x{TK} rm{RM}" + (f" ln{LS}" if ln else ""))
 
 
 class OclGemmEmitter(OclEmitter):
