@@ -211,6 +211,9 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
             return lib
 
         stages.run("build", f"building {output.name} ({gen.unique_kernels} kernel functions)", build)
+        if tgt.opencl:
+            notes.append(f"opencl: {gen.device_kernels} kernels on the device, "
+                         f"{gen.kernel_calls - gen.device_kernels} on the host (docs/opencl.md)")
         if keep is not None and build_dir != keep:
             for p in [*gen.sources, gen.weights_path, *getattr(gen, "extra_files", [])]:
                 shutil.copy2(p, keep / p.name)

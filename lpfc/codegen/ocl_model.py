@@ -80,8 +80,10 @@ def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence
     kinds: dict = {}
     calls = []
     for op, ks in kernels:
-        key = (_normalise_symbol(ks.code, ks.symbol) + "\0" + "\0".join(ks.helpers) + "\0" + "\0".join(ks.headers)
-               + "\0" + repr(ks.launches))
+        # (device kernels are SYMBOL and SYMBOL_suffix: the symbol is normalised inside those names too)
+        code = (re.sub(rf"\b{re.escape(ks.symbol)}(?![0-9])", "@KERNEL@", ks.code) if ks.is_device
+                else _normalise_symbol(ks.code, ks.symbol))
+        key = code + "\0" + "\0".join(ks.helpers) + "\0" + "\0".join(ks.headers) + "\0" + repr(ks.launches)
         first = unique.setdefault(key, ks)
         kinds[kernel_kind(op)] = kinds.get(kernel_kind(op), 0) + 1
         locs = {("in", i): where(v, ks.packed.get(i)) for i, v in enumerate(op.operands)}

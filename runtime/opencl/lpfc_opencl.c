@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <CL/cl.h>
@@ -37,7 +38,16 @@ struct lpfc_ocl {
     cl_mem d;
     size_t device_bytes;
     char device_name[256];
+    FILE *profile;      /* LPFC_OPENCL_PROFILE=file: per-launch times (each launch then waits for its kernel) */
+    double *seconds;    /* per kernel */
+    unsigned long *calls;
 };
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 /* -- messages ---------------------------------------------------------------------------------- */
 
@@ -371,6 +381,11 @@ lpfc_status lpfc_ocl_create(const lpfc_ocl_program *pr, lpfc_ocl **out, char *er
             (unsigned long)o->device_bytes, o->device_name, cl_error_name(e));
         goto fail;
     }
+    if (getenv("LPFC_OPENCL_PROFILE") != NULL && *getenv("LPFC_OPENCL_PROFILE")) {
+        o->seconds = (double *)calloc(o->num_kernels + 1, sizeof *o->seconds);
+        o->calls = (unsigned long *)calloc(o->num_kernels + 1, sizeof *o->calls);
+        if (o->seconds != NULL && o->calls != NULL) o->profile = fopen(getenv("LPFC_OPENCL_PROFILE"), "a");
+    }
     *out = o;
     return LPFC_OK;
 fail:
@@ -382,6 +397,13 @@ void lpfc_ocl_destroy(lpfc_ocl *o) {
     size_t i;
     if (o == NULL) return;
     if (o->queue) clFinish(o->queue);
+    if (o->profile != NULL) {
+        for (i = 0; i < o->num_kernels; ++i)
+            fprintf(o->profile, "%s\t%lu\t%.6f\n", o->kernel_names[i], o->calls[i], o->seconds[i]);
+        fclose(o->profile);
+    }
+    free(o->seconds);
+    free(o->calls);
     for (i = 0; o->kernels && i < o->num_kernels; ++i)
         if (o->kernels[i]) clReleaseKernel(o->kernels[i]);
     free(o->kernels);
@@ -407,7 +429,13 @@ lpfc_status lpfc_ocl_launch(const lpfc_run_args *args, size_t kernel, size_t num
         e = clSetKernelArg(k, (cl_uint)(2 * i), sizeof m, &m);
         if (e == CL_SUCCESS) e = clSetKernelArg(k, (cl_uint)(2 * i + 1), sizeof off, &off);
     }
+    double t0 = o->profile != NULL ? now_s() : 0.0;
     if (e == CL_SUCCESS) e = clEnqueueNDRangeKernel(o->queue, k, dims, NULL, global, local, 0, NULL, NULL);
+    if (e == CL_SUCCESS && o->profile != NULL) {
+        e = clFinish(o->queue);
+        o->seconds[kernel] += now_s() - t0;
+        o->calls[kernel] += 1;
+    }
     if (e != CL_SUCCESS)
         return lpfc_run_fail(args, LPFC_ERR_DEVICE, "OpenCL: launching kernel %s on %s failed: %s (%d)",
                              o->kernel_names[kernel], o->device_name, cl_error_name(e), (int)e);

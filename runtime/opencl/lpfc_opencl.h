@@ -12,7 +12,8 @@
  * case-insensitive part of the name; default the first device of the first platform that has one.
  * Program cache: $LPFC_OPENCL_CACHE_DIR, else $XDG_CACHE_HOME/lpfc/opencl, else
  * $HOME/.cache/lpfc/opencl; one file per hash of (source, options, platform, device, driver);
- * LPFC_OPENCL_CACHE=0 turns it off.
+ * LPFC_OPENCL_CACHE=0 turns it off.  LPFC_OPENCL_PROFILE=FILE: every launch waits for its kernel and
+ * the time per kernel is appended to FILE when the handle is destroyed (a developer tool).
  */
 #ifndef LPFC_OPENCL_H
 #define LPFC_OPENCL_H

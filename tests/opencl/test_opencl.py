@@ -104,9 +104,9 @@ def test_every_gemm_variant(ocl, tmp_path, cache_dir, monkeypatch, choice):
         assert np.max(np.abs(got[k] - want[k])) < 1e-4, k
 
 
-@pytest.mark.parametrize("op, ls", [(op, v["ls"]) for op in ("Softmax", "LayerNormalization")
-                                    for v in ocl_rowwise.VARIANTS])
-def test_rowwise_variants(ocl, tmp_path, cache_dir, monkeypatch, op, ls):
+@pytest.mark.parametrize("op, ls", [("Softmax", 64), ("Softmax", 256), ("LayerNormalization", 32),
+                                   ("LayerNormalization", 128)])
+def test_rowwise_variants_with_a_nan_row(ocl, tmp_path, cache_dir, monkeypatch, op, ls):
     compile_mod = sys.modules["lpfc.compile"]
     monkeypatch.setattr(compile_mod, "_choose", lambda o, tgt, emitter, *a: {"ls": ls}
                         if emitter is ocl_rowwise.OCL_ROWWISE_EMITTER else emitter.variants(o, tgt)[0])
