@@ -21,7 +21,7 @@ from .ocl_common import OclEmitter, OclLaunch, bind, param
 from .ocl_rowwise import norm_tail
 from .targets import Target
 
-VARIANTS = [{"ls": 64}, {"ls": 128}, {"ls": 32}]
+VARIANTS = [{"per_item": True, "ls": 32}, {"per_item": True, "ls": 64}, {"ls": 64}, {"ls": 128}, {"ls": 32}]
 LOCAL_FLOATS = 2048
 
 
@@ -42,6 +42,8 @@ def emit_ocl_attention(op: Operation, target: Target, symbol: str, choice: Optio
     used = sorted({q.arg, kt.arg, vv.arg} | {s[1].arg for s in info["steps"]})
     args = [("in", a) for a in used] + [("out", 0)]
     P = [param(f"p{a}") for a in used] + [param("o")]
+    if (choice or {}).get("per_item"):
+        return _emit_per_item(info, symbol, LS, used, args, P)
     L = [f"__kernel __attribute__((reqd_work_group_size({LS}, 1, 1)))",
          f"void {symbol}({', '.join(P)}) {{",
          f"    const int S = {S}, D = {D}, T = {T}, DV = {DV};",
@@ -87,6 +89,66 @@ def emit_ocl_attention(op: Operation, target: Target, symbol: str, choice: Optio
     return KernelSource(symbol=symbol, code="\n".join(L) + "\n",
                         launches=(OclLaunch("", tuple(args), (BT * S * LS,), (LS,)),),
                         variant=f"opencl row-per-group ls{LS}")
+
+
+def _emit_per_item(info, symbol, LS, used, args, P) -> KernelSource:
+    """One work-item per query row, its scores and output row in private arrays: no local memory and no
+    barriers (what CPU devices such as PoCL's like; a GPU would rather have the group-per-row kernel)."""
+    batch, S, D, T, DV = info["batch"], info["S"], info["D"], info["T"], info["DV"]
+    q, kt, vv, ov = info["q"], info["kt"], info["v"], info["out"]
+    nb = len(batch)
+    BT = math.prod(batch)
+    L = [f"__kernel __attribute__((reqd_work_group_size({LS}, 1, 1)))",
+         f"void {symbol}({', '.join(P)}) {{",
+         f"    const int S = {S}, D = {D}, T = {T}, DV = {DV};",
+         "    const int i = get_global_id(0), b = get_global_id(1);",
+         "    if (i >= S) return;"]
+    for a in used:
+        L.append("    " + bind(f"p{a}"))
+    L.append("    " + bind("o", const=False))
+    rem = "b"
+    for k in range(nb - 1, -1, -1):
+        L.append(f"    const int bi{k} = {rem} % {batch[k]};")
+        L.append(f"    (void)bi{k};")
+        if k:
+            L.append(f"    const int r{k} = {rem} / {batch[k]};")
+            rem = f"r{k}"
+    L += [f"    __global const float *Q = p{q.arg} + {_offset(q, nb)} + (size_t)i * {q.strides[-2]};",
+          f"    __global const float *K = p{kt.arg} + {_offset(kt, nb)};",
+          f"    __global const float *V = p{vv.arg} + {_offset(vv, nb)};",
+          f"    __global float *O = o + {_offset(ov, nb)} + (size_t)i * {ov.strides[-2]};"]
+    for n, (_, sv, _) in enumerate(info["steps"]):
+        L.append(f"    __global const float *M{n} = p{sv.arg} + {_offset(sv, nb)} + (size_t)i * {sv.strides[-2]};")
+    L += [f"    float s[{T}], acc[{DV}];",
+          "    float mx = -INFINITY;",
+          "    for (int j = 0; j < T; ++j) {",
+          "        float a = 0.0f;",
+          f"        for (int k = 0; k < D; ++k) a += Q[(size_t)k * {q.strides[-1]}] * K[(size_t)k * {kt.strides[-2]} + "
+          f"(size_t)j * {kt.strides[-1]}];"]
+    sc = {"graph.add": "+", "graph.sub": "-", "graph.mul": "*", "graph.div": "/"}
+    for n, (name, sv, first) in enumerate(info["steps"]):
+        m = f"M{n}[{'j' if sv.strides[-1] == 1 else '0'}]"
+        L.append(f"        a = {'a' if first else m} {sc[name]} {m if first else 'a'};")
+    L += ["        s[j] = a;",
+          "        mx = lpfc_max(mx, a);",
+          "    }",
+          "    float sum = 0.0f;",
+          "    for (int j = 0; j < T; ++j) {",
+          "        s[j] = exp(s[j] - mx);",
+          "        sum += s[j];",
+          "    }",
+          "    const float inv = 1.0f / sum;",
+          "    for (int c = 0; c < DV; ++c) acc[c] = 0.0f;",
+          "    for (int t = 0; t < T; ++t) {",
+          "        const float p = " + ("lpfc_nan_to_zero(s[t] * inv);" if info["nan_to_zero"] else "s[t] * inv;"),
+          f"        for (int c = 0; c < DV; ++c) acc[c] += p * V[(size_t)t * {vv.strides[-2]} + (size_t)c * {vv.strides[-1]}];",
+          "    }",
+          "    for (int c = 0; c < DV; ++c) {"]
+    L.append(f"        O[(size_t)c * {ov.strides[-1]}] = acc[c];")
+    L += ["    }", "}"]
+    return KernelSource(symbol=symbol, code="\n".join(L) + "\n",
+                        launches=(OclLaunch("", tuple(args), (-(-S // LS) * LS, BT), (LS, 1)),),
+                        variant=f"opencl row-per-item ls{LS}")
 
 
 class OclAttentionEmitter(OclEmitter):

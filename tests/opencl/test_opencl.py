@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import lpfc
 from lpfc.cli import main
-from lpfc.codegen import ocl_gemm, ocl_rowwise
+from lpfc.codegen import ocl_attention, ocl_gemm, ocl_rowwise
 from lpfc.codegen.toolchain import compile_executable, find_toolchain, opencl_devices, run_program
 from lpfc.errors import ModelLoadError, ToolchainError
 from lpfc.testing import zoo
@@ -129,6 +129,20 @@ def test_rowwise_variants_with_a_nan_row(ocl, tmp_path, cache_dir, monkeypatch, 
         got = s.run({"x": x})["y"]
     np.testing.assert_allclose(got, want, atol=1e-5, equal_nan=True)
     assert np.isnan(got[1]).all()
+
+
+@pytest.mark.zoo
+def test_attention_group_per_row_variant(ocl, tmp_path, cache_dir, monkeypatch):
+    """The zoo tests run the default (a work-item per query row); this one the work-group per row."""
+    compile_mod = sys.modules["lpfc.compile"]
+    monkeypatch.setattr(compile_mod, "_choose", lambda o, tgt, emitter, *a: {"ls": 64}
+                        if emitter is ocl_attention.OCL_ATTENTION_EMITTER else emitter.variants(o, tgt)[0])
+    res = _compile(zoo.export("tiny-gpt2", "dynamo20"), tmp_path / "libt.so", emit_source=tmp_path / "src")
+    assert "row-per-group" in (tmp_path / "src" / "kernels.cl").read_text()
+    feeds = zoo.sample_inputs("tiny-gpt2")
+    expected = zoo.reference_outputs(zoo.model_path("tiny-gpt2", "dynamo20"), feeds)
+    with lpfc.load(res.library) as s:
+        assert_outputs_close("tiny-gpt2 group-per-row attention", s.run(feeds), expected, TOLERANCE)
 
 
 def test_kernels_build_warning_free_and_kernel_counts(ocl, tmp_path):
