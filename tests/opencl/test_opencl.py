@@ -146,7 +146,8 @@ def test_attention_group_per_row_variant(ocl, tmp_path, cache_dir, monkeypatch):
 
 
 def test_kernels_build_warning_free_and_kernel_counts(ocl, tmp_path):
-    """tiny-bert's kernels.cl builds with -Werror; all kernels but the attention mask's cast run on the device."""
+    """tiny-bert (the other exporter)'s kernels.cl builds with -Werror; all kernels but the attention mask's
+    cast run on the device; it matches onnxruntime."""
     res = _compile(zoo.export("tiny-bert", "dynamo20"), tmp_path / "libt.so", emit_source=tmp_path / "src")
     launches, host = _kernel_emitters(tmp_path / "src")
     assert host == 1 and launches == res.kernels - 1 + res.kinds.get("gemm_layer_norm", 0)
@@ -155,6 +156,10 @@ def test_kernels_build_warning_free_and_kernel_counts(ocl, tmp_path):
     exe = compile_executable(ocl, [probe], tmp_path / "clbuild", with_runtime=False)
     r = run_program(ocl, [exe, tmp_path / "src" / "kernels.cl"])
     assert r.returncode == 0 and "warning" not in r.stdout.lower(), r.stdout + r.stderr
+    feeds = zoo.sample_inputs("tiny-bert")
+    expected = zoo.reference_outputs(zoo.model_path("tiny-bert", "dynamo20"), feeds)
+    with lpfc.load(res.library) as s:
+        assert_outputs_close("tiny-bert (dynamo20) on opencl", s.run(feeds), expected, TOLERANCE)
 
 
 _BUILD_PROBE = r"""
