@@ -173,6 +173,9 @@ def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence
             p = out_dir / f"kernels_{i}.cc"
             p.write_text(_render("model_kernels.cc.j2", kernels=group, headers=headers, helpers=helpers, file_index=i))
             sources.append(p)
+    if max(weights.size, d_size) >= 2 ** 32:     # kernels take uint byte offsets
+        raise UnsupportedError(f"the opencl target addresses at most 4 GiB of weights and of arena "
+                               f"({weights.size} and {d_size} bytes here)", hint="use --target host")
     weights_path = out_dir / "weights.bin"
     model_cc = _render("model_ocl.cc.j2", model_name=c_string(model_name), model_comment=c_comment(model_name),
                        weights_path=str(weights_path.resolve()), cl_path=str(cl_path.resolve()),
