@@ -251,11 +251,10 @@ def test_cli_compile_and_run(ocl, tmp_path, cache_dir, capsys):
 FAST = ("tiny-bert", "tiny-gpt2", "minilm")
 
 
-@pytest.mark.parametrize("model", [zoo_param(m) if m in FAST else
-                                   pytest.param(m, marks=[pytest.mark.zoo, pytest.mark.slow], id=m)
-                                   for m in zoo.ALL_MODELS])
-def test_zoo_model_on_opencl_matches_onnxruntime(ocl, tmp_path, record_property, model):
-    variant = zoo.DEFAULT_VARIANTS[0]
+@pytest.mark.parametrize("model, variant", [
+    zoo_param(m, v) if m in FAST else pytest.param(m, v, marks=[pytest.mark.zoo, pytest.mark.slow], id=f"{m}-{v}")
+    for m in zoo.ALL_MODELS for v in zoo.DEFAULT_VARIANTS])
+def test_zoo_model_on_opencl_matches_onnxruntime(ocl, tmp_path, record_property, model, variant):
     res = _compile(zoo.export(model, variant), tmp_path / "libmodel.so", emit_source=tmp_path / "src")
     launches, host = _kernel_emitters(tmp_path / "src")
     feeds = zoo.sample_inputs(model)
