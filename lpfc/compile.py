@@ -201,8 +201,6 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
     if output.exists() and output.is_dir():
         raise LpfcError(f"output {str(output)!r} is a directory")
     tgt = get_target(target, api_level=api_level, cpu=cpu)
-    if tgt.opencl:
-        raise UnsupportedError("the opencl target has no kernel emitters yet", hint="use --target host")
     toolchain = find_toolchain(tgt, compiler=compiler, ndk=ndk)  # fail early when the compiler is missing
     stages = _Stages(progress)
     notes: list[str] = []
@@ -313,6 +311,8 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
     try:
         n_jobs = jobs or max(1, min(4, os.cpu_count() or 1))
         name = Path(model_file).stem if model_file != "<module>" else output.stem
+        if tgt.opencl:   # + kernels.cl and the OpenCL host glue (docs/opencl.md)
+            from .codegen.ocl_model import generate_ocl_model as generate_model  # noqa: F811
         gen = stages.run("generate", "generating C++",
                          lambda: generate_model(fn, plan, sources, build_dir, name, chunks=n_jobs))
         header_path = Path(header) if header is not None else output.with_suffix(".h")
@@ -321,9 +321,11 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
 
         def build():
             flags = ["-fopenmp"]
+            from .codegen.toolchain import opencl_runtime
+            extra_src, inc = opencl_runtime() if tgt.opencl else ([], [])
             weights = {"LPFC_WEIGHTS_FILE": f'"{gen.weights_path.resolve()}"'}
-            lib = compile_shared(toolchain, gen.sources, output, flags, link_flags=["-fopenmp"],
-                                 sanitize=tuple(sanitize), defines=weights)
+            lib = compile_shared(toolchain, [*gen.sources, *extra_src], output, flags, link_flags=["-fopenmp"],
+                                 sanitize=tuple(sanitize), defines=weights, include_dirs=inc)
             header_path.write_text(header_src)
             return lib
 
@@ -337,7 +339,12 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
                                     lambda: build_driver(toolchain, driver_path(output)))
         except LpfcError as e:  # still write the package: it is how one debugs a failed build
             build_error = e
-        if keep is not None:
+        if keep is not None and tgt.opencl:   # the CMake package has no OpenCL glue yet: the sources as built
+            keep.mkdir(parents=True, exist_ok=True)
+            for p in [*gen.sources, gen.weights_path, *getattr(gen, "extra_files", [])]:
+                shutil.copy2(p, keep / p.name)
+            notes.append(f"--emit-source: the generated sources in {keep} (no CMake package for opencl yet)")
+        elif keep is not None:
             from .codegen.package import write_package
 
             source_dir = stages.run("generate", f"writing the source package {keep}", lambda: write_package(
@@ -346,6 +353,9 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
                 weights_bytes=gen.weights_bytes))
         if build_error is not None:
             raise build_error
+        if tgt.opencl:
+            notes.append(f"opencl: {gen.device_kernels} kernels on the device, "
+                         f"{gen.kernel_calls - gen.device_kernels} on the host (docs/opencl.md)")
     except OSError as e:  # an unwritable output or source directory, a full disk, ...
         raise LpfcError(f"cannot write {e.filename or str(output)!r}: {e.strerror or e}") from None
     finally:

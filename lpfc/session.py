@@ -21,9 +21,10 @@ from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from .errors import InputError, ModelLoadError
+from .errors import InputError, LpfcError, ModelLoadError
 
 OK = 0
+ERR_DEVICE = 15         # LPFC_ERR_DEVICE: the OpenCL device could not be set up or failed
 _DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16, 6: np.int32, 7: np.int64,
            9: np.bool_, 10: np.float16, 11: np.float64, 12: np.uint32, 13: np.uint64}
 _ORT_TYPE = {np.float32: "tensor(float)", np.uint8: "tensor(uint8)", np.int8: "tensor(int8)",
@@ -110,6 +111,15 @@ class Session:
         if s != OK or not self._handle.value:
             raise ModelLoadError(f"cannot create the model in {str(path)!r}: "
                                  f"{self._lib.lpfc_status_name(s).decode()}")
+        prepare = getattr(self._lib, "lpfc_model_prepare", None)   # the opencl target: build/load kernels now
+        if prepare is not None:
+            prepare.argtypes, prepare.restype = [ctypes.c_void_p], ctypes.c_int
+            s = prepare(self._handle)
+            if s != OK:
+                message = self._lib.lpfc_model_last_error(self._handle).decode("utf-8", "replace")
+                self.close()
+                raise ModelLoadError(f"cannot set up the model in {str(path)!r}: "
+                                     f"{message or self._lib.lpfc_status_name(s).decode()}")
         self._inputs = [self._info(self._lib.lpfc_model_input_info, i)
                         for i in range(self._lib.lpfc_model_num_inputs(self._handle))]
         self._outputs = [self._info(self._lib.lpfc_model_output_info, i)
@@ -250,6 +260,8 @@ class Session:
             else:
                 s = self._lib.lpfc_model_run(self._handle, ins, len(arrays), outs, len(outputs))
             message = self._lib.lpfc_model_last_error(self._handle).decode("utf-8", "replace") if s != OK else ""
+        if s == ERR_DEVICE:
+            raise LpfcError(message or "LPFC_ERR_DEVICE")
         if s != OK:
             raise InputError(message or self._lib.lpfc_status_name(s).decode())
         result = {o.name: a for o, a in zip(self._outputs, outputs)}

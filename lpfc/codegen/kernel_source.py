@@ -41,6 +41,13 @@ class KernelSource:
     packed: dict = field(default_factory=dict)
     variant: str = ""                             # which schedule variant / tiling was chosen (reports, tuning)
     emitter: str = ""                             # the emitter's name (set by lpfc.compile; profiles)
+    #: the opencl target's device kernels: ``code`` (and ``helpers``) are then OpenCL C defining
+    #: ``__kernel void SYMBOL<suffix>(...)`` functions, run by these launches in order (lpfc/codegen/ocl_common.py)
+    launches: tuple = ()
+
+    @property
+    def is_device(self) -> bool:
+        return bool(self.launches)
 
 
 def headers_and_helpers(sources) -> tuple[list, list]:

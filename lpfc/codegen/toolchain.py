@@ -99,6 +99,12 @@ def runtime_sources() -> list[Path]:
     return sorted((RUNTIME_DIR / "src").glob("*.c"))
 
 
+def opencl_runtime() -> tuple[list[Path], list[Path]]:
+    """The opencl target's host glue: (C sources, include dirs), built into its libraries only."""
+    d = RUNTIME_DIR / "opencl"
+    return [d / "lpfc_opencl.c"], [d]
+
+
 class CompileError(ToolchainError):
     """The compiler or linker failed; ``command`` and ``output`` say how."""
 

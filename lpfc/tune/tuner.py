@@ -75,7 +75,8 @@ def tune_kernel(op: Operation, target="host", emitter=None, budget_s: float = 10
     choices = emitter.variants(op, tgt)
     say = progress or (lambda s: None)
     tc = find_toolchain(tgt)
-    if len(choices) < 2 or tc.runner != ():       # measured natively only (ctypes; timings under qemu mean nothing)
+    if len(choices) < 2 or tc.runner != () or not getattr(emitter, "measurable", True):
+        # measured natively only (ctypes; timings under qemu mean nothing); OpenCL kernels: the database or the default
         return TuneResult(choices[0], "heuristic", {}, sig)
     start = time.monotonic()
     sources = [emitter.emit(op, tgt, f"tune_v{i}", c) for i, c in enumerate(choices)]

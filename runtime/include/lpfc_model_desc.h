@@ -79,12 +79,21 @@ typedef struct lpfc_run_args {
     const void *const *inputs;     /* model->num_inputs pointers, descriptor order */
     void *const *outputs;          /* model->num_outputs pointers, descriptor order */
     int num_threads;               /* >= 1 */
+    void *device;                  /* what model->device->create made (NULL for CPU models) */
     char *error;                   /* message buffer for lpfc_run_fail */
     size_t error_size;
     lpfc_profile_buffer *profile;  /* NULL unless lpfc_model_profile runs the model: then time every kernel */
 } lpfc_run_args;
 
 typedef lpfc_status (*lpfc_run_fn)(const lpfc_run_args *args);
+
+/* An accelerator the model's kernels run on (the opencl target), set up once per handle on
+ * first use (lpfc_model_prepare or the first run) and released by lpfc_model_destroy.
+ * create writes a message into error (error_size bytes) when it fails. */
+typedef struct lpfc_device_ops {
+    lpfc_status (*create)(void **device, char *error, size_t error_size);
+    void (*destroy)(void *device);
+} lpfc_device_ops;
 
 struct lpfc_model_desc {
     uint32_t abi_version;          /* LPFC_ABI_VERSION */
@@ -97,6 +106,7 @@ struct lpfc_model_desc {
     const lpfc_tensor_desc *tensors;
     size_t arena_bytes;            /* peak of the static memory plan */
     lpfc_run_fn run;
+    const lpfc_device_ops *device; /* NULL: every kernel runs on the CPU */
 };
 
 /* Defined by the generated code of the model in this library. */

@@ -56,7 +56,7 @@ extern "C" {
 
 /* The version of the runtime and of the descriptor layout that generated code fills in. */
 #define LPFC_RUNTIME_VERSION "0.1.0"
-#define LPFC_ABI_VERSION 1u
+#define LPFC_ABI_VERSION 2u
 
 /* The largest rank a model tensor may have. */
 #define LPFC_MAX_RANK 8
@@ -77,7 +77,8 @@ typedef enum lpfc_status {
     LPFC_ERR_ALIASING = 11,        /* an output buffer overlaps an input or another output */
     LPFC_ERR_OUT_OF_MEMORY = 12,   /* allocation failed at create */
     LPFC_ERR_INVALID_MODEL = 13,   /* the model descriptor is malformed or from another ABI version */
-    LPFC_ERR_EXECUTION = 14        /* the model failed on this data (e.g. a gather index out of range) */
+    LPFC_ERR_EXECUTION = 14,       /* the model failed on this data (e.g. a gather index out of range) */
+    LPFC_ERR_DEVICE = 15           /* the accelerator (OpenCL) could not be set up or failed a command */
 } lpfc_status;
 
 /* Element types.  The values are ONNX's TensorProto.DataType numbers. */
@@ -178,6 +179,13 @@ LPFC_API lpfc_status lpfc_model_run(lpfc_model *model, const lpfc_tensor *inputs
 LPFC_API lpfc_status lpfc_model_profile(lpfc_model *model, const lpfc_tensor *inputs, size_t num_inputs,
                                         lpfc_tensor *outputs, size_t num_outputs, double *seconds, size_t capacity,
                                         size_t *num_kernels, const char **kernel_info);
+
+/* Sets up the model's accelerator now (the opencl target: selects the platform and
+ * device - LPFC_OPENCL_PLATFORM / LPFC_OPENCL_DEVICE -, builds the OpenCL program or
+ * loads it from the binary cache, uploads the weights).  lpfc_model_run does this
+ * on its first call; call it to see set-up errors (LPFC_ERR_DEVICE, with the build
+ * log in lpfc_model_last_error) before running.  LPFC_OK at once for CPU models. */
+LPFC_API lpfc_status lpfc_model_prepare(lpfc_model *model);
 
 /* The message of the last failed lpfc_model_run / lpfc_model_set_threads on this
  * handle, or "" after a success.  Valid until the next call on the handle.

@@ -14,6 +14,7 @@ struct lpfc_model {
     void *arena_block;         /* what malloc returned */
     unsigned char *arena;      /* arena_block, aligned up to LPFC_ARENA_ALIGNMENT */
     int num_threads;           /* >= 1 */
+    void *device;              /* desc->device's state once prepared, else NULL */
     /* Tables lpfc_model_run fills, allocated at create so that a run allocates nothing. */
     const void **input_ptrs;   /* num_inputs */
     void **output_ptrs;        /* num_outputs */

@@ -175,8 +175,22 @@ lpfc_status lpfc_model_create(lpfc_model **out) {
     return lpfc_model_create_from_desc(lpfc_generated_model(), out, NULL, 0);
 }
 
+lpfc_status lpfc_model_prepare(lpfc_model *model) {
+    lpfc_status s;
+    if (model == NULL) return LPFC_ERR_NULL_POINTER;
+    model->error[0] = '\0';
+    if (model->desc->device == NULL || model->device != NULL) return LPFC_OK;
+    s = model->desc->device->create(&model->device, model->error, sizeof model->error);
+    if (s != LPFC_OK) {
+        model->device = NULL;
+        if (model->error[0] == '\0') lpfc_fail(model, s, "the model's device could not be set up");
+    }
+    return s;
+}
+
 void lpfc_model_destroy(lpfc_model *model) {
     if (model == NULL) return;
+    if (model->device != NULL && model->desc->device != NULL) model->desc->device->destroy(model->device);
     free(model->arena_block);
     free((void *)model->input_ptrs);
     free(model->output_ptrs);

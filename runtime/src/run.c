@@ -191,11 +191,16 @@ static lpfc_status run_impl(lpfc_model *model, const lpfc_tensor *inputs, size_t
         }
     }
 
+    if (d->device != NULL && model->device == NULL) {
+        s = lpfc_model_prepare(model);
+        if (s != LPFC_OK) return s;
+    }
     args.model = d;
     args.arena = model->arena;
     args.inputs = model->input_ptrs;
     args.outputs = model->output_ptrs;
     args.num_threads = model->num_threads;
+    args.device = model->device;
     args.error = model->error;
     args.error_size = sizeof model->error;
     args.profile = profile;

@@ -33,6 +33,7 @@ const char *lpfc_status_name(lpfc_status status) {
     case LPFC_ERR_OUT_OF_MEMORY: return "LPFC_ERR_OUT_OF_MEMORY";
     case LPFC_ERR_INVALID_MODEL: return "LPFC_ERR_INVALID_MODEL";
     case LPFC_ERR_EXECUTION: return "LPFC_ERR_EXECUTION";
+    case LPFC_ERR_DEVICE: return "LPFC_ERR_DEVICE";
     }
     return "LPFC_ERR_UNKNOWN_STATUS";
 }

@@ -220,7 +220,7 @@ def test_compile_shared_with_runtime_and_cxx(tmp_path):
     src = tmp_path / "model.cc"
     src.write_text('#include "lpfc_model_desc.h"\n'
                    "namespace { lpfc_status run(const lpfc_run_args *) { return LPFC_OK; }\n"
-                   "const lpfc_model_desc d = {LPFC_ABI_VERSION, \"m\", 0, nullptr, 0, nullptr, 0, nullptr, 0, run}; }\n"
+                   "const lpfc_model_desc d = {LPFC_ABI_VERSION, \"m\", 0, nullptr, 0, nullptr, 0, nullptr, 0, run, nullptr}; }\n"
                    "const lpfc_model_desc *lpfc_generated_model(void) { return &d; }\n")
     lib = compile_shared("host", [src], tmp_path / "out" / "libm.so")
     assert lib.is_file() and lib.read_bytes()[:4] == b"\x7fELF"

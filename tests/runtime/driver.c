@@ -343,7 +343,7 @@ static void test_descriptors(void) {
         {"t", LPFC_DTYPE_FLOAT, 2, d23, 24, LPFC_STORAGE_ARENA, 64, 0},
         {"w", LPFC_DTYPE_FLOAT, 2, d23, 24, LPFC_STORAGE_WEIGHT, 0, weight},
     };
-    lpfc_model_desc good = {LPFC_ABI_VERSION, "good", 1, io, 1, io + 1, 2, inner, 128, run_ok};
+    lpfc_model_desc good = {LPFC_ABI_VERSION, "good", 1, io, 1, io + 1, 2, inner, 128, run_ok, NULL};
     lpfc_model_desc d;
     lpfc_model *m = NULL;
     fixture f;
@@ -421,7 +421,7 @@ static void test_descriptors(void) {
     {
         static const int64_t d0[1] = {0};
         lpfc_tensor_desc empty_io[1] = {{"e", LPFC_DTYPE_UINT8, 1, d0, 0, LPFC_STORAGE_CALLER, 0, 0}};
-        lpfc_model_desc e = {LPFC_ABI_VERSION, "empty", 1, empty_io, 0, NULL, 0, NULL, 0, run_ok};
+        lpfc_model_desc e = {LPFC_ABI_VERSION, "empty", 1, empty_io, 0, NULL, 0, NULL, 0, run_ok, NULL};
         int64_t zero = 0;
         lpfc_tensor t;
         t.name = "e";

@@ -17,7 +17,7 @@ lpfc_status run(const lpfc_run_args *args) {
     return LPFC_OK;
 }
 
-const lpfc_model_desc desc = {LPFC_ABI_VERSION, "header-check", 0, nullptr, 0, nullptr, 1, tensors, 0, run};
+const lpfc_model_desc desc = {LPFC_ABI_VERSION, "header-check", 0, nullptr, 0, nullptr, 1, tensors, 0, run, nullptr};
 
 }  // namespace
 

@@ -79,7 +79,7 @@ static lpfc_status tiny_run(const lpfc_run_args *args) {
 }
 
 static const lpfc_model_desc tiny_desc = {
-    LPFC_ABI_VERSION, "tiny", 2, inputs, 2, outputs, 3, tensors, 72, tiny_run,
+    LPFC_ABI_VERSION, "tiny", 2, inputs, 2, outputs, 3, tensors, 72, tiny_run, NULL,
 };
 
 const lpfc_model_desc *lpfc_generated_model(void) { return &tiny_desc; }

@@ -1,0 +1,198 @@
+"""The model code generator for the opencl target: model.cc (host glue), kernels.cl, host kernels, weights.
+
+Like :func:`lpfc.codegen.model_gen.generate_model`, plus:
+
+* ``kernels.cl``: the device kernels (``KernelSource.launches``), deduplicated on their code, after
+  the shared helpers (``templates/ocl_common.cl.j2``); embedded into the library with ``.incbin`` and
+  built by the runtime (``runtime/opencl/lpfc_opencl.c``) on first use, then cached as a binary;
+* the device buffer "D": the arena at offset 0, then one 64-byte aligned slot per model input and
+  output.  ``run`` writes the inputs into their slots, enqueues the kernels in program order on one
+  in-order queue, and reads the outputs back;
+* kernels no OpenCL emitter takes (the generic emitter's C++) run on the host between device kernels:
+  consecutive ones share one blocking map of D (zero-copy on PoCL's CPU device; a copy on a GPU).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import UnsupportedError
+from ..ir.attributes import constant_array
+from ..ir.core import Function, Operation, Value
+from .kernel_source import KernelSource, headers_and_helpers
+from .memory_plan import ARENA_ALIGNMENT, FunctionMemoryPlan, align_up
+from .model_gen import (_SAFE_PATH, GeneratedModel, TensorEntry, WeightsBlob, _dtype_enum, _normalise_symbol,
+                        _render, c_comment, c_string, kernel_kind)
+from .ocl_common import preamble
+
+
+def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tuple[Operation, KernelSource]],
+                       out_dir: Path, model_name: str, *, chunks: int = 2) -> GeneratedModel:
+    out_dir = Path(out_dir)
+    if not _SAFE_PATH.fullmatch(str(out_dir.resolve())):
+        raise UnsupportedError(f"build directory {str(out_dir)!r} has characters the assembler's .incbin cannot take",
+                               hint="set TMPDIR to a plain path")
+    storage = plan.storage
+    weights = WeightsBlob()
+    weight_offset: dict = {}
+    tensors: list[TensorEntry] = []
+
+    # D: the arena, then the input and output slots.
+    d_size = align_up(plan.arena_bytes, ARENA_ALIGNMENT)
+    in_slot, out_slot = [], []
+    for a in fn.args:
+        in_slot.append(d_size)
+        d_size = align_up(d_size + a.type.nbytes, ARENA_ALIGNMENT)
+    for v in fn.outputs:
+        out_slot.append(d_size)
+        d_size = align_up(d_size + v.type.nbytes, ARENA_ALIGNMENT)
+
+    def weight_off(v: Value, pack=None) -> int:
+        root = storage[v].op.results[0]
+        if pack is None:
+            off = weight_offset.get(root)
+            if off is None:
+                off = weight_offset[root] = weights.add(constant_array(root.op.attributes["value"]))
+                tensors.append(TensorEntry(root.name_hint or f"weight{len(weight_offset)}", root.type,
+                                           "LPFC_STORAGE_WEIGHT", weight_offset=off))
+            return off
+        import numpy as np
+        return weights.add(np.asarray(pack(constant_array(root.op.attributes["value"]).reshape(v.type.shape))))
+
+    def where(v: Value, pack=None) -> tuple:
+        """("D" | "W", byte offset)"""
+        st = storage[v]
+        if st.kind == "input":
+            return "D", in_slot[st.index]
+        if st.kind == "output":
+            return "D", out_slot[st.index]
+        if st.kind == "arena":
+            return "D", st.offset
+        return "W", weight_off(v, pack)
+
+    for b, buf in enumerate(plan.buffers):
+        ttype = next((v.type for v, st in storage.items() if st.kind == "arena" and st.buffer == b), None)
+        if buf.size and ttype is not None:
+            tensors.append(TensorEntry(buf.name or f"t{b}", ttype, "LPFC_STORAGE_ARENA", offset=plan.arena.offsets[b]))
+
+    unique: dict = {}
+    kinds: dict = {}
+    calls = []
+    for op, ks in kernels:
+        # (device kernels are SYMBOL and SYMBOL_suffix: the symbol is normalised inside those names too)
+        code = (re.sub(rf"\b{re.escape(ks.symbol)}(?![0-9])", "@KERNEL@", ks.code) if ks.is_device
+                else _normalise_symbol(ks.code, ks.symbol))
+        key = code + "\0" + "\0".join(ks.helpers) + "\0" + "\0".join(ks.headers) + "\0" + repr(ks.launches)
+        first = unique.setdefault(key, ks)
+        kinds[kernel_kind(op)] = kinds.get(kernel_kind(op), 0) + 1
+        locs = {("in", i): where(v, ks.packed.get(i)) for i, v in enumerate(op.operands)}
+        locs.update({("out", j): where(v) for j, v in enumerate(op.results)})
+        label = c_comment(f"{op.attributes.get('name', '')} {kernel_kind(op)}".strip())
+        node = c_comment(op.location.name if op.location else "")
+        if ks.is_device:
+            launches = [dict(kernel=first.symbol + ln.suffix, args=[locs[a] for a in ln.args],
+                             dims=len(ln.global_size), glob=list(ln.global_size),
+                             local=list(ln.local_size) if ln.local_size else None) for ln in ks.launches]
+            calls.append(dict(device=True, symbol=first.symbol, launches=launches, label=label, node=node))
+        else:
+            def hp(loc):
+                return f"H + {loc[1]}" if loc[0] == "D" else f"W + {loc[1]}"
+            calls.append(dict(device=False, symbol=first.symbol, label=label, node=node,
+                              ins=[hp(locs[("in", i)]) for i in range(len(op.operands))],
+                              outs=[hp(locs[("out", j)]) for j in range(len(op.results))]))
+    for i, c in enumerate(calls):       # consecutive host kernels share one map of D
+        if not c["device"]:
+            c["map"] = i == 0 or calls[i - 1]["device"]
+            c["unmap"] = i + 1 == len(calls) or calls[i + 1]["device"]
+
+    # kernels.cl
+    device_ks = [k for k in unique.values() if k.is_device]
+    host_ks = [k for k in unique.values() if not k.is_device]
+    cl_parts = ["// Generated by lpfc: the OpenCL C 1.2 kernels of the model " + c_comment(model_name) + ". Do not edit.",
+                preamble()]
+    _, cl_helpers = headers_and_helpers(device_ks)
+    cl_parts += list(cl_helpers)
+    kernel_names, kernel_index = [], {}
+    for k in device_ks:
+        cl_parts.append(f"// ---- {k.symbol}" + (f" (variant {k.variant})" if k.variant else ""))
+        cl_parts.append(k.code)
+    cl_text = "\n".join(cl_parts) + "\n"
+    lines = cl_text.split("\n")
+    kernel_lines = []
+    for k in device_ks:
+        for ln in k.launches:
+            name = k.symbol + ln.suffix
+            if name in kernel_index:
+                continue
+            pat = re.compile(rf"\bvoid\s+{re.escape(name)}\s*\(")
+            line = next((i + 1 for i, t in enumerate(lines) if pat.search(t)), None)
+            if line is not None and line > 1 and lines[line - 2].startswith("__kernel"):
+                line -= 1
+            if line is None:
+                raise UnsupportedError(f"the OpenCL kernel {name} is launched but not defined")
+            kernel_index[name] = len(kernel_names)
+            kernel_names.append(name)
+            kernel_lines.append(line)
+    for c in calls:
+        for ln in c.get("launches", ()):
+            ln["index"] = kernel_index[ln["kernel"]]
+    cl_path = out_dir / "kernels.cl"
+    cl_path.write_text(cl_text)
+
+    copies = []
+    for j, v in plan.output_copies:
+        region, off = where(v)
+        copies.append(dict(region=region, src=off, dst=out_slot[j], nbytes=v.type.nbytes))
+
+    def entry(name, t, what):
+        _dtype_enum(t, what)
+        return TensorEntry(name, t, "LPFC_STORAGE_CALLER")
+
+    inputs = [entry(n, a.type, f"input {n!r}") for n, a in zip(fn.input_names, fn.args)]
+    outputs = [entry(n, v.type, f"output {n!r}") for n, v in zip(fn.output_names, fn.outputs)]
+
+    def table(entries):
+        return [dict(name=c_string(e.name), dtype=_dtype_enum(e.type, f"tensor {e.name!r}"), rank=len(e.type.shape),
+                     dims=list(e.type.shape), size=e.type.nbytes, storage=e.storage, offset=e.offset,
+                     data=f"lpfc_weights + {e.weight_offset}" if e.weight_offset is not None else "nullptr")
+                for e in entries]
+
+    sources = []
+    headers, helpers = headers_and_helpers(host_ks)
+    if host_ks:
+        n_files = max(1, min(chunks, len(host_ks)))
+        files = [[] for _ in range(n_files)]
+        sizes = [0] * n_files
+        for ks in sorted(host_ks, key=lambda k: -len(k.code)):
+            i = sizes.index(min(sizes))
+            files[i].append(ks)
+            sizes[i] += len(ks.code)
+        for i, group in enumerate(files):
+            group.sort(key=lambda k: host_ks.index(k))
+            p = out_dir / f"kernels_{i}.cc"
+            p.write_text(_render("model_kernels.cc.j2", kernels=group, headers=headers, helpers=helpers, file_index=i))
+            sources.append(p)
+    if max(weights.size, d_size) >= 2 ** 32:     # kernels take uint byte offsets
+        raise UnsupportedError(f"the opencl target addresses at most 4 GiB of weights and of arena "
+                               f"({weights.size} and {d_size} bytes here)", hint="use --target host")
+    weights_path = out_dir / "weights.bin"
+    model_cc = _render("model_ocl.cc.j2", model_name=c_string(model_name), model_comment=c_comment(model_name),
+                       weights_path=str(weights_path.resolve()), cl_path=str(cl_path.resolve()),
+                       inputs=table(inputs), outputs=table(outputs), tensors=table(tensors),
+                       arena_bytes=plan.arena_bytes, calls=calls, copies=copies,
+                       host_symbols=[k.symbol for k in host_ks], kernel_names=kernel_names,
+                       kernel_lines=kernel_lines, weights_bytes=weights.size, device_bytes=d_size,
+                       in_slots=[dict(off=o, nbytes=a.type.nbytes) for o, a in zip(in_slot, fn.args)],
+                       out_slots=[dict(off=o, nbytes=v.type.nbytes) for o, v in zip(out_slot, fn.outputs)])
+    (out_dir / "model.cc").write_text(model_cc)
+    sources.insert(0, out_dir / "model.cc")
+    weights.write(weights_path)
+    gen = GeneratedModel(sources, weights_path, weights.size, len(unique), len(calls), inputs, outputs,
+                         plan.arena_bytes, kinds)
+    gen.extra_files = [cl_path]
+    gen.device_kernels = sum(1 for c in calls if c["device"])
+    return gen
+
+
+__all__ = ["generate_ocl_model"]
