@@ -1,0 +1,47 @@
+"""Converts an ONNX file to a .tflite file with onnx2tf (runs in the tflite peer venv).
+
+    python -m bench.runners.tflite_convert MODEL.onnx OUT.tflite WORKDIR
+
+onnx2tf writes a SavedModel and {stem}_float32.tflite into WORKDIR; the fp32 file is copied to
+OUT.tflite. Prints one JSON line with the time and the converter's peak memory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    src, out, work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    exe = Path(sys.executable).with_name("onnx2tf")
+    cmd = [str(exe), "-i", src, "-o", str(work), "-n", "-coion"]
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    rss_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    made = sorted(work.glob("*_float32.tflite"))
+    if r.returncode != 0 or not made:
+        tail = (r.stderr.strip() or r.stdout.strip()).splitlines()[-15:]
+        error = next((l.strip() for l in reversed(tail) if "Error" in l or "error" in l), tail[-1] if tail else "?")
+        print(json.dumps({"error": f"onnx2tf exited {r.returncode}: {error}", "log_tail": tail,
+                          "seconds": seconds, "peak_rss_gb": rss_gb}))
+        sys.exit(1)
+    shutil.copy2(made[0], out)
+    shutil.rmtree(work, ignore_errors=True)
+    import onnx2tf
+
+    print(json.dumps({"seconds": seconds, "peak_rss_gb": rss_gb, "onnx2tf": getattr(onnx2tf, "__version__", "?"),
+                      "cmd": " ".join(cmd[1:])}))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    main()
