@@ -241,19 +241,28 @@ def plots(rows: list, meta: dict, out: Path) -> list:
     if models:
         fig, axes = plt.subplots(1, len(threads), figsize=(6 * len(threads), 4.5), squeeze=False)
         width = 0.8 / max(1, len(runtimes))
+        vals = [r["median_ms"] for r in rows if r["seq"] == seq and r.get("median_ms")]
+        bottom = min(vals) / 2 if vals else 0.1
         for ax, t in zip(axes[0], threads):
             for i, rt in enumerate(runtimes):
-                ys = []
-                for m in models:
+                for j, m in enumerate(models):
                     r = next((r for r in rows if (r["model"], r["seq"], r["threads"], r["runtime"]) == (m, seq, t, rt)), {})
-                    ys.append(r.get("median_ms") or 0.0)
-                xs = [j + (i - (len(runtimes) - 1) / 2) * width for j in range(len(models))]
-                ax.bar(xs, ys, width, label=labels.get(rt, rt))
+                    x = j + (i - (len(runtimes) - 1) / 2) * width
+                    y = r.get("median_ms")
+                    if y:
+                        ax.bar([x], [y - bottom], width, bottom=bottom, color=f"C{i}",
+                               label=labels.get(rt, rt) if j == 0 else None)
+                        ax.text(x, y * 1.05, f"{y:.3g}", ha="center", va="bottom", fontsize=6, rotation=90)
+                    else:  # not available / failed / wrong: a marker, the reason is in results.md
+                        ax.text(x, bottom * 1.1, "×", ha="center", va="bottom", fontsize=8, color=f"C{i}")
+                        if j == 0:
+                            ax.bar([x], [0], width, bottom=bottom, color=f"C{i}", label=labels.get(rt, rt))
             ax.set_xticks(range(len(models)))
             ax.set_xticklabels(models, rotation=20)
             ax.set_yscale("log")
+            ax.set_ylim(bottom=bottom, top=(max(vals) * 2.5 if vals else None))
             ax.set_ylabel("median latency (ms, log)")
-            ax.set_title(f"batch 1, seq {seq}, {t} thread(s)")
+            ax.set_title(f"batch 1, seq {seq}, {t} thread(s) (× = no valid timing, see results.md)", fontsize=9)
             ax.grid(axis="y", alpha=0.3)
         axes[0][0].legend(fontsize=8)
         fig.tight_layout()

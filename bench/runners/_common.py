@@ -47,10 +47,6 @@ def measure(call, args, info: dict) -> None:
         warmup = max(0, args.warmup - 1)
         runs = args.runs
         budget = args.budget_s
-        if budget and runs:
-            # Each run costs about `first` (an upper bound: it includes one-off work); keep the total near the budget.
-            per_run = max(first, 1e-6)
-            warmup = min(warmup, max(0, int(budget * 0.2 / per_run)))
         for _ in range(warmup if runs else 0):
             out = call()
         times = []
