@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"also the sequence sweep: {','.join(SWEEP_MODELS)} at {','.join(map(str, SWEEP_SEQS))}")
     p.add_argument("--sweep-models", type=_csv(str), help=f"models of the sweep (default: {','.join(SWEEP_MODELS)})")
     p.add_argument("--sweep-seqs", type=_csv(int), help=f"lengths of the sweep (default: {','.join(map(str, SWEEP_SEQS))})")
+    p.add_argument("--sweep-runtimes", type=_csv(str),
+                   help="runtimes of the sweep's other lengths (default: all of --runtimes)")
     p.add_argument("--runs", type=int, default=20, help="timed runs per cell, over all its processes (default: 20)")
     p.add_argument("--warmup", type=int, default=3, help="warm-up runs in each process (default: 3)")
     p.add_argument("--rounds", type=int, default=4,
@@ -55,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget-s", type=float, default=120.0,
                    help="time budget per cell in seconds; a runtime too slow for --runs within it gets one "
                         "process with as many runs as fit, at least 3 (0: no budget; default: 120)")
+    p.add_argument("--min-runs", type=int, default=3, help="the fewest timed runs of a cell cut short by the budget "
+                   "(default: 3)")
     p.add_argument("--tol", type=float, default=1e-3,
                    help="largest accepted output difference from onnxruntime, over max(1, |ref|) (default: 1e-3)")
     p.add_argument("--timeout-s", type=float, default=3600.0, help="kill a runner process after this long")
@@ -95,7 +99,7 @@ def main(argv=None) -> int:
         print(f"wrote {d / 'results.md'}, {d / 'results.csv'} and the plots")
         return 0
 
-    unknown = [r for r in args.runtimes if r not in harness.RUNTIMES]
+    unknown = [r for r in args.runtimes + (args.sweep_runtimes or []) if r not in harness.RUNTIMES]
     if unknown:
         print(f"unknown runtime(s) {', '.join(unknown)}; known: {', '.join(harness.RUNTIMES)}", file=sys.stderr)
         return 2
@@ -116,7 +120,7 @@ def main(argv=None) -> int:
                          sweep_models=sweep_models, sweep_seqs=sweep_seqs, runs=args.runs, warmup=args.warmup,
                          rounds=args.rounds, budget_s=args.budget_s, tol=args.tol, out=out, force=args.force,
                          reprepare=args.reprepare, timeout_s=args.timeout_s, omp_wait_policy=args.omp_wait_policy,
-                         dry=args.command == "prepare")
+                         dry=args.command == "prepare", sweep_runtimes=args.sweep_runtimes, min_runs=args.min_runs)
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -63,7 +63,8 @@ def collect(out: Path) -> tuple[list, dict, dict]:
     peak = _read(out / "peak.json") or {}
     c = meta.get("config", {})
     cfg = Config(models=c.get("models", []), runtimes=c.get("runtimes", []), threads=c.get("threads", [1]),
-                 seq=c.get("seq", 128), sweep_models=c.get("sweep_models", []), sweep_seqs=c.get("sweep_seqs", []))
+                 seq=c.get("seq", 128), sweep_models=c.get("sweep_models", []), sweep_seqs=c.get("sweep_seqs", []),
+                 sweep_runtimes=c.get("sweep_runtimes"))
     raw: dict = {}
     for p in sorted((out / "raw").glob("*.json")):
         r = _read(p)
@@ -74,7 +75,7 @@ def collect(out: Path) -> tuple[list, dict, dict]:
         mj = _read(out / "models" / f"{model}-s{seq}.json") or {}
         flop = mj.get("flop")
         for threads in cfg.threads:
-            for rt in cfg.runtimes:
+            for rt in cfg.runtimes_for(model, seq):
                 chk = _read(out / "check" / f"{model}-s{seq}-{rt}.json")
                 status = _status_text(chk, rt)
                 row = {"model": model, "seq": seq, "threads": threads, "runtime": rt,
@@ -149,8 +150,8 @@ def markdown(rows: list, meta: dict, peak: dict) -> str:
     fma = peak.get("fma_gflops", {})
     sg = peak.get("best_sgemm_gflops", {})
     L.append(f"Machine: {peak.get('cpu', '?')}, {peak.get('cpus', '?')} logical CPUs, load average "
-             f"{_fmt(peak.get('load_avg'), '.2f')} when the peak was measured. Peak GFLOP/s (the higher of the "
-             f"FMA probe and the best SGEMM): " + ", ".join(
+             f"{_fmt(peak.get('load_avg'), '.2f')} when the peak was first measured. Peak GFLOP/s (the higher of the "
+             f"FMA probe and the best SGEMM, best of the measurements at the start and the end of the run): " + ", ".join(
                  f"{t} thread(s) {_fmt(pk.get(str(t)), '.1f')} (FMA {_fmt(fma.get(str(t)), '.1f')}, "
                  f"SGEMM {_fmt(sg.get(str(t)), '.1f')})" for t in threads) + ".")
     L.append("")
