@@ -316,6 +316,8 @@ def _env(threads: int, cfg: Config) -> dict:
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TRANSFORMERS_OFFLINE", "1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # torch.compile's caches outlive /tmp clean-ups, so later processes reuse the first one's kernels
+    env.setdefault("TORCHINDUCTOR_CACHE_DIR", str(peers.cache_root() / "torchinductor"))
     return env
 
 
@@ -468,7 +470,8 @@ def run(cfg: Config) -> Path:
                         continue
                     rounds, runs, warmup, budget = plans[rt.name]
                     path = out / "raw" / f"{_cell_name(model, seq, threads, rt.name)}-r{rnd}.json"
-                    if path.is_file() and not cfg.force:
+                    done = _read_json(path) if path.is_file() and not cfg.force else None
+                    if done is not None and "error" not in done:  # a failed process is tried again
                         continue
                     res = run_process(prep, rt, threads, runs, warmup, budget)
                     res.update(model=model, seq=seq, threads=threads, runtime=rt.name, round=rnd, rounds=rounds)

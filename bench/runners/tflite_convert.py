@@ -26,12 +26,17 @@ def main() -> None:
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
+    log = out.with_name(out.name + ".log")  # the converter's whole output, for a failure's post-mortem
+    log.write_text(f"$ {' '.join(cmd)}\n# exit {r.returncode}\n" + r.stdout + r.stderr)
     rss_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     made = sorted(work.glob("*_float32.tflite"))
     if r.returncode != 0 or not made:
         tail = (r.stderr.strip() or r.stdout.strip()).splitlines()[-15:]
-        error = next((l.strip() for l in reversed(tail) if "Error" in l or "error" in l), tail[-1] if tail else "?")
-        print(json.dumps({"error": f"onnx2tf exited {r.returncode}: {error}", "log_tail": tail,
+        lines = [l.strip() for l in (r.stdout + r.stderr).splitlines() if l.strip()]
+        # the first error onnx2tf reports is the cause; a later FileNotFoundError is only its consequence
+        error = next((l for l in lines if ("Error" in l or "ERROR" in l) and "FileNotFoundError" not in l),
+                     next((l for l in reversed(tail) if "Error" in l or "error" in l), tail[-1] if tail else "?"))
+        print(json.dumps({"error": f"onnx2tf exited {r.returncode}: {error} (log: {log})", "log_tail": tail,
                           "seconds": seconds, "peak_rss_gb": rss_gb}))
         sys.exit(1)
     shutil.copy2(made[0], out)
