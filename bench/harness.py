@@ -101,6 +101,24 @@ class Config:
         return out
 
 
+class Transient(RuntimeError):
+    """A preparation that cannot be done now (e.g. too little free memory); never cached, tried again next run."""
+
+
+def mem_available_gb() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return float("inf")
+
+
+# onnx2tf's peak memory is ~30x the ONNX file (BERT-base: 0.44 GB -> 12.7 GB, MiniLM: 0.09 GB -> 3 GB)
+TFLITE_MEM_FACTOR = 30
+
+
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -245,6 +263,8 @@ class Prepared:
         t0 = time.perf_counter()
         try:
             info = make()
+        except Transient:
+            raise
         except Exception as e:
             msg = _short(f"{e}", 400)
             _write_json(side, {"key": key, "error": msg, "seconds": time.perf_counter() - t0})
@@ -289,9 +309,17 @@ class Prepared:
         out = d / f"{self.model}-{rt.variant}-s{self.seq}.tflite"
         key = {**_file_key(src), "packages": peers.PEER_VENVS["tflite"]}
         work = d / f"work-{self.tag}"
-        return self._cached(out, key, lambda: self._peer_json(
-            "tflite", ["-m", "bench.runners.tflite_convert", str(src), str(out), str(work)], 3 * 3600),
-            "onnx2tf conversion")
+
+        def make():
+            need = TFLITE_MEM_FACTOR * src.stat().st_size / 2**30
+            have = mem_available_gb()
+            if have < need:  # an out-of-memory kill could take another process on the machine with it
+                raise Transient(f"onnx2tf needs ~{need:.1f} GB of memory for this model, {have:.1f} GB is available "
+                                f"now; not converted (the next run tries again)")
+            return self._peer_json("tflite", ["-m", "bench.runners.tflite_convert", str(src), str(out), str(work)],
+                                   3 * 3600)
+
+        return self._cached(out, key, make, "onnx2tf conversion")
 
     def _tvm(self, rt: Runtime) -> Path:
         src = self._onnx(rt.variant)
@@ -397,6 +425,8 @@ def check(prep: Prepared, rt: Runtime, out: Path, force: bool) -> dict:
                    "run_ms": r["times_ms"][0] if r.get("times_ms") else r["first_run_ms"],
                    "version": r.get("version"), "wall_s": r["wall_s"]}
     except NotAvailable as e:
+        res = {"status": "unavailable", "error": _short(str(e))}
+    except Transient as e:
         res = {"status": "unavailable", "error": _short(str(e))}
     except RuntimeError as e:
         res = {"status": "prepare_failed", "error": _short(str(e))}
