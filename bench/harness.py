@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -440,14 +439,14 @@ def check(prep: Prepared, rt: Runtime, out: Path, force: bool) -> dict:
 
 
 def plan_cell(cfg: Config, chk: dict) -> tuple:
-    """(rounds, runs per round, warm-up, budget per process) for a cell whose check's steady run took chk['run_ms']."""
+    """(rounds, [timed runs of each round], warm-up, budget per process) for a cell whose check's steady run took chk['run_ms']."""
     per_run_s = chk.get("run_ms", chk.get("first_run_ms", 0.0)) / 1e3
-    rounds = max(1, cfg.rounds)
-    per_round = math.ceil(cfg.runs / rounds)
+    rounds = max(1, min(cfg.rounds, cfg.runs))
     if cfg.budget_s and per_run_s * (cfg.runs + cfg.warmup * rounds) > cfg.budget_s:
         # too slow for the full count: one process, one warm-up, as many runs as the budget allows
         runs = max(cfg.min_runs, min(cfg.runs, int(cfg.budget_s / max(per_run_s, 1e-9)) - 1))
-        return 1, runs, 1, cfg.budget_s
+        return 1, [runs], 1, cfg.budget_s
+    per_round = [cfg.runs // rounds + (1 if r < cfg.runs % rounds else 0) for r in range(rounds)]  # sums to runs
     return rounds, per_round, cfg.warmup, (cfg.budget_s / rounds if cfg.budget_s else 0.0)
 
 
@@ -498,7 +497,8 @@ def run(cfg: Config) -> Path:
                 for rt in runtimes:
                     if rt.name not in plans or rnd >= plans[rt.name][0]:
                         continue
-                    rounds, runs, warmup, budget = plans[rt.name]
+                    rounds, per_round, warmup, budget = plans[rt.name]
+                    runs = per_round[rnd]
                     path = out / "raw" / f"{_cell_name(model, seq, threads, rt.name)}-r{rnd}.json"
                     done = _read_json(path) if path.is_file() and not cfg.force else None
                     if done is not None and "error" not in done:  # a failed process is tried again

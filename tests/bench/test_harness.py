@@ -82,9 +82,12 @@ def test_compare_outputs_matches_by_shape_and_scales(tmp_path):
 
 def test_slow_runtime_gets_one_process_within_the_budget():
     cfg = harness.Config(models=[], runtimes=[], threads=[1], runs=20, rounds=4, warmup=3, budget_s=60)
-    assert harness.plan_cell(cfg, {"first_run_ms": 9000.0, "run_ms": 10.0}) == (4, 5, 3, 15.0)
+    assert harness.plan_cell(cfg, {"first_run_ms": 9000.0, "run_ms": 10.0}) == (4, [5, 5, 5, 5], 3, 15.0)
+    cfg.runs = 5
+    assert harness.plan_cell(cfg, {"run_ms": 10.0})[:2] == (4, [2, 1, 1, 1])
+    cfg.runs = 20
     rounds, runs, warmup, budget = harness.plan_cell(cfg, {"run_ms": 20_000.0})
-    assert (rounds, runs, warmup, budget) == (1, cfg.min_runs, 1, 60)
+    assert (rounds, runs, warmup, budget) == (1, [cfg.min_runs], 1, 60)
 
 
 def test_report_marks_wrong_outputs_and_failed_conversions(tmp_path):
