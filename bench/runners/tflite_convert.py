@@ -21,8 +21,11 @@ def main() -> None:
     src, out, work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    # onnx2tf rewrites its input file in place (it names the nodes); never let it touch the zoo's copy
+    model = work / Path(src).name
+    shutil.copy2(src, model)
     exe = Path(sys.executable).with_name("onnx2tf")
-    cmd = [str(exe), "-i", src, "-o", str(work), "-n", "-coion"]
+    cmd = [str(exe), "-i", str(model), "-o", str(work), "-n", "-coion"]
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
