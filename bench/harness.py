@@ -465,10 +465,11 @@ def run(cfg: Config) -> Path:
     _write_json(meta_path, meta)
 
     peak_path = out / "peak.json"
-    if cfg.force or not peak_path.is_file():
+    if not cfg.dry and (cfg.force or not peak_path.is_file()):
         log("measuring the machine's peak (FMA probe, SGEMM)")
         _write_json(peak_path, peak.measure(tuple(cfg.threads)))
-    log(peak.describe(_read_json(peak_path)).replace("\n", "\n    "))
+    if peak_path.is_file():
+        log(peak.describe(_read_json(peak_path)).replace("\n", "\n    "))
 
     for model, seq in cfg.groups():
         prep = Prepared(cfg, model, seq)
