@@ -126,7 +126,6 @@ def main(argv=None) -> int:
     except ImportError:
         harness.log("matplotlib is missing, so there will be no plots: pip install -e '.[bench]'")
     d = harness.run(cfg)
-    harness.clean_work_dirs()
     if cfg.dry:
         print(f"prepared and checked; the checks are in {d / 'check'}")
     else:

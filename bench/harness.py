@@ -23,7 +23,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -528,7 +527,3 @@ def run(cfg: Config) -> Path:
     _write_json(meta_path, meta)
     return report.write(out)
 
-
-def clean_work_dirs() -> None:
-    for d in (peers.cache_root() / "tflite").glob("work-*"):
-        shutil.rmtree(d, ignore_errors=True)

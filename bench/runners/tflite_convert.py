@@ -33,7 +33,10 @@ def main() -> None:
     log.write_text(f"$ {' '.join(cmd)}\n# exit {r.returncode}\n" + r.stdout + r.stderr)
     rss_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     made = sorted(work.glob("*_float32.tflite"))
-    if r.returncode != 0 or not made:
+    if made:
+        shutil.copy2(made[0], out)
+    shutil.rmtree(work, ignore_errors=True)  # a SavedModel as big as the model; the log above is kept
+    if not made:  # (a non-zero exit after the fp32 file was written is a later step failing; outputs are checked)
         tail = (r.stderr.strip() or r.stdout.strip()).splitlines()[-15:]
         lines = [l.strip() for l in (r.stdout + r.stderr).splitlines() if l.strip()]
         # the first error onnx2tf reports is the cause; a later FileNotFoundError is only its consequence
@@ -42,8 +45,6 @@ def main() -> None:
         print(json.dumps({"error": f"onnx2tf exited {r.returncode}: {error} (log: {log})", "log_tail": tail,
                           "seconds": seconds, "peak_rss_gb": rss_gb}))
         sys.exit(1)
-    shutil.copy2(made[0], out)
-    shutil.rmtree(work, ignore_errors=True)
     import onnx2tf
 
     print(json.dumps({"seconds": seconds, "peak_rss_gb": rss_gb, "onnx2tf": getattr(onnx2tf, "__version__", "?"),
