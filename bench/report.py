@@ -253,7 +253,7 @@ def plots(rows: list, meta: dict, out: Path) -> list:
                     if y:
                         ax.bar([x], [y - bottom], width, bottom=bottom, color=f"C{i}",
                                label=labels.get(rt, rt) if j == 0 else None)
-                        ax.text(x, y * 1.05, f"{y:.3g}", ha="center", va="bottom", fontsize=6, rotation=90)
+                        ax.text(x, y * 1.05, f"{y:,.0f}" if y >= 100 else f"{y:.3g}", ha="center", va="bottom", fontsize=6, rotation=90)
                     else:  # not available / failed / wrong: a marker, the reason is in results.md
                         ax.text(x, bottom * 1.1, "×", ha="center", va="bottom", fontsize=8, color=f"C{i}")
                         if j == 0:
