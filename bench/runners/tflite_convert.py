@@ -9,12 +9,27 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+
+def first_error(text: str) -> str | None:
+    """The cause in onnx2tf's output: the first exception (with its detail line) and the ONNX node it names."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", l).strip() for l in text.splitlines()]
+    lines = [l for l in lines if l]
+    for i, line in enumerate(lines):
+        if re.match(r"^[A-Za-z_.]*(Error|Exception): ", line) and not line.startswith("FileNotFoundError"):
+            msg = line
+            if "Exception encountered when calling layer" in line and i + 1 < len(lines):
+                msg += " " + lines[i + 1]  # TF's detail ("Dimensions must be equal ...") follows
+            node = next((l.split("onnx_op_name:", 1)[1].strip() for l in lines[i:] if "onnx_op_name:" in l), None)
+            return msg + (f" (ONNX node {node})" if node else "")
+    return next((l for l in lines if re.search(r"\b\w*Error\b", l)), None)
 
 
 def main() -> None:
@@ -38,10 +53,7 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)  # a SavedModel as big as the model; the log above is kept
     if not made:  # (a non-zero exit after the fp32 file was written is a later step failing; outputs are checked)
         tail = (r.stderr.strip() or r.stdout.strip()).splitlines()[-15:]
-        lines = [l.strip() for l in (r.stdout + r.stderr).splitlines() if l.strip()]
-        # the first error onnx2tf reports is the cause; a later FileNotFoundError is only its consequence
-        error = next((l for l in lines if ("Error" in l or "ERROR" in l) and "FileNotFoundError" not in l),
-                     next((l for l in reversed(tail) if "Error" in l or "error" in l), tail[-1] if tail else "?"))
+        error = first_error(r.stdout + "\n" + r.stderr) or (tail[-1] if tail else "?")
         print(json.dumps({"error": f"onnx2tf exited {r.returncode}: {error} (log: {log})", "log_tail": tail,
                           "seconds": seconds, "peak_rss_gb": rss_gb}))
         sys.exit(1)

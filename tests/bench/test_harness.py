@@ -113,3 +113,15 @@ def test_report_marks_wrong_outputs_and_failed_conversions(tmp_path):
     assert by["tvm"]["status"] == "build failed: boom"
     report.write(out)
     assert "wrong outputs (max diff 5.00e-01)" in (out / "results.md").read_text()
+
+
+def test_onnx2tf_error_names_the_cause_not_the_consequence():
+    from bench.runners.tflite_convert import first_error
+
+    log = ("\x1b[31mERROR:\x1b[0m The trace log is below.\n  File \"x.py\", line 1\n"
+           "ValueError: Exception encountered when calling layer \"tf.math.add_8\" (type TFOpLambda).\n\n"
+           "Dimensions must be equal, but are 12 and 128\n"
+           "\x1b[31mERROR:\x1b[0m onnx_op_name: node_add_4\n"
+           "FileNotFoundError: [Errno 2] No such file or directory: 'x_float32.tflite'\n")
+    assert first_error(log) == ('ValueError: Exception encountered when calling layer "tf.math.add_8" '
+                                '(type TFOpLambda). Dimensions must be equal, but are 12 and 128 (ONNX node node_add_4)')
