@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tol", type=float, default=1e-3,
                    help="largest accepted output difference from onnxruntime, over max(1, |ref|) (default: 1e-3)")
     p.add_argument("--timeout-s", type=float, default=3600.0, help="kill a runner process after this long")
+    p.add_argument("--prepare-timeout-s", type=float, default=1800.0,
+                   help="a conversion (onnx2tf) or TVM build that takes longer fails, and is recorded so "
+                        "(default: 1800)")
     p.add_argument("--omp-wait-policy", choices=("passive", "active"),
                    help="set OMP_WAIT_POLICY for every runtime (default: leave each runtime's own default)")
     p.add_argument("--quick", action="store_true",
@@ -120,7 +123,8 @@ def main(argv=None) -> int:
                          sweep_models=sweep_models, sweep_seqs=sweep_seqs, runs=args.runs, warmup=args.warmup,
                          rounds=args.rounds, budget_s=args.budget_s, tol=args.tol, out=out, force=args.force,
                          reprepare=args.reprepare, timeout_s=args.timeout_s, omp_wait_policy=args.omp_wait_policy,
-                         dry=args.command == "prepare", sweep_runtimes=args.sweep_runtimes, min_runs=args.min_runs)
+                         dry=args.command == "prepare", sweep_runtimes=args.sweep_runtimes, min_runs=args.min_runs,
+                         prepare_timeout_s=args.prepare_timeout_s)
     try:
         import matplotlib  # noqa: F401
     except ImportError:

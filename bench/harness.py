@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -84,6 +85,7 @@ class Config:
     dry: bool = False  # prepare and check only
     sweep_runtimes: Optional[list] = None  # None: the same as runtimes
     min_runs: int = 3  # the fewest timed runs of a slow cell
+    prepare_timeout_s: float = 1800.0  # a conversion or peer build that takes longer fails (and is cached so)
 
     def runtimes_for(self, model: str, seq: int) -> list:
         """The runtimes of one (model, seq): all of them in the main table, sweep_runtimes in the sweep."""
@@ -291,12 +293,19 @@ class Prepared:
 
     def _peer_json(self, venv: str, argv: list, timeout: float) -> dict:
         py = peers.venv_python(venv)
-        r = subprocess.run([str(py), *argv], capture_output=True, text=True, cwd=ROOT, env=_env(1, self.cfg),
-                           timeout=timeout)
-        lines = [l for l in r.stdout.strip().splitlines() if l.startswith("{")]
+        # its own session, so that a timeout ends the converter's children too (onnx2tf runs as one)
+        p = subprocess.Popen([str(py), *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                             env=_env(1, self.cfg), start_new_session=True)
+        try:
+            stdout, stderr = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            raise RuntimeError(f"timed out after {timeout:.0f} s (--prepare-timeout-s)") from None
+        lines = [l for l in stdout.strip().splitlines() if l.startswith("{")]
         info = json.loads(lines[-1]) if lines else {}
-        if r.returncode != 0 or "error" in info:
-            err = info.get("error") or ((r.stderr.strip() or r.stdout.strip()).splitlines() or ["?"])[-1]
+        if p.returncode != 0 or "error" in info:
+            err = info.get("error") or ((stderr.strip() or stdout.strip()).splitlines() or ["?"])[-1]
             raise RuntimeError(f"{err}")
         return info
 
@@ -315,7 +324,7 @@ class Prepared:
                 raise Transient(f"onnx2tf needs ~{need:.1f} GB of memory for this model, {have:.1f} GB is available "
                                 f"now; not converted (the next run tries again)")
             return self._peer_json("tflite", ["-m", "bench.runners.tflite_convert", str(src), str(out), str(work)],
-                                   3 * 3600)
+                                   self.cfg.prepare_timeout_s)
 
         return self._cached(out, key, make, "onnx2tf conversion")
 
@@ -326,7 +335,7 @@ class Prepared:
         out = d / f"{self.model}-{rt.variant}-s{self.seq}.so"
         key = {**_file_key(src), "packages": peers.PEER_VENVS["tvm"]}
         return self._cached(out, key, lambda: self._peer_json(
-            "tvm", ["-m", "bench.runners.tvm_build", str(src), str(out)], 3 * 3600), "TVM build")
+            "tvm", ["-m", "bench.runners.tvm_build", str(src), str(out)], self.cfg.prepare_timeout_s), "TVM build")
 
 
 # --------------------------------------------------------------------------- running one process
