@@ -414,10 +414,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("ops", help="list the supported ONNX ops", description="List the ONNX ops lpfc imports.")
     sp.set_defaults(func=cmd_ops)
+    sub.add_parser("bench", help="the benchmark harness (python -m bench; lpfc bench --help)", add_help=False)
     return p
 
 
+def cmd_bench(argv: Sequence[str]) -> int:
+    """Forwards to ``python -m bench`` from the checkout lpfc runs from (bench/ is not installed)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "bench" / "__main__.py").is_file():
+        print(f"lpfc: error: lpfc bench needs a source checkout of lpfc (no bench/ next to {root / 'lpfc'}); "
+              f"install lpfc with pip install -e . from one", file=sys.stderr)
+        return 1
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    return subprocess.call([sys.executable, "-m", "bench", *argv], env=env)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        return cmd_bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -13,6 +13,11 @@ By hand::
     python -m lpfc.testing.zoo                      # warm the cache for the tests
     python -m lpfc.testing.zoo --list               # what is cached, with op types
     python -m lpfc.testing.zoo --model gpt2 --exporter dynamo20 --force
+    python -m lpfc.testing.zoo --model minilm --exporter dynamo20 --seq 256   # another length
+
+Every model is exported at sequence length SEQ_LEN (128) unless a ``seq_len`` is
+given (the benchmark's sequence sweep); other lengths are cached under their own
+name (``minilm-dynamo20-s256.onnx``) and fingerprint.
 """
 from __future__ import annotations
 
@@ -134,10 +139,17 @@ def cache_dir() -> Path:
     return (Path(root) if root else Path.home() / ".cache" / "lpfc") / "zoo"
 
 
-def model_path(model: str, variant: str, cache: Optional[os.PathLike] = None) -> Path:
+def model_path(model: str, variant: str, cache: Optional[os.PathLike] = None, seq_len: int = SEQ_LEN) -> Path:
     _spec(model)
     _variant(variant)
-    return Path(cache if cache is not None else cache_dir()) / f"{model}-{variant}.onnx"
+    suffix = "" if seq_len == SEQ_LEN else f"-s{_seq_len(seq_len)}"
+    return Path(cache if cache is not None else cache_dir()) / f"{model}-{variant}{suffix}.onnx"
+
+
+def _seq_len(seq_len: int) -> int:
+    if not isinstance(seq_len, int) or isinstance(seq_len, bool) or seq_len <= PAD_LEN:
+        raise ZooError(f"sequence length {seq_len!r} should be an integer above {PAD_LEN} (the padding)")
+    return seq_len
 
 
 def _sidecar_path(path: Path) -> Path:
@@ -195,7 +207,7 @@ def _export_options(spec: ModelSpec, variant: Variant) -> dict:
     return options
 
 
-def fingerprint(model: str, variant: str) -> dict:
+def fingerprint(model: str, variant: str, seq_len: int = SEQ_LEN) -> dict:
     """Everything that shapes an export; a cached file is reused only while this is unchanged."""
     spec, var = _spec(model), _variant(variant)
     return {
@@ -205,7 +217,7 @@ def fingerprint(model: str, variant: str) -> dict:
         "model": model,
         "model_class": spec.model_class,
         "config": _config_source(spec),
-        "batch": BATCH, "seq_len": SEQ_LEN, "seed": SEED,
+        "batch": BATCH, "seq_len": _seq_len(seq_len), "seed": SEED,
         "attn_implementation": var.attn_implementation,
         "export_options": _export_options(spec, var),
     }
@@ -219,9 +231,9 @@ def read_sidecar(path: os.PathLike) -> Optional[dict]:
         return None
 
 
-def is_cached(model: str, variant: str, cache: Optional[os.PathLike] = None) -> bool:
+def is_cached(model: str, variant: str, cache: Optional[os.PathLike] = None, seq_len: int = SEQ_LEN) -> bool:
     """Whether export() would reuse a file rather than export."""
-    return _stale_reason(model_path(model, variant, cache), fingerprint(model, variant)) is None
+    return _stale_reason(model_path(model, variant, cache, seq_len), fingerprint(model, variant, seq_len)) is None
 
 
 def _stale_reason(path: Path, fp: dict) -> Optional[str]:
@@ -237,18 +249,19 @@ def _stale_reason(path: Path, fp: dict) -> Optional[str]:
 
 # --------------------------------------------------------------------------- inputs and reference
 
-def sample_inputs(model: str, seed: int = SEED) -> dict[str, np.ndarray]:
+def sample_inputs(model: str, seed: int = SEED, seq_len: int = SEQ_LEN) -> dict[str, np.ndarray]:
     """Deterministic inputs: random ids, trailing padding masked out, two token-type segments."""
     spec = _spec(model)
     rng = np.random.default_rng(seed)
-    valid = SEQ_LEN - PAD_LEN
-    input_ids = rng.integers(0, spec.vocab_size, size=(BATCH, SEQ_LEN), dtype=np.int64)
+    seq_len = _seq_len(seq_len)
+    valid = seq_len - PAD_LEN
+    input_ids = rng.integers(0, spec.vocab_size, size=(BATCH, seq_len), dtype=np.int64)
     input_ids[:, valid:] = 0  # the pad id, as a tokenizer writes it
-    attention_mask = np.ones((BATCH, SEQ_LEN), dtype=np.int64)
+    attention_mask = np.ones((BATCH, seq_len), dtype=np.int64)
     attention_mask[:, valid:] = 0
     inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
     if spec.token_type_ids:
-        token_type_ids = np.zeros((BATCH, SEQ_LEN), dtype=np.int64)
+        token_type_ids = np.zeros((BATCH, seq_len), dtype=np.int64)
         token_type_ids[:, valid // 2:valid] = 1  # a sentence pair: segment A then B
         inputs["token_type_ids"] = token_type_ids
     return inputs
@@ -291,30 +304,33 @@ def _collect_op_types(nodes, op_types: set[str]) -> None:
 # --------------------------------------------------------------------------- export
 
 def export(model: str, variant: str, force: bool = False,
-           cache: Optional[os.PathLike] = None) -> Path:
-    """The path of `model` exported with `variant`, exporting it first unless a fresh copy is cached."""
-    path = model_path(model, variant, cache)
-    fp = fingerprint(model, variant)
+           cache: Optional[os.PathLike] = None, seq_len: int = SEQ_LEN) -> Path:
+    """The path of `model` exported with `variant`, exporting it first unless a fresh copy is cached.
+
+    ``seq_len`` exports at another sequence length (cached under its own name)."""
+    path = model_path(model, variant, cache, seq_len)
+    fp = fingerprint(model, variant, seq_len)
     reason = "forced" if force else _stale_reason(path, fp)
+    label = f"{model}/{variant}" + ("" if seq_len == SEQ_LEN else f"/seq {seq_len}")
     if reason is None:
-        _log(f"{model}/{variant}: reused {path}")
+        _log(f"{label}: reused {path}")
         return path
-    _log(f"{model}/{variant}: exporting ({reason}) ...")
+    _log(f"{label}: exporting ({reason}) ...")
     try:
-        meta = _export_uncached(model, variant, path, fp)
+        meta = _export_uncached(model, variant, path, fp, seq_len)
     except ZooError:
         raise
     except Exception as error:
         raise ZooError(f"exporting zoo model {model!r} with variant {variant!r} failed: "
                        f"{type(error).__name__}: {error}") from error
-    _log(f"{model}/{variant}: done in {meta['total_seconds']:.1f} s "
+    _log(f"{label}: done in {meta['total_seconds']:.1f} s "
          f"(exporter {meta['export_seconds']:.1f} s), {meta['bytes'] / 2**20:.1f} MiB, "
          f"opset {meta['opset']}, {len(meta['op_types'])} op types, "
          f"ort vs torch max |diff| {meta['max_abs_diff']:.2e} -> {path}")
     return path
 
 
-def _export_uncached(model: str, variant: str, path: Path, fp: dict) -> dict:
+def _export_uncached(model: str, variant: str, path: Path, fp: dict, seq_len: int = SEQ_LEN) -> dict:
     """Export into a private temporary folder, check it, then publish it atomically."""
     import torch
 
@@ -324,7 +340,10 @@ def _export_uncached(model: str, variant: str, path: Path, fp: dict) -> dict:
     staging = Path(tempfile.mkdtemp(prefix=f".{path.stem}-", dir=path.parent))
     try:
         module, config = _build_module(spec, var)
-        inputs = sample_inputs(model)
+        max_positions = config.get("max_position_embeddings", config.get("n_positions"))
+        if max_positions is not None and seq_len > max_positions:
+            raise ZooError(f"{model} takes at most {max_positions} positions, not a sequence of {seq_len}")
+        inputs = sample_inputs(model, seq_len=seq_len)
         args = tuple(torch.from_numpy(inputs[name]) for name in spec.input_names)
         with torch.no_grad():
             expected = dict(zip(spec.output_names, (t.numpy() for t in module(*args))))
@@ -500,6 +519,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help=f"variants ({', '.join(VARIANTS)}); default: those the tests use")
     parser.add_argument("--force", action="store_true", help="export even when a fresh copy is cached")
     parser.add_argument("--cache-dir", type=Path, help=f"default: {cache_dir()}")
+    parser.add_argument("--seq", type=int, default=SEQ_LEN, help=f"sequence length (default: {SEQ_LEN})")
     args = parser.parse_args(argv)
 
     models = args.model or ALL_MODELS
@@ -515,7 +535,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     failures = []
     for model, variant in pairs:
         try:
-            export(model, variant, force=args.force, cache=args.cache_dir)
+            export(model, variant, force=args.force, cache=args.cache_dir, seq_len=args.seq)
         except ZooError as error:
             _log(f"FAILED: {error}")
             failures.append(error)
