@@ -53,6 +53,20 @@ def block_ir(M: int, K: int, N: int, act: str) -> str:
 """
 
 
+def gemm_call(lib, ks, M: int, K: int, N: int, rng):
+    """The kernel ``ks`` of ``lib`` (built by block_ir's block, called through its ``call_`` wrapper) ready to
+    run on random x (M x K), W (K x N, packed as the kernel wants) and b (N): (fn, ins, outs, (x, w, b, y))."""
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    w = rng.standard_normal((K, N)).astype(np.float32)
+    b = rng.standard_normal(N).astype(np.float32)
+    wp = np.ascontiguousarray(ks.packed[1](w))
+    y = np.empty((M, N), np.float32)
+    ins = (ctypes.c_void_p * 3)(x.ctypes.data, wp.ctypes.data, b.ctypes.data)
+    ins._keep = wp                          # the packed weights live as long as the argument array
+    outs = (ctypes.c_void_p * 1)(y.ctypes.data)
+    return getattr(lib, f"call_{ks.symbol}"), ins, outs, (x, w, b, y)
+
+
 def median_time(fn, repeat: int) -> float:
     for _ in range(3):
         fn()
@@ -100,14 +114,7 @@ def main() -> None:
               f" vs numpy.matmul (OpenBLAS), M={M}, GFLOP/s, median of {args.repeat}")
         print(f"{'K':>5} {'N':>5} | {'lpfc 1T':>8} {'numpy 1T':>9} {'ratio':>6} | {'lpfc 2T':>8} {'numpy 2T':>9} {'ratio':>6}")
         for K, N, op, ks in kernels[:1] + kernels:    # the first again: warms up the thread pools
-            x = rng.standard_normal((M, K)).astype(np.float32)
-            w = rng.standard_normal((K, N)).astype(np.float32)
-            b = rng.standard_normal(N).astype(np.float32)
-            wp = np.ascontiguousarray(ks.packed[1](w))
-            y = np.empty((M, N), np.float32)
-            ins = (ctypes.c_void_p * 3)(x.ctypes.data, wp.ctypes.data, b.ctypes.data)
-            outs = (ctypes.c_void_p * 1)(y.ctypes.data)
-            fn = getattr(lib, f"call_{ks.symbol}")
+            fn, ins, outs, (x, w, b, y) = gemm_call(lib, ks, M, K, N, rng)
             flop = 2.0 * M * N * K
             row = []
             for th in (1, 2):

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from gemm_micro import block_ir  # noqa: E402
+from gemm_micro import block_ir, gemm_call  # noqa: E402
 from lpfc.codegen import cpp_gemm  # noqa: E402
 from lpfc.codegen.targets import get_target  # noqa: E402
 from lpfc.codegen.toolchain import compile_shared  # noqa: E402
@@ -83,14 +83,7 @@ def main() -> None:
         print(f"{'shape':<16} {'K':>5} {'N':>5} | {'1T GFLOP/s':>10} {'% peak':>7} | {'2T GFLOP/s':>10} {'% peak':>7}")
         rng = np.random.default_rng(0)
         for K, N, what, ks in kernels:
-            x = rng.standard_normal((M, K)).astype(np.float32)
-            w = rng.standard_normal((K, N)).astype(np.float32)
-            b = rng.standard_normal(N).astype(np.float32)
-            wp = np.ascontiguousarray(ks.packed[1](w))
-            y = np.empty((M, N), np.float32)
-            ins = (ctypes.c_void_p * 3)(x.ctypes.data, wp.ctypes.data, b.ctypes.data)
-            outs = (ctypes.c_void_p * 1)(y.ctypes.data)
-            fn = getattr(lib, f"call_{ks.symbol}")
+            fn, ins, outs, _ = gemm_call(lib, ks, M, K, N, rng)
             flop = 2.0 * M * N * K
             for _ in range(3):
                 fn(ins, outs, 1)

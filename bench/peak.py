@@ -1,9 +1,9 @@
 """The machine's peak, measured: an FMA-throughput probe and the best SGEMM at hand.
 
-* FMA probe: a small C program built with the host's cc (``-O2 -mavx2 -mfma -fopenmp``, and an
+* FMA probe: ``bench/fma_peak.c`` built with the host's cc (``-O2 -mavx2 -mfma -fopenmp``, and an
   AVX-512 build too where the CPU has avx512f), each thread running 12 independent chains of
   vector FMAs (enough to cover FMA latency x throughput on current x86 cores). GFLOP/s =
-  2 x lanes x chains x iterations x threads / time, best of 5.
+  2 x lanes x chains x iterations x threads / time, best of its repeats.
 * SGEMM: numpy.matmul (its BLAS, OpenBLAS in the wheels) with threadpoolctl limiting it to the
   thread count, on 1024^3 and on BERT's FFN shape 128x768x3072; and lpfc's own GEMM kernel
   (cpp_gemm, as bench/gemm_micro.py builds it) on the FFN shape.
@@ -13,62 +13,17 @@
 from __future__ import annotations
 
 import ctypes
-import json
 import os
+import re
 import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-FMA_SOURCE = r"""
-#include <immintrin.h>
-#include <omp.h>
-#include <stdio.h>
-#include <stdlib.h>
-#ifdef USE_AVX512
-typedef __m512 vec; enum { LANES = 16 };
-#define SET1 _mm512_set1_ps
-#define FMA _mm512_fmadd_ps
-#define ADD _mm512_add_ps
-#define STORE _mm512_storeu_ps
-#else
-typedef __m256 vec; enum { LANES = 8 };
-#define SET1 _mm256_set1_ps
-#define FMA _mm256_fmadd_ps
-#define ADD _mm256_add_ps
-#define STORE _mm256_storeu_ps
-#endif
-#define CHAINS 12
-int main(int argc, char **argv) {
-    long iters = argc > 1 ? atol(argv[1]) : 100000000L;
-    int threads = argc > 2 ? atoi(argv[2]) : 1;
-    float seed = (float)argc * 1e-9f;
-    double best = 0; float sink = 0;
-    for (int rep = 0; rep < 5; rep++) {
-        double t0 = omp_get_wtime();
-        #pragma omp parallel num_threads(threads) reduction(+:sink)
-        {
-            vec acc[CHAINS];
-            for (int c = 0; c < CHAINS; c++) acc[c] = SET1(seed * (c + 1));
-            vec b = SET1(1.0f - seed), d = SET1(seed);
-            for (long i = 0; i < iters; i++) {
-                #pragma GCC unroll 12
-                for (int c = 0; c < CHAINS; c++) acc[c] = FMA(acc[c], b, d);
-            }
-            vec s = acc[0];
-            for (int c = 1; c < CHAINS; c++) s = ADD(s, acc[c]);
-            float out[LANES]; STORE(out, s);
-            for (int l = 0; l < LANES; l++) sink += out[l];
-        }
-        double t = omp_get_wtime() - t0;
-        double gflops = 2.0 * LANES * CHAINS * (double)iters * threads / t / 1e9;
-        if (gflops > best) best = gflops;
-    }
-    printf("{\"gflops\": %.2f, \"lanes\": %d, \"chains\": %d, \"sink\": %g}\n", best, LANES, CHAINS, sink);
-    return 0;
-}
-"""
+#: The probe (shared with bench/gemm_peak.py): independent vector FMA chains per thread, best of its repeats;
+#: its last line is "fma_peak isa=... threads=N chains=C gflops=X per_thread=Y".
+FMA_SOURCE = Path(__file__).resolve().parent / "fma_peak.c"
 
 
 def _cpu_flags() -> set:
@@ -93,7 +48,7 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def fma_probe(threads_list=(1, 2), iters: int = 20_000_000) -> dict:
+def fma_probe(threads_list=(1, 2), iters: int = 10_000_000) -> dict:
     """GFLOP/s of the FMA probe per thread count: {"avx2": {1: x, 2: y}, "avx512": ...}."""
     cc = os.environ.get("CC", "cc")
     flags = _cpu_flags()
@@ -101,13 +56,12 @@ def fma_probe(threads_list=(1, 2), iters: int = 20_000_000) -> dict:
     if {"avx2", "fma"} <= flags:
         isas.append(("avx2", ["-mavx2", "-mfma"]))
     if "avx512f" in flags:
-        isas.append(("avx512", ["-mavx512f", "-DUSE_AVX512"]))
+        isas.append(("avx512", ["-mavx512f", "-DFMA_PEAK_AVX512"]))
     if not isas:
         return {"error": "the CPU has neither AVX2+FMA nor AVX-512 (the probe needs one)"}
     out: dict = {}
     with tempfile.TemporaryDirectory() as d:
-        src = Path(d) / "fma.c"
-        src.write_text(FMA_SOURCE)
+        src = FMA_SOURCE
         for isa, isa_flags in isas:
             exe = Path(d) / f"fma_{isa}"
             r = subprocess.run([cc, "-O2", *isa_flags, "-fopenmp", str(src), "-o", str(exe)],
@@ -117,21 +71,17 @@ def fma_probe(threads_list=(1, 2), iters: int = 20_000_000) -> dict:
                 continue
             out[isa] = {}
             for t in threads_list:
-                r = subprocess.run([str(exe), str(iters), str(t)], capture_output=True, text=True,
+                r = subprocess.run([str(exe), str(t), "12", str(iters), "5"], capture_output=True, text=True,
                                    env=dict(os.environ, OMP_NUM_THREADS=str(t)))
-                out[isa][t] = json.loads(r.stdout)["gflops"] if r.returncode == 0 else None
+                m = re.search(r"^fma_peak .* gflops=([0-9.]+)", r.stdout, re.M) if r.returncode == 0 else None
+                out[isa][t] = float(m.group(1)) if m else None
     return out
 
 
 def _median_time(fn, repeat: int) -> float:
-    for _ in range(3):
-        fn()
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    from .gemm_micro import median_time
+
+    return median_time(fn, repeat)
 
 
 def numpy_sgemm(threads_list=(1, 2), shapes=((1024, 1024, 1024), (128, 768, 3072)), repeat: int = 10) -> dict:
