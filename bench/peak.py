@@ -15,10 +15,8 @@ from __future__ import annotations
 import ctypes
 import os
 import re
-import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 #: The probe (shared with bench/gemm_peak.py): independent vector FMA chains per thread, best of its repeats;

@@ -311,10 +311,11 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
     try:
         n_jobs = jobs or max(1, min(4, os.cpu_count() or 1))
         name = Path(model_file).stem if model_file != "<module>" else output.stem
+        generate = generate_model
         if tgt.opencl:   # + kernels.cl and the OpenCL host glue (docs/opencl.md)
-            from .codegen.ocl_model import generate_ocl_model as generate_model  # noqa: F811
+            from .codegen.ocl_model import generate_ocl_model as generate
         gen = stages.run("generate", "generating C++",
-                         lambda: generate_model(fn, plan, sources, build_dir, name, chunks=n_jobs))
+                         lambda: generate(fn, plan, sources, build_dir, name, chunks=n_jobs))
         header_path = Path(header) if header is not None else output.with_suffix(".h")
         prefix = output.stem[3:] if output.stem.startswith("lib") and len(output.stem) > 3 else output.stem
         header_src = header_text(gen, prefix, output.name, Path(model_file).name)

@@ -255,16 +255,7 @@ def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[
     L.append("#pragma omp for schedule(dynamic, 1)")
     L.append("#endif")
     L.append("        for (long b = 0; b < BT; ++b) {")
-    rem = "b"
-    for i in range(nb - 1, -1, -1):
-        L.append(f"            const long bi{i} = {rem} % {batch[i]}L; (void)bi{i};")
-        if i:
-            L.append(f"            const long r{i} = {rem} / {batch[i]}L;")
-            rem = f"r{i}"
-    L.append(f"            const float *Q = p{q.arg} + {_batch_offset(q, nb)};")
-    L.append(f"            const float *K = p{kt.arg} + {_batch_offset(kt, nb)};")
-    L.append(f"            const float *Vs = p{vv.arg} + {_batch_offset(vv, nb)};")
-    L.append(f"            float *Ob = O + {_batch_offset(ov, nb)};")
+    L += _head_pointers(info)
     L.append("            if (!kt) {   // out of memory: this head's output is NaN (every thread still runs the loop)")
     L.append(f"                for (long i = 0; i < S; ++i) for (long c = 0; c < DV; ++c) "
              f"Ob[i * {ov.strides[-2]}L + c * {ov.strides[-1]}L] = NAN;")
@@ -306,22 +297,7 @@ def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[
     L.append("                    for (long k = 0; k < D; ++k) acc += qr[k] * kt[k * T + j];")
     L.append("                    s[j] = acc;")
     L.append("                }")
-    # element-wise ops on the score row
-    fn = {"graph.add": "add", "graph.sub": "sub", "graph.mul": "mul", "graph.div": "div"}
-    sc = {"graph.add": "+", "graph.sub": "-", "graph.mul": "*", "graph.div": "/"}
-    for n, (name, sv, first) in enumerate(info["steps"]):
-        row = f"M{n} + i * {sv.strides[-2]}L"
-        if sv.strides[-1] == 1:
-            vop = f"V::load({row} + j)"
-            sop = f"({row})[j]"
-        else:
-            vop = f"V::set1(({row})[0])"
-            sop = f"({row})[0]"
-        va, vb_ = ("V::load(s + j)", vop) if first else (vop, "V::load(s + j)")
-        sa, sb = ("s[j]", sop) if first else (sop, "s[j]")
-        L.append("                for (j = 0; j + V::W <= T; j += V::W) "
-                 f"V::store(s + j, V::{fn[name]}({va}, {vb_}));")
-        L.append(f"                for (; j < T; ++j) s[j] = {sa} {sc[name]} {sb};")
+    L += _step_lines(info, " " * 16)    # element-wise ops on the score row
     L.append(f"                {isa.ns}_row::softmax(s, T, {'true' if info['nan_to_zero'] else 'false'});")
     # P·V
     L.append("                long c = 0;")
@@ -365,6 +341,23 @@ def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[
     headers = ("<math.h>", "<stdint.h>", "<stdlib.h>", "<string.h>")
     return KernelSource(symbol=symbol, code="\n".join(L) + "\n", headers=tuple(dict.fromkeys(headers)),
                         helpers=(isa.helper(), row_helper(isa.name)), variant=f"{isa.name} per-head")
+
+
+def _head_pointers(info) -> list:
+    """Inside the loop over (batch, head) index ``b``: its indices bi0.. and the pointers Q, K, Vs, Ob."""
+    batch, nb = info["batch"], len(info["batch"])
+    q, kt, vv, ov = info["q"], info["kt"], info["v"], info["out"]
+    L, rem = [], "b"
+    for i in range(nb - 1, -1, -1):
+        L.append(f"            const long bi{i} = {rem} % {batch[i]}L; (void)bi{i};")
+        if i:
+            L.append(f"            const long r{i} = {rem} / {batch[i]}L;")
+            rem = f"r{i}"
+    L.append(f"            const float *Q = p{q.arg} + {_batch_offset(q, nb)};")
+    L.append(f"            const float *K = p{kt.arg} + {_batch_offset(kt, nb)};")
+    L.append(f"            const float *Vs = p{vv.arg} + {_batch_offset(vv, nb)};")
+    L.append(f"            float *Ob = O + {_batch_offset(ov, nb)};")
+    return L
 
 
 def _step_lines(info, indent: str) -> list:
@@ -424,16 +417,7 @@ def _emit_tiled(info: dict, isa, symbol: str, query_block: int) -> KernelSource:
           "#pragma omp for schedule(dynamic, 1)",
           "#endif",
           "        for (long b = 0; b < BT; ++b) {"]
-    rem = "b"
-    for i in range(nb - 1, -1, -1):
-        L.append(f"            const long bi{i} = {rem} % {batch[i]}L; (void)bi{i};")
-        if i:
-            L.append(f"            const long r{i} = {rem} / {batch[i]}L;")
-            rem = f"r{i}"
-    L.append(f"            const float *Q = p{q.arg} + {_batch_offset(q, nb)};")
-    L.append(f"            const float *K = p{kt.arg} + {_batch_offset(kt, nb)};")
-    L.append(f"            const float *Vs = p{vv.arg} + {_batch_offset(vv, nb)};")
-    L.append(f"            float *Ob = O + {_batch_offset(ov, nb)};")
+    L += _head_pointers(info)
     L += ["            if (!kp) {   // out of memory: this head's output is NaN (every thread still runs the loop)",
           f"                for (long i = 0; i < S; ++i) for (long c = 0; c < DV; ++c) Ob[i * {ldo}L + c] = NAN;",
           "                continue;",

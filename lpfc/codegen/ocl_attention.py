@@ -29,28 +29,12 @@ def _offset(view, nb: int) -> str:
     return " + ".join([str(view.offset)] + [f"(size_t)bi{i} * {view.strides[i]}" for i in range(nb) if view.strides[i]])
 
 
-def emit_ocl_attention(op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
-    info = cpp_attention.analyse(op)
-    if info is None:
-        raise ValueError(f"{symbol}: not an attention block the OpenCL emitter accepts")
-    LS = (choice or {}).get("ls", 64)
-    assert LS & (LS - 1) == 0
-    batch, S, D, T, DV = info["batch"], info["S"], info["D"], info["T"], info["DV"]
+def _row_pointers(info, used) -> list:
+    """The kernel's argument pointers, the batch indices bi0.. of work-group/item index ``b``, and the
+    pointers Q, K, V, O and M0.. (mask steps) of query row ``i`` (both kernel shapes share them)."""
+    batch, nb = info["batch"], len(info["batch"])
     q, kt, vv, ov = info["q"], info["kt"], info["v"], info["out"]
-    nb = len(batch)
-    BT = math.prod(batch)
-    used = sorted({q.arg, kt.arg, vv.arg} | {s[1].arg for s in info["steps"]})
-    args = [("in", a) for a in used] + [("out", 0)]
-    P = [param(f"p{a}") for a in used] + [param("o")]
-    if (choice or {}).get("per_item"):
-        return _emit_per_item(info, symbol, LS, used, args, P)
-    L = [f"__kernel __attribute__((reqd_work_group_size({LS}, 1, 1)))",
-         f"void {symbol}({', '.join(P)}) {{",
-         f"    const int S = {S}, D = {D}, T = {T}, DV = {DV};",
-         "    const int lid = get_local_id(0), i = get_group_id(0) % S, b = get_group_id(0) / S;"]
-    for a in used:
-        L.append("    " + bind(f"p{a}"))
-    L.append("    " + bind("o", const=False))
+    L = ["    " + bind(f"p{a}") for a in used] + ["    " + bind("o", const=False)]
     rem = "b"
     for k in range(nb - 1, -1, -1):
         L.append(f"    const int bi{k} = {rem} % {batch[k]};")
@@ -64,6 +48,28 @@ def emit_ocl_attention(op: Operation, target: Target, symbol: str, choice: Optio
           f"    __global float *O = o + {_offset(ov, nb)} + (size_t)i * {ov.strides[-2]};"]
     for n, (_, sv, _) in enumerate(info["steps"]):
         L.append(f"    __global const float *M{n} = p{sv.arg} + {_offset(sv, nb)} + (size_t)i * {sv.strides[-2]};")
+    return L
+
+
+def emit_ocl_attention(op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
+    info = cpp_attention.analyse(op)
+    if info is None:
+        raise ValueError(f"{symbol}: not an attention block the OpenCL emitter accepts")
+    LS = (choice or {}).get("ls", 64)
+    assert LS & (LS - 1) == 0
+    batch, S, D, T, DV = info["batch"], info["S"], info["D"], info["T"], info["DV"]
+    q, kt, vv, ov = info["q"], info["kt"], info["v"], info["out"]
+    BT = math.prod(batch)
+    used = sorted({q.arg, kt.arg, vv.arg} | {s[1].arg for s in info["steps"]})
+    args = [("in", a) for a in used] + [("out", 0)]
+    P = [param(f"p{a}") for a in used] + [param("o")]
+    if (choice or {}).get("per_item"):
+        return _emit_per_item(info, symbol, LS, used, args, P)
+    L = [f"__kernel __attribute__((reqd_work_group_size({LS}, 1, 1)))",
+         f"void {symbol}({', '.join(P)}) {{",
+         f"    const int S = {S}, D = {D}, T = {T}, DV = {DV};",
+         "    const int lid = get_local_id(0), i = get_group_id(0) % S, b = get_group_id(0) / S;"]
+    L += _row_pointers(info, used)
     L += [f"    __local float qr[{D}];",
           f"    __local float Y[{T}];",
           f"    __local float red[{LS}];",
@@ -96,29 +102,13 @@ def _emit_per_item(info, symbol, LS, used, args, P) -> KernelSource:
     barriers (what CPU devices such as PoCL's like; a GPU would rather have the group-per-row kernel)."""
     batch, S, D, T, DV = info["batch"], info["S"], info["D"], info["T"], info["DV"]
     q, kt, vv, ov = info["q"], info["kt"], info["v"], info["out"]
-    nb = len(batch)
     BT = math.prod(batch)
     L = [f"__kernel __attribute__((reqd_work_group_size({LS}, 1, 1)))",
          f"void {symbol}({', '.join(P)}) {{",
          f"    const int S = {S}, D = {D}, T = {T}, DV = {DV};",
          "    const int i = get_global_id(0), b = get_global_id(1);",
          "    if (i >= S) return;"]
-    for a in used:
-        L.append("    " + bind(f"p{a}"))
-    L.append("    " + bind("o", const=False))
-    rem = "b"
-    for k in range(nb - 1, -1, -1):
-        L.append(f"    const int bi{k} = {rem} % {batch[k]};")
-        L.append(f"    (void)bi{k};")
-        if k:
-            L.append(f"    const int r{k} = {rem} / {batch[k]};")
-            rem = f"r{k}"
-    L += [f"    __global const float *Q = p{q.arg} + {_offset(q, nb)} + (size_t)i * {q.strides[-2]};",
-          f"    __global const float *K = p{kt.arg} + {_offset(kt, nb)};",
-          f"    __global const float *V = p{vv.arg} + {_offset(vv, nb)};",
-          f"    __global float *O = o + {_offset(ov, nb)} + (size_t)i * {ov.strides[-2]};"]
-    for n, (_, sv, _) in enumerate(info["steps"]):
-        L.append(f"    __global const float *M{n} = p{sv.arg} + {_offset(sv, nb)} + (size_t)i * {sv.strides[-2]};")
+    L += _row_pointers(info, used)
     L += [f"    float s[{T}], acc[{DV}];",
           "    float mx = -INFINITY;",
           "    for (int j = 0; j < T; ++j) {",
