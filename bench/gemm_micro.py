@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lpfc.codegen import cpp_gemm  # noqa: E402
+from lpfc.codegen.kernel_source import headers_and_helpers  # noqa: E402
 from lpfc.codegen.targets import get_target  # noqa: E402
 from lpfc.codegen.toolchain import compile_shared  # noqa: E402
 from lpfc.ir.parser import parse_module  # noqa: E402
@@ -51,6 +52,18 @@ def block_ir(M: int, K: int, N: int, act: str) -> str:
   }}
 }}
 """
+
+
+def kernel_library(sources, d: Path, target) -> ctypes.CDLL:
+    """The KernelSources compiled into one library in ``d``, each callable as ``call_SYMBOL(in, out, threads)``."""
+    headers, helpers = headers_and_helpers(sources)
+    src = [f"#include {h}" for h in headers] + helpers
+    for ks in sources:
+        src += [ks.code, f'extern "C" __attribute__((visibility("default"))) void call_{ks.symbol}'
+                         f'(const void *const *i, void *const *o, int t) {{ {ks.symbol}(i, o, t); }}']
+    (d / "k.cc").write_text("\n".join(src))
+    return ctypes.CDLL(str(compile_shared(target, [d / "k.cc"], d / "libk.so", ["-fopenmp"], with_runtime=False,
+                                          link_flags=["-fopenmp"])))
 
 
 def gemm_call(lib, ks, M: int, K: int, N: int, rng):
@@ -99,17 +112,7 @@ def main() -> None:
             choice["isa"] = args.isa
         kernels.append((K, N, op, cpp_gemm.emit_gemm(op, host, f"gemm_{K}_{N}", choice)))
     with tempfile.TemporaryDirectory() as d:
-        helpers = []
-        for *_, ks in kernels:
-            helpers += [h for h in ks.helpers if h not in helpers]
-        headers = list(dict.fromkeys(h for *_, ks in kernels for h in ks.headers))
-        src = [f"#include {h}" for h in headers] + helpers
-        for *_, ks in kernels:
-            src += [ks.code, f'extern "C" __attribute__((visibility("default"))) void call_{ks.symbol}'
-                             f'(const void *const *i, void *const *o, int t) {{ {ks.symbol}(i, o, t); }}']
-        (Path(d) / "k.cc").write_text("\n".join(src))
-        lib = ctypes.CDLL(str(compile_shared(host, [Path(d) / "k.cc"], Path(d) / "libk.so", ["-fopenmp"],
-                                             with_runtime=False, link_flags=["-fopenmp"])))
+        lib = kernel_library([ks for *_, ks in kernels], Path(d), host)
         print(f"lpfc GEMM ({kernels[0][3].variant.split(' MC')[0]}, epilogue: bias{' + gelu' if args.act == 'gelu' else ''})"
               f" vs numpy.matmul (OpenBLAS), M={M}, GFLOP/s, median of {args.repeat}")
         print(f"{'K':>5} {'N':>5} | {'lpfc 1T':>8} {'numpy 1T':>9} {'ratio':>6} | {'lpfc 2T':>8} {'numpy 2T':>9} {'ratio':>6}")

@@ -11,7 +11,6 @@ machine does not count) and at 2 threads by wall time (median), and prints GFLOP
 from __future__ import annotations
 
 import argparse
-import ctypes
 import re
 import statistics
 import subprocess
@@ -26,10 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from gemm_micro import block_ir, gemm_call  # noqa: E402
+from gemm_micro import block_ir, gemm_call, kernel_library  # noqa: E402
 from lpfc.codegen import cpp_gemm  # noqa: E402
 from lpfc.codegen.targets import get_target  # noqa: E402
-from lpfc.codegen.toolchain import compile_shared  # noqa: E402
 from lpfc.ir.parser import parse_module  # noqa: E402
 
 # (K, N, what): BERT-base (hidden 768) and MiniLM (hidden 384) layers at sequence 128
@@ -66,17 +64,7 @@ def main() -> None:
             op = next(o for o in parse_module(block_ir(M, K, N, args.act)).main.ops if o.name == "graph.fused")
             choice = cpp_gemm.GEMM_EMITTER.variants(op, host)[args.variant]
             kernels.append((K, N, what, cpp_gemm.emit_gemm(op, host, f"gemm_{K}_{N}", choice)))
-        helpers = []
-        for *_, ks in kernels:
-            helpers += [h for h in ks.helpers if h not in helpers]
-        headers = list(dict.fromkeys(h for *_, ks in kernels for h in ks.headers))
-        src = [f"#include {h}" for h in headers] + helpers
-        for *_, ks in kernels:
-            src += [ks.code, f'extern "C" __attribute__((visibility("default"))) void call_{ks.symbol}'
-                             f'(const void *const *i, void *const *o, int t) {{ {ks.symbol}(i, o, t); }}']
-        (d / "k.cc").write_text("\n".join(src))
-        lib = ctypes.CDLL(str(compile_shared(host, [d / "k.cc"], d / "libk.so", ["-fopenmp"], with_runtime=False,
-                                             link_flags=["-fopenmp"])))
+        lib = kernel_library([ks for *_, ks in kernels], d, host)
         print(f"FMA peak (bench/fma_peak.c, 1 core, AVX2): {peak:.1f} GFLOP/s; 2 threads: {2 * peak:.1f}")
         print(f"lpfc GEMM, M={M}, epilogue bias{' + gelu' if args.act == 'gelu' else ''}, "
               f"variant {kernels[0][3].variant}")

@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import subprocess
@@ -104,10 +103,9 @@ def lpfc_gemm(threads_list=(1, 2), m: int = 128, k: int = 768, n: int = 3072, re
 
     from lpfc.codegen import cpp_gemm
     from lpfc.codegen.targets import get_target
-    from lpfc.codegen.toolchain import compile_shared
     from lpfc.ir.parser import parse_module
 
-    from .gemm_micro import block_ir
+    from .gemm_micro import block_ir, gemm_call, kernel_library
 
     host = get_target("host")
     op = next(o for o in parse_module(block_ir(m, k, n, "none")).main.ops if o.name == "graph.fused")
@@ -115,22 +113,10 @@ def lpfc_gemm(threads_list=(1, 2), m: int = 128, k: int = 768, n: int = 3072, re
     ks = cpp_gemm.emit_gemm(op, host, "gemm_peak", choice)
     res: dict = {"shape": f"{m}x{k}x{n}", "variant": ks.variant}
     with tempfile.TemporaryDirectory() as d:
-        src = [f"#include {h}" for h in ks.headers] + list(ks.helpers)
-        src += [ks.code, f'extern "C" __attribute__((visibility("default"))) void call_k'
-                         f'(const void *const *i, void *const *o, int t) {{ {ks.symbol}(i, o, t); }}']
-        (Path(d) / "k.cc").write_text("\n".join(src))
-        lib = ctypes.CDLL(str(compile_shared(host, [Path(d) / "k.cc"], Path(d) / "libk.so", ["-fopenmp"],
-                                             with_runtime=False, link_flags=["-fopenmp"])))
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((m, k), dtype=np.float32)
-        w = rng.standard_normal((k, n), dtype=np.float32)
-        b = rng.standard_normal(n, dtype=np.float32)
-        wp = np.ascontiguousarray(ks.packed[1](w))
-        y = np.empty((m, n), np.float32)
-        ins = (ctypes.c_void_p * 3)(x.ctypes.data, wp.ctypes.data, b.ctypes.data)
-        outs = (ctypes.c_void_p * 1)(y.ctypes.data)
+        lib = kernel_library([ks], Path(d), host)
+        fn, ins, outs, (x, w, b, y) = gemm_call(lib, ks, m, k, n, np.random.default_rng(0))
         for t in threads_list:
-            s = _median_time(lambda: lib.call_k(ins, outs, t), repeat)
+            s = _median_time(lambda: fn(ins, outs, t), repeat)
             res[str(t)] = 2.0 * m * n * k / s / 1e9
         err = float(np.abs(y - (x @ w + b)).max())
         res["max_abs_err"] = err
