@@ -37,7 +37,7 @@ from .session import _DTYPES, NodeArg, Session
 #: ELF e_machine values lpfc knows by name.
 ELF_MACHINES = {3: "i386", 40: "arm", 62: "x86_64", 183: "aarch64", 243: "riscv"}
 DRIVER_SOURCE = Path(__file__).resolve().parents[1] / "runtime" / "driver" / "lpfc_driver.c"
-DRIVER_TIMEOUT_S = 3600  # BERT-base under qemu with the scalar SIMD path takes minutes
+DRIVER_TIMEOUT_S = 3600  # one run under qemu: BERT-base takes ~1-2 min with NEON, far longer on a loaded machine
 
 
 @dataclass(frozen=True)
