@@ -40,7 +40,6 @@ class Profile:
     @classmethod
     def from_samples(cls, info: str, samples: list, totals: list, threads: int = 1, library: str = "") -> "Profile":
         lines = [ln for ln in info.split("\n") if ln]
-        n = len(lines)
         kernels = []
         for i, ln in enumerate(lines):
             f = (ln.split("\t") + [""] * 6)[:6]
@@ -51,7 +50,6 @@ class Profile:
             xs = [s[i] for s in samples if i < len(s)]
             kernels.append(KernelTime(i, f[0], f[1], f[2], f[3], flop, f[5], statistics.median(xs) if xs else 0.0,
                                       xs))
-        del n
         return cls(kernels, statistics.median(totals) if totals else 0.0, threads, len(samples), library)
 
     @property

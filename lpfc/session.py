@@ -196,6 +196,10 @@ class Session:
             t0 = time.perf_counter()
             seconds, info = self._run(feeds, profile=True)[1]
             t1 = time.perf_counter()
+            if not info:
+                raise ModelLoadError(f"{self.path.name} records no per-kernel times: it has no kernels, or it is an "
+                                     "opencl library, whose device kernels are timed by the OpenCL glue instead",
+                                     hint="for opencl libraries set LPFC_OPENCL_PROFILE=FILE (docs/opencl.md)")
             if r >= warmup:
                 samples.append(seconds)
                 totals.append(t1 - t0)

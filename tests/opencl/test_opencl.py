@@ -275,6 +275,18 @@ def test_cli_compile_and_run(ocl, tmp_path, cache_dir, capsys):
     assert np.max(np.abs(got - want["y"])) < 1e-4
 
 
+def test_profile_refuses_clearly_on_an_opencl_library(ocl, tmp_path, cache_dir, capsys):
+    """The generated opencl model records no host-side kernel times: profile() says so and where to look,
+    rather than printing an empty table."""
+    model, feeds, want = gemm_model()
+    res = _compile(save(model, tmp_path / "g.onnx"), tmp_path / "libg.so")
+    with lpfc.load(res.library) as s:
+        with pytest.raises(ModelLoadError, match="no per-kernel times.*opencl") as e:
+            s.profile(feeds, runs=1)
+        assert "LPFC_OPENCL_PROFILE" in str(e.value)
+        assert np.max(np.abs(s.run(feeds)["y"] - want["y"])) < 1e-4     # the session still works
+
+
 FAST = ("tiny-bert", "tiny-gpt2", "minilm")
 
 
