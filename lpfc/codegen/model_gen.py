@@ -216,6 +216,28 @@ def _render(template: str, **ctx) -> str:
     return env.get_template(template).render(**ctx)
 
 
+def write_kernel_files(kernels: list, out_dir: Path, chunks: int) -> list:
+    """Writes the C++ kernels into ``kernels_<i>.cc``, spread over at most ``chunks`` translation units of
+    about equal size (the C++ compiler is the slow part of a build; the files compile in parallel), each
+    file keeping the kernels' order.  Returns the paths."""
+    if not kernels:
+        return []
+    headers, helpers = headers_and_helpers(kernels)
+    files: list = [[] for _ in range(max(1, min(chunks, len(kernels))))]
+    sizes = [0] * len(files)
+    for ks in sorted(kernels, key=lambda k: -len(k.code)):
+        i = sizes.index(min(sizes))
+        files[i].append(ks)
+        sizes[i] += len(ks.code)
+    paths = []
+    for i, group in enumerate(files):
+        group.sort(key=kernels.index)
+        p = out_dir / f"kernels_{i}.cc"
+        p.write_text(_render("model_kernels.cc.j2", kernels=group, headers=headers, helpers=helpers, file_index=i))
+        paths.append(p)
+    return paths
+
+
 def generate_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tuple[Operation, KernelSource]],
                    out_dir: Path, model_name: str, *, chunks: int = 2) -> GeneratedModel:
     """Writes model.cc, kernels_*.cc and weights.bin into ``out_dir``. model.cc embeds the weights with
@@ -288,7 +310,6 @@ def generate_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tup
         calls.append(dict(symbol=first.symbol, ins=ins, outs=outs, kind=kernel_kind(op),
                           label=c_comment(f"{op.attributes.get('name', '')} {kernel_kind(op)}".strip()),
                           node=c_comment(op.location.name if op.location else "")))
-    headers, helpers = headers_and_helpers(unique.values())
 
     copies = []
     for j, v in plan.output_copies:
@@ -310,25 +331,10 @@ def generate_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tup
                              data=f"lpfc_weights + {e.weight_offset}" if e.weight_offset is not None else "nullptr"))
         return rows
 
-    # Spread unique kernels over a few translation units (the C++ compiler is the slow part).
     uniq = list(unique.values())
-    n_files = max(1, min(chunks, len(uniq)))
-    files = [[] for _ in range(n_files)]
-    sizes = [0] * n_files
-    for ks in sorted(uniq, key=lambda k: -len(k.code)):
-        i = sizes.index(min(sizes))
-        files[i].append(ks)
-        sizes[i] += len(ks.code)
-
     weights_path = out_dir / "weights.bin"
     weights_blob_size = weights.size
-    sources = []
-    for i, group in enumerate(files):
-        group.sort(key=lambda k: uniq.index(k))
-        text = _render("model_kernels.cc.j2", kernels=group, headers=headers, helpers=helpers, file_index=i)
-        p = out_dir / f"kernels_{i}.cc"
-        p.write_text(text)
-        sources.append(p)
+    sources = write_kernel_files(uniq, out_dir, chunks)
     model_cc = _render("model.cc.j2", model_name=c_string(model_name), model_comment=c_comment(model_name),
                        weights_file=weights_path.name, inputs=table(inputs), outputs=table(outputs),
                        tensors=table(tensors), arena_bytes=plan.arena_bytes, calls=calls, copies=copies,

@@ -23,7 +23,7 @@ from ..ir.core import Function, Operation, Value
 from .kernel_source import KernelSource, headers_and_helpers
 from .memory_plan import ARENA_ALIGNMENT, FunctionMemoryPlan, align_up
 from .model_gen import (_SAFE_PATH, GeneratedModel, TensorEntry, WeightsBlob, _dtype_enum, _normalise_symbol,
-                        _render, c_comment, c_string, kernel_kind)
+                        _render, c_comment, c_string, kernel_kind, write_kernel_files)
 from .ocl_common import preamble
 
 
@@ -158,21 +158,7 @@ def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence
                      data=f"lpfc_weights + {e.weight_offset}" if e.weight_offset is not None else "nullptr")
                 for e in entries]
 
-    sources = []
-    headers, helpers = headers_and_helpers(host_ks)
-    if host_ks:
-        n_files = max(1, min(chunks, len(host_ks)))
-        files = [[] for _ in range(n_files)]
-        sizes = [0] * n_files
-        for ks in sorted(host_ks, key=lambda k: -len(k.code)):
-            i = sizes.index(min(sizes))
-            files[i].append(ks)
-            sizes[i] += len(ks.code)
-        for i, group in enumerate(files):
-            group.sort(key=lambda k: host_ks.index(k))
-            p = out_dir / f"kernels_{i}.cc"
-            p.write_text(_render("model_kernels.cc.j2", kernels=group, headers=headers, helpers=helpers, file_index=i))
-            sources.append(p)
+    sources = write_kernel_files(host_ks, out_dir, chunks)
     if max(weights.size, d_size) >= 2 ** 32:     # kernels take uint byte offsets
         raise UnsupportedError(f"the opencl target addresses at most 4 GiB of weights and of arena "
                                f"({weights.size} and {d_size} bytes here)", hint="use --target host")
