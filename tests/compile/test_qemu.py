@@ -59,3 +59,19 @@ def test_zoo_model_under_qemu_through_lpfc_run(arm64, model, variant, tmp_path, 
     worst = max(float(np.abs(got[k] - expected[k]).max()) for k in expected)
     record_property("terminal_summary", f"arm64 under qemu {model}-{variant}: max abs diff vs onnxruntime "
                     f"{worst:.2e}")
+
+
+@pytest.mark.zoo
+def test_profile_of_an_arm64_library_is_refused_clearly(arm64, tmp_path):
+    """Per-kernel times under an emulator say nothing about the phone: profile() refuses and names the
+    instruction counter instead; the same session still runs the model."""
+    from lpfc.errors import ModelLoadError
+
+    path = zoo.export("tiny-bert", "dynamo20")
+    feeds = zoo.sample_inputs("tiny-bert")
+    result = lpfc.compile(path, tmp_path / "libtiny.so", target="arm64-linux")
+    sess = lpfc.load(result.library)
+    with pytest.raises(ModelLoadError, match="aarch64 library run under qemu-aarch64") as e:
+        sess.profile(feeds, runs=1)
+    assert "qemu_icount" in str(e.value)
+    assert set(sess.run(feeds)) == set(zoo.reference_outputs(path, feeds))
