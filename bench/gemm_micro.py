@@ -62,8 +62,7 @@ def kernel_library(sources, d: Path, target) -> ctypes.CDLL:
         src += [ks.code, f'extern "C" __attribute__((visibility("default"))) void call_{ks.symbol}'
                          f'(const void *const *i, void *const *o, int t) {{ {ks.symbol}(i, o, t); }}']
     (d / "k.cc").write_text("\n".join(src))
-    return ctypes.CDLL(str(compile_shared(target, [d / "k.cc"], d / "libk.so", ["-fopenmp"], with_runtime=False,
-                                          link_flags=["-fopenmp"])))
+    return ctypes.CDLL(str(compile_shared(target, [d / "k.cc"], d / "libk.so", with_runtime=False)))
 
 
 def gemm_call(lib, ks, M: int, K: int, N: int, rng):

@@ -8,7 +8,7 @@ Stages (each timed; ``progress`` hears about each)::
     emit        one KernelSource per kernel op (emitter_for(op, target)); the variant comes from the
                 tuning database, else (--tune) is measured, else is the emitter's default
     generate    model.cc, kernels_*.cc, weights.bin (model_gen)
-    build       the C++ and the runtime -> lib*.so (-O3, OpenMP, warnings as errors), plus lib*.h
+    build       the C++ and the runtime -> lib*.so (-O3, warnings as errors), plus lib*.h
 """
 from __future__ import annotations
 
@@ -321,11 +321,10 @@ def compile(model: Union[str, os.PathLike, "object"], output: Union[str, os.Path
         header_src = header_text(gen, prefix, output.name, Path(model_file).name)
 
         def build():
-            flags = ["-fopenmp"]
             from .codegen.toolchain import opencl_runtime
             extra_src, inc = opencl_runtime() if tgt.opencl else ([], [])
             weights = {"LPFC_WEIGHTS_FILE": f'"{gen.weights_path.resolve()}"'}
-            lib = compile_shared(toolchain, [*gen.sources, *extra_src], output, flags, link_flags=["-fopenmp"],
+            lib = compile_shared(toolchain, [*gen.sources, *extra_src], output,
                                  sanitize=tuple(sanitize), defines=weights, include_dirs=inc)
             header_path.write_text(header_src)
             return lib

@@ -13,8 +13,8 @@ Accepts ``graph.fused`` blocks of kind ``attention`` whose region is
 * then transposes/reshapes to the yielded result (the head merge), which must be a strided
   view of that result's dense buffer (e.g. ``[1, 128, H·d]``).
 
-Anything else is declined (the generic emitter takes it).  OpenMP runs the (batch, head)
-pairs in parallel; each thread packs Kᵀ and V of its head contiguously, then for each query
+Anything else is declined (the generic emitter takes it).  The (batch, head) pairs run in
+parallel (lpfc_parallel.hpp); each thread packs Kᵀ and V of its head contiguously, then for each query
 row computes the scores a vector at a time over T, applies the element-wise ops, the
 softmax (``templates/rowwise.h.j2``), and accumulates P·V a vector at a time over dv.
 """
@@ -28,7 +28,7 @@ from ..ir.core import Operation
 from ..ir.types import DType
 from . import simd as _simd
 from .cpp_gemm import body_ops, row_helper
-from .kernel_source import KERNEL_SIGNATURE, KernelSource, StructuralEmitter, register_emitter
+from .kernel_source import KERNEL_SIGNATURE, PARALLEL_HEADER, KernelSource, StructuralEmitter, register_emitter
 from .targets import Target
 
 
@@ -244,23 +244,10 @@ def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[
     args = sorted({q.arg, kt.arg, vv.arg} | {s[1].arg for s in info["steps"]})
     for a in args:
         L.append(f"    const float *p{a} = (const float *)in[{a}];")
-    L.append("    (void)num_threads;")
-    L.append("#ifdef _OPENMP")
-    L.append("#pragma omp parallel num_threads(num_threads) if (num_threads > 1 && BT > 1)")
-    L.append("#endif")
-    L.append("    {")
-    L.append("        float *kt = (float *)malloc(sizeof(float) * (size_t)(D * T + T * DV + D + T + DV + 4 * V::W));")
-    L.append("        float *vb = kt + D * T, *qr = vb + T * DV, *s = qr + D, *o = s + T;")
-    L.append("#ifdef _OPENMP")
-    L.append("#pragma omp for schedule(dynamic, 1)")
-    L.append("#endif")
-    L.append("        for (long b = 0; b < BT; ++b) {")
-    L += _head_pointers(info)
-    L.append("            if (!kt) {   // out of memory: this head's output is NaN (every thread still runs the loop)")
-    L.append(f"                for (long i = 0; i < S; ++i) for (long c = 0; c < DV; ++c) "
-             f"Ob[i * {ov.strides[-2]}L + c * {ov.strides[-1]}L] = NAN;")
-    L.append("                continue;")
-    L.append("            }")
+    L += _heads_loop_open(info, "D * T + T * DV + D + T + DV + 4 * V::W",
+                          "float *kt = mine, *vb = kt + D * T, *qr = vb + T * DV, *s = qr + D, *o = s + T;",
+                          f"Ob[i * {ov.strides[-2]}L + c * {ov.strides[-1]}L] = NAN;")
+    body = len(L)
     for n, (_, sv, _) in enumerate(info["steps"]):
         L.append(f"            const float *M{n} = p{sv.arg} + {_batch_offset(sv, nb)};")
     ks_d, ks_t = kt.strides[-2], kt.strides[-1]
@@ -334,13 +321,38 @@ def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[
     L.append("                }")
     L.append(f"                for (c = 0; c < DV; ++c) Ob[i * {ov.strides[-2]}L + c * {ov.strides[-1]}L] = o[c];")
     L.append("            }")
-    L.append("        }")
-    L.append("        free(kt);")
-    L.append("    }")
-    L.append("}")
-    headers = ("<math.h>", "<stdint.h>", "<stdlib.h>", "<string.h>")
+    L[body:] = _heads_loop_body(L[body:])
+    headers = ("<math.h>", "<stdint.h>", "<stdlib.h>", "<string.h>", PARALLEL_HEADER)
     return KernelSource(symbol=symbol, code="\n".join(L) + "\n", headers=tuple(dict.fromkeys(headers)),
                         helpers=(isa.helper(), row_helper(isa.name)), variant=f"{isa.name} per-head")
+
+
+def _heads_loop_open(info, scratch: str, carve: str, nan_store: str) -> list:
+    """The start of the parallel loop over (batch, head) ``b`` (lpfc_parallel.hpp): each thread gets
+    ``scratch`` floats of its own (``mine``, cut up by ``carve``); out of memory, a head's output is NaN.
+    The body follows at 12 spaces (as in a plain loop); :func:`_heads_loop_body` closes it."""
+    L = ["    const int threads = num_threads > 1 && BT > 1 ? (num_threads < BT ? num_threads : (int)BT) : 1;",
+         f"    const size_t per_thread = (size_t)({scratch});",
+         "    float *const scratch = (float *)malloc(sizeof(float) * per_thread * (size_t)threads);",
+         "    lpfc_parallel::parallel_for(threads, BT, 1, [&](long b, int worker) {"]
+    inner = _head_pointers(info) + [
+        "            if (!scratch) {   // out of memory: this head's output is NaN (a kernel has no error channel)",
+        f"                for (long i = 0; i < S; ++i) for (long c = 0; c < DV; ++c) {nan_store}",
+        "                return;",
+        "            }",
+        "            float *const mine = scratch + per_thread * (size_t)worker;",
+        f"            {carve}"]
+    return L + _dedent(inner)
+
+
+def _dedent(lines: list) -> list:
+    """Lines written at a plain loop body's 12 spaces, at the lambda body's 8."""
+    return [ln[4:] if ln.startswith("            ") else ln for ln in lines]
+
+
+def _heads_loop_body(lines: list) -> list:
+    """The rest of the body (written at 12 spaces), and the end of the loop and of the kernel."""
+    return _dedent(lines) + ["    });", "    free(scratch);", "}"]
 
 
 def _head_pointers(info) -> list:
@@ -406,22 +418,11 @@ def _emit_tiled(info: dict, isa, symbol: str, query_block: int) -> KernelSource:
     args = sorted({q.arg, kt.arg, vv.arg} | {s[1].arg for s in info["steps"]})
     for a in args:
         L.append(f"    const float *p{a} = (const float *)in[{a}];")
-    L += ["    (void)num_threads; (void)MR;",
-          "#ifdef _OPENMP",
-          "#pragma omp parallel num_threads(num_threads) if (num_threads > 1 && BT > 1)",
-          "#endif",
-          "    {",
-          f"        float *kp = (float *)malloc(sizeof(float) * (size_t)({D * TP} + {T * DVP} + IB * T + V::W));",
-          f"        float *vp = kp + {D * TP}, *P = vp + {T * DVP};",
-          "#ifdef _OPENMP",
-          "#pragma omp for schedule(dynamic, 1)",
-          "#endif",
-          "        for (long b = 0; b < BT; ++b) {"]
-    L += _head_pointers(info)
-    L += ["            if (!kp) {   // out of memory: this head's output is NaN (every thread still runs the loop)",
-          f"                for (long i = 0; i < S; ++i) for (long c = 0; c < DV; ++c) Ob[i * {ldo}L + c] = NAN;",
-          "                continue;",
-          "            }"]
+    L.append("    (void)MR;")
+    L += _heads_loop_open(info, f"{D * TP} + {T * DVP} + IB * T + V::W",
+                          f"float *kp = mine, *vp = kp + {D * TP}, *P = vp + {T * DVP};",
+                          f"Ob[i * {ldo}L + c] = NAN;")
+    body = len(L)
     for n, (_, sv, _) in enumerate(info["steps"]):
         L.append(f"            const float *M{n} = p{sv.arg} + {_batch_offset(sv, nb)};")
     L += [f"            for (long j0 = 0; j0 < {TP}L; j0 += NR)      // K^T -> panels of NR keys, zero-padded",
@@ -458,12 +459,9 @@ def _emit_tiled(info: dict, isa, symbol: str, query_block: int) -> KernelSource:
           f"{ldo}L, false);",
           "                    }",
           "                }",
-          "            }",
-          "        }",
-          "        free(kp);",
-          "    }",
-          "}"]
-    headers = ("<math.h>", "<stdint.h>", "<stdlib.h>", "<string.h>")
+          "            }"]
+    L[body:] = _heads_loop_body(L[body:])
+    headers = ("<math.h>", "<stdint.h>", "<stdlib.h>", "<string.h>", PARALLEL_HEADER)
     return KernelSource(symbol=symbol, code="\n".join(L) + "\n", headers=tuple(dict.fromkeys(headers)),
                         helpers=(isa.helper(), gemm_driver_helper(isa.name), row_helper(isa.name)),
                         variant=f"{isa.name} tiled {isa.mr}x{isa.nr} IB={IB}")

@@ -42,7 +42,7 @@ from ..ir.attributes import constant_array
 from ..ir.core import Operation, Value
 from ..ir.types import DType
 from . import simd as _simd
-from .kernel_source import KERNEL_SIGNATURE, KernelSource, StructuralEmitter, register_emitter
+from .kernel_source import KERNEL_SIGNATURE, PARALLEL_HEADER, KernelSource, StructuralEmitter, register_emitter
 from .targets import Target
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -578,7 +578,7 @@ def emit_gemm(op: Operation, target: Target, symbol: str, choice: Optional[dict]
     helpers = [isa.helper(), gemm_driver_helper(isa.name)] + ([row_helper(isa.name)] if ln is not None else [])
     if plan.epi.helpers:
         helpers.insert(0, helper_code(sorted(plan.epi.helpers, key=list(C_HELPERS).index)))
-    headers = ("<math.h>", "<stdint.h>", "<string.h>")
+    headers = ("<math.h>", "<stdint.h>", "<string.h>", PARALLEL_HEADER)
     nr = isa.nr
     packed = {plan.b_arg: functools.partial(pack_b, nr=nr, trans_b=plan.trans_b, alpha=plan.alpha)}
     return KernelSource(symbol=symbol, code=code, headers=tuple(dict.fromkeys(headers)), helpers=tuple(helpers),

@@ -12,7 +12,7 @@ Accepts ``graph.fused`` blocks of kind ``layer_norm``, ``softmax`` or ``embeddin
 
 Bare ``graph.layer_norm``/``graph.softmax`` ops outside blocks count as one-op blocks.
 Every other operand of the prologue is a block argument that is a scalar, a row of ``N``,
-one value per row or a whole tensor of the anchor's rows.  Rows run in parallel (OpenMP);
+one value per row or a whole tensor of the anchor's rows.  Rows run in parallel (lpfc_parallel.hpp);
 each row's prologue is computed a vector at a time into the output row, then normalised in
 place with the helpers of ``templates/rowwise.h.j2``.  A gather index out of range makes that
 row NaN (the kernel signature has no error channel; the interpreter raises instead).
@@ -26,7 +26,7 @@ from ..ir.core import Operation
 from ..ir.types import DType
 from . import simd as _simd
 from .cpp_gemm import broadcast_mode, kernel_view, row_helper
-from .kernel_source import KERNEL_SIGNATURE, KernelSource, StructuralEmitter, register_emitter
+from .kernel_source import KERNEL_SIGNATURE, PARALLEL_HEADER, KernelSource, StructuralEmitter, register_emitter
 from .targets import Target
 
 _INT = (DType.i64, DType.i32)
@@ -195,13 +195,9 @@ def emit_rowwise(op: Operation, target: Target, symbol: str, choice: Optional[di
         L.append(f"    const {ct} *ix{ia} = (const {ct} *)in[{ia}];")
     for j, _ in info["yields"]:
         L.append(f"    float *o{j} = (float *)out[{j}];")
-    L.append("    (void)num_threads;")
-    L.append("#ifdef _OPENMP")
-    # (threads only pay off beyond ~64K elements: a fork/join costs microseconds, a row of 384 ~50 ns)
-    L.append("#pragma omp parallel for schedule(dynamic, 8) num_threads(num_threads) "
-             "if (num_threads > 1 && R > 8 && R * N >= 65536)")
-    L.append("#endif")
-    L.append("    for (long m = 0; m < R; ++m) {")
+    # (threads only pay off beyond ~64K elements: waking a worker costs microseconds, a row of 384 ~50 ns)
+    L.append("    const int threads = num_threads > 1 && R > 8 && R * N >= 65536 ? num_threads : 1;")
+    L.append("    lpfc_parallel::parallel_for(threads, R, 8, [&](long m, int) {")
     for ia, g in info["gathers"].items():
         tabs = {k[1] for k in info["leaves"] if k[0] == "gather" and k[2] == ia}
         rows = min(arg_types[t].shape[0] for t in tabs)
@@ -211,7 +207,7 @@ def emit_rowwise(op: Operation, target: Target, symbol: str, choice: Optional[di
         L.append("            for (long n = 0; n < N; ++n) Y[m * N + n] = NAN;")
         for j, _ in info["yields"]:
             L.append(f"            for (long n = 0; n < N; ++n) o{j}[m * N + n] = NAN;")
-        L.append("            continue;")
+        L.append("            return;")
         L.append("        }")
     L.append("        long n = 0;")
     L.append("        for (; n + V::W <= N; n += V::W) {")
@@ -229,9 +225,9 @@ def emit_rowwise(op: Operation, target: Target, symbol: str, choice: Optional[di
                  f"{'true' if info['bias'] and info['bias'][1] else 'false'});")
     else:
         L.append(f"        {isa.ns}_row::softmax(Y + m * N, N, {'true' if info['nan_to_zero'] else 'false'});")
-    L.append("    }")
+    L.append("    });")
     L.append("}")
-    headers = ("<math.h>", "<stdint.h>", "<string.h>")
+    headers = ("<math.h>", "<stdint.h>", "<string.h>", PARALLEL_HEADER)
     return KernelSource(symbol=symbol, code="\n".join(L) + "\n", headers=tuple(dict.fromkeys(headers)),
                         helpers=(isa.helper(), row_helper(isa.name)), variant=f"{isa.name} rows")
 

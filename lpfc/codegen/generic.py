@@ -4,9 +4,9 @@ A kernel op (a ``graph.fused`` block or a single graph op) is lowered to
 kernel IR (:mod:`lpfc.poly.lower`), given a schedule variant
 (:func:`lpfc.poly.schedule.apply_variant`), checked against its dependences
 and printed to C++ from isl's AST (:func:`lpfc.poly.schedule.generate_c`).
-Outer loops that carry no dependence and do enough work get
-``#pragma omp parallel for num_threads(num_threads)`` (guarded by
-``_OPENMP``, so a build without ``-fopenmp`` stays warning-free).
+Outer loops that carry no dependence and do enough work run their
+iterations through ``lpfc_parallel::parallel_for`` on ``num_threads``
+threads (the runtime's pool, runtime/include/lpfc_parallel.hpp).
 
 ``variants()`` lists the schedule choices: for element-wise nests with a
 broadcast term, ``recompute`` (fuse_add), ``hoist`` (fuse_add') and
@@ -22,10 +22,10 @@ from ..ir.core import Operation
 from ..poly.lower import can_lower, lower
 from ..poly import schedule as _sched
 from . import scalar_expr as se
-from .kernel_source import KERNEL_SIGNATURE, KernelSource, register_emitter
+from .kernel_source import KERNEL_SIGNATURE, PARALLEL_HEADER, KernelSource, register_emitter
 from .targets import Target
 
-HEADERS = ("<math.h>", "<stdint.h>", "<cmath>", "<memory>", "<algorithm>")
+HEADERS = ("<math.h>", "<stdint.h>", "<cmath>", "<memory>", "<algorithm>", PARALLEL_HEADER)
 
 
 def choice_name(choice: Optional[dict]) -> str:

@@ -513,7 +513,9 @@ def _build(tc: Toolchain, sources: Sequence[Union[str, os.PathLike]], output: Un
     common = list(tc.cflags) + list(WARNING_FLAGS) + (["-Werror"] if werror else []) + _sanitize_flags(sanitize)
     if kind == "shared":
         common += ["-fPIC", "-fvisibility=hidden"]
-    common += [f"-I{d}" for d in [*([runtime_include_dir()] if with_runtime else []), *include_dirs]]
+    # The runtime's headers always: generated kernels include lpfc_parallel.hpp (their thread pool), also when
+    # they are built on their own (tests, the tuner). -pthread for that pool's std::thread.
+    common += ["-pthread"] + [f"-I{d}" for d in dict.fromkeys([runtime_include_dir(), *include_dirs])]
     for name, value in (defines or {}).items():
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise ToolchainError(f"bad preprocessor macro name {name!r}")
@@ -543,7 +545,7 @@ def _build(tc: Toolchain, sources: Sequence[Union[str, os.PathLike]], output: Un
         any_cxx = any(_lang(s) == "c++" for s in srcs)
         linker = tc.cxx if any_cxx else tc.cc
         partial = Path(tmp) / output.name
-        argv = [*linker, *tc.cflags, *_sanitize_flags(sanitize), *(str(o) for _, o in jobs)]
+        argv = [*linker, *tc.cflags, *_sanitize_flags(sanitize), "-pthread", *(str(o) for _, o in jobs)]
         if kind == "shared":
             argv += ["-shared"]
             # -z defs: a missing definition is a build error, not a failure at dlopen time.  (Not with
@@ -587,7 +589,7 @@ def compile_executable(target: Union[str, Target, Toolchain], sources: Sequence[
     ``link_flags=[str(lib), f"-Wl,-rpath,{lib.parent}"]``.
     """
     return _build(_as_toolchain(target), sources, output, "executable", extra_flags,
-                  [runtime_include_dir(), *include_dirs], defines, with_runtime, werror, sanitize, link_flags)
+                  include_dirs, defines, with_runtime, werror, sanitize, link_flags)
 
 
 def run_program(toolchain: Toolchain, argv: Sequence[Union[str, os.PathLike]], *, timeout: float = 120,

@@ -15,7 +15,7 @@
   ``precompute`` (the term into a small buffer by its own nest first); for
   GEMM-like nests, tile sizes.
 * :func:`generate_c` - the isl AST of each nest (``AstBuild.node_from_schedule_map``)
-  printed to C++ by :class:`CPrinter`, with OpenMP on parallel outer loops.
+  printed to C++ by :class:`CPrinter`, parallel outer loops through lpfc_parallel::parallel_for.
 """
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def check_legal(k: Kernel, deps: Optional[isl.UnionMap] = None) -> bool:
 
 
 def parallel_nests(k: Kernel, deps: Optional[isl.UnionMap] = None) -> list:
-    """For each nest: True when its outermost loop carries no dependence (OpenMP may split it)."""
+    """For each nest: True when its outermost loop carries no dependence (its iterations may run on several threads)."""
     dt = _time_deps(k, deps if deps is not None else dependences(k))
     out = []
     for ni, nest in enumerate(k.nests):
@@ -461,6 +461,22 @@ def ast_expr_c(e) -> str:
     raise NotImplementedError(f"isl AST expression {op}")
 
 
+def _last_value(cond, iterator: str) -> Optional[str]:
+    """The last value of a for loop's iterator as C, when its condition is ``it <= e`` or ``it < e``
+    (what isl builds for these nests); None otherwise (the loop then stays sequential)."""
+    if cond.get_type() != isl.ast_expr_type.op or cond.get_op_n_arg() != 2:
+        return None
+    op, lhs = cond.get_op_type(), cond.get_op_arg(0)
+    if lhs.get_type() != isl.ast_expr_type.id or lhs.get_id().get_name() != iterator:
+        return None
+    bound = ast_expr_c(cond.get_op_arg(1))
+    if op == isl.ast_expr_op_type.le:
+        return bound
+    if op == isl.ast_expr_op_type.lt:
+        return f"({bound} - 1)"
+    return None
+
+
 @dataclass
 class CPrinter:
     """Prints a kernel's isl AST (one per nest) as C++ statements."""
@@ -473,17 +489,28 @@ class CPrinter:
         self.lines.append("    " * depth + text)
 
     # ---- statements
-    def node(self, n, depth: int, stmts: dict, pre: Optional[list] = None, pragma: Optional[str] = None):
+    def node(self, n, depth: int, stmts: dict, pre: Optional[list] = None, parallel: bool = False):
         t = n.get_type()
         if t == isl.ast_node_type.for_:
             it = ast_expr_c(n.for_get_iterator())
             init = ast_expr_c(n.for_get_init())
             cond = ast_expr_c(n.for_get_cond())
             inc = ast_expr_c(n.for_get_inc())
-            if pragma:
-                self.lines.append("#ifdef _OPENMP")
-                self.lines.append(pragma)
-                self.lines.append("#endif")
+            last = _last_value(n.for_get_cond(), it) if parallel and inc == "1" else None
+            if last is not None:
+                # lpfc_parallel::parallel_for over the iterations (the runtime's pool; runtime/include/lpfc_parallel.hpp)
+                self.emit("{", depth)
+                self.emit(f"const int64_t {it}_first = {init}, {it}_count = {last} - {it}_first + 1;", depth + 1)
+                self.emit(f"lpfc_parallel::parallel_for(num_threads, (long){it}_count, "
+                          f"lpfc_parallel::balanced_chunk((long){it}_count, num_threads), [&](long {it}_i, int) {{",
+                          depth + 1)
+                self.emit(f"const int64_t {it} = {it}_first + {it}_i;", depth + 2)
+                for p in pre or []:
+                    self.emit(p, depth + 2)
+                self.node(n.for_get_body(), depth + 2, stmts)
+                self.emit("});", depth + 1)
+                self.emit("}", depth)
+                return
             step = f"{it}++" if inc == "1" else f"{it} += {inc}"
             self.emit(f"for (int64_t {it} = {init}; {cond}; {step}) {{", depth)
             for p in pre or []:
@@ -641,7 +668,7 @@ class GeneratedC:
     body: str                  # the function body (C++ statements)
     helpers: set               # names of scalar_expr.C_HELPERS used
     extra_helpers: list        # other helper snippets (lpfc_floord, lpfc_wrap)
-    parallel: list             # per nest: OpenMP on its outer loop
+    parallel: list             # per nest: its outer loop runs on the thread pool
 
 
 #: a nest is split across threads when it runs at least this many statement instances
@@ -695,9 +722,8 @@ def generate_c(k: Kernel, parallel: bool = True, deps: Optional[isl.UnionMap] = 
         is_par = par[ni] and work >= PARALLEL_MIN_WORK and ast.get_type() == isl.ast_node_type.for_
         used_par.append(is_par)
         pr.emit(f"// nest {ni}: {', '.join(s.name for s in nest)}", 1)
-        pragma = "#pragma omp parallel for num_threads(num_threads) schedule(static)" if is_par else None
         if ast.get_type() == isl.ast_node_type.for_:
-            pr.node(ast, 1, stmts, pre=decls, pragma=pragma)
+            pr.node(ast, 1, stmts, pre=decls, parallel=is_par)
         else:
             pr.node(ast, 1, stmts, pre=decls or None)
     body = "\n".join(pr.lines)

@@ -74,13 +74,10 @@ class KernelLibrary:
         return times
 
 
-def build_library(sources: Sequence, directory, name: str = "kernels", target="host",
-                  openmp: bool = True) -> KernelLibrary:
+def build_library(sources: Sequence, directory, name: str = "kernels", target="host") -> KernelLibrary:
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     src = d / f"{name}.cpp"
     src.write_text(library_source(sources))
-    flags = ["-fopenmp"] if openmp else []
-    so = compile_shared(target, [src], d / f"{name}.so", flags, with_runtime=False,
-                        link_flags=["-fopenmp"] if openmp else [])
+    so = compile_shared(target, [src], d / f"{name}.so", with_runtime=False)
     return KernelLibrary(so)

@@ -131,13 +131,12 @@ class KernelLib:
         path = self.tmpdir / "kernels.cc"
         path.write_text(self.source)
         if self.native:
-            self.path = compile_shared(HOST, [path], self.tmpdir / "libkernels.so", ["-fopenmp", *extra_flags],
-                                       with_runtime=False, link_flags=["-fopenmp"])
+            self.path = compile_shared(HOST, [path], self.tmpdir / "libkernels.so", list(extra_flags),
+                                       with_runtime=False)
             self.lib = ctypes.CDLL(str(self.path)) if build else None
         else:
             self.toolchain = find_toolchain(target)
-            self.path = compile_executable(self.toolchain, [path], self.tmpdir / "kernels", ["-fopenmp", *extra_flags],
-                                           link_flags=["-fopenmp"])
+            self.path = compile_executable(self.toolchain, [path], self.tmpdir / "kernels", list(extra_flags))
         self.calls = 0
 
     def run(self, op, ks, ins, threads=1):

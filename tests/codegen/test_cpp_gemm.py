@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lpfc.codegen import cpp_gemm, simd
+from lpfc.codegen.toolchain import runtime_include_dir
 from lpfc.codegen.kernel_source import emitter_for
 from lpfc.ir.parser import parse_module
 
@@ -49,7 +50,7 @@ def test_zoo_gemm_blocks_match_the_interpreter(tmp_path, target_name):
     for op, ks in kernels:
         ins = make_inputs(op, rng)
         want = reference(op, ins)
-        for threads in (1, 2) if target is HOST else (2,):      # (qemu is slow: one run, on 2 OpenMP threads)
+        for threads in (1, 2) if target is HOST else (2,):      # (qemu is slow: one run, on 2 threads)
             for g, w in zip(lib.run(op, ks, ins, threads), want):
                 assert_close(g, w, what=f"{ks.symbol} ({ks.variant}) at {threads} threads")
 
@@ -286,7 +287,8 @@ def test_clang_builds_it_warning_free(tmp_path):
     kernels = [(op, cpp_gemm.GEMM_EMITTER.emit(op, HOST, f"c_{name}")) for name, op in CASES.items()]
     lib = KernelLib(kernels, tmp_path, compile=False)
     src.write_text(lib.source)
-    argv = [*tc.cxx, "-std=c++17", *tc.cflags, "-Wall", "-Wextra", "-Werror", "-fopenmp", "-fPIC", "-c", str(src),
+    argv = [*tc.cxx, "-std=c++17", *tc.cflags, "-Wall", "-Wextra", "-Werror", "-pthread", "-fPIC",
+            f"-I{runtime_include_dir()}", "-c", str(src),
             "-o", str(tmp_path / "k.o")]
     r = subprocess.run(argv, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -307,7 +309,8 @@ def test_clang_builds_the_neon_path_warning_free(tmp_path):
     assert all(ks.variant.startswith("neon 8x12") for _, ks in kernels)
     src = tmp_path / "k.cc"
     src.write_text(KernelLib(kernels, tmp_path, compile=False, target=tc.target).source)
-    argv = [*tc.cxx, "-std=c++17", *tc.cflags, "-Wall", "-Wextra", "-Werror", "-fopenmp", "-fPIC", "-c", str(src),
+    argv = [*tc.cxx, "-std=c++17", *tc.cflags, "-Wall", "-Wextra", "-Werror", "-pthread", "-fPIC",
+            f"-I{runtime_include_dir()}", "-c", str(src),
             "-o", str(tmp_path / "k.o")]
     r = subprocess.run(argv, capture_output=True, text=True)
     if r.returncode != 0 and "fatal error" in r.stderr and ".h' file not found" in r.stderr:

@@ -39,8 +39,8 @@ CHILD = textwrap.dedent("""
     out = Path({tmp!r})
     lib = KernelLib(kernels, out, compile=False)
     (out / "k.cc").write_text(lib.source)
-    so = compile_shared(HOST, [out / "k.cc"], out / "libk.so", ["-fopenmp"], with_runtime=False,
-                        link_flags=["-fopenmp"], sanitize=("address", "undefined"))
+    so = compile_shared(HOST, [out / "k.cc"], out / "libk.so", with_runtime=False,
+                        sanitize=("address", "undefined"))
     lib.lib = ctypes.CDLL(str(so))
     rng = np.random.default_rng(12)
     for op, ks in kernels:

@@ -171,15 +171,15 @@ def test_registered_last():
     assert emitter_for(Operation("graph.erf", Block(t).args, t, {}), TARGET) is not None
 
 
-def test_parallel_pragma_only_where_legal():
+def test_parallel_loop_only_where_legal():
     F = DType.f32
     types = [TensorType((256, 256), F), TensorType((256, 256), F)]
     op = Operation("graph.matmul", Block(types).args, [TensorType((256, 256), F)], {})
     code = GENERIC.emit(op, TARGET, "mm").code
-    assert "#pragma omp parallel for num_threads(num_threads)" in code
+    assert "lpfc_parallel::parallel_for(num_threads, (long)c0_count" in code
     t = [TensorType((4, 3), F)]
     small = Operation("graph.exp", Block(t).args, t, {})
-    assert "#pragma omp" not in GENERIC.emit(small, TARGET, "e").code
+    assert "parallel_for" not in GENERIC.emit(small, TARGET, "e").code
 
 
 def test_bert_broadcast_variants_compile_and_agree(tmp_path):

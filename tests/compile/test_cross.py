@@ -58,7 +58,7 @@ def test_tiny_bert_for_arm64_linux_under_qemu(tmp_path):
 @pytest.mark.zoo
 def test_minilm_for_arm64_linux_under_qemu(tmp_path):
     """MiniLM with its real weights: every GEMM, attention and row-wise kernel is NEON (the generated source
-    says so), two OpenMP threads under qemu, within 1e-3 of onnxruntime."""
+    says so), two threads under qemu, within 1e-3 of onnxruntime."""
     result, diffs = _compile_and_run_under_qemu("minilm", tmp_path)
     assert all(d <= 1e-3 for d in diffs.values()), diffs
     src = "\n".join(p.read_text() for p in sorted((tmp_path / "src").rglob("*.cc")))

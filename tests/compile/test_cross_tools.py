@@ -110,13 +110,8 @@ def test_arm64_linux_with_clang_only_when_asked(mlp_onnx, tmp_path, monkeypatch)
     monkeypatch.delenv("LPFC_ARM64_CC")
     assert find_toolchain("arm64-linux").cc[0].endswith("aarch64-linux-gnu-gcc")  # the default again
     monkeypatch.setenv("LPFC_ARM64_CC", "clang")
-    try:
-        result = lpfc.compile(mlp_onnx, tmp_path / "libmlp.so", target="arm64-linux")
-    except CompileError as e:
-        if "-lomp" not in e.output:
-            raise
-        pytest.skip("CLANG CANNOT LINK OPENMP FOR AARCH64 HERE (no libomp built for aarch64); "
-                    "the toolchain choice above was checked")
+    # (links now that the kernels' threads need no OpenMP runtime: Debian has no aarch64 libomp)
+    result = lpfc.compile(mlp_onnx, tmp_path / "libmlp.so", target="arm64-linux")
     assert elf_info(result.library).machine == "aarch64" and elf_info(result.driver).machine == "aarch64"
     x = np.random.default_rng(3).standard_normal((2, 4)).astype(np.float32)
     with lpfc.load(result.library) as sess:

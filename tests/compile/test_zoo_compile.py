@@ -76,8 +76,8 @@ def test_tiny_bert_under_asan_and_ubsan(tmp_path):
         pytest.skip(f"not compilable yet: {e}")
     sources = sorted(result.source_dir.glob("*.cc"))  # the package's src/: -I it for .incbin "weights.bin"
     exe = compile_executable(tc, [*sources, ROOT / "examples" / "c_host" / "main.c"], tmp_path / "host-asan",
-                             ["-fopenmp"], include_dirs=[tmp_path, result.source_dir], with_runtime=True,
-                             sanitize=("address", "undefined"), link_flags=["-fopenmp"])
+                             include_dirs=[tmp_path, result.source_dir], with_runtime=True,
+                             sanitize=("address", "undefined"))
     feeds = zoo.sample_inputs("tiny-bert")
     sess = lpfc.load(result.library)
     args = [exe, "--threads", "2"]

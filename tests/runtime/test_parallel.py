@@ -1,0 +1,46 @@
+"""The kernels' thread pool (runtime/include/lpfc_parallel.hpp): every index once, worker numbers in
+range and unique at a time, changing thread counts, two submitting threads, nested jobs, waking after
+sleep. Natively (gcc, with -Wpedantic -Wshadow -Wconversion), under ThreadSanitizer, and for arm64
+under qemu (its weaker memory model)."""
+from pathlib import Path
+
+import pytest
+
+from lpfc.codegen.toolchain import compile_executable, find_toolchain, run_program, sanitizer_problem
+from lpfc.errors import ToolchainError
+
+CHECK = Path(__file__).parent / "parallel_check.cc"
+STRICT = ["-Wpedantic", "-Wshadow", "-Wconversion"]
+
+
+def _run_check(tc, exe, rounds: int, timeout: float = 300):
+    r = run_program(tc, [str(exe), str(rounds)], timeout=timeout)
+    assert r.returncode == 0 and r.stdout.startswith("ok "), r.stdout[-2000:] + r.stderr[-3000:]
+    return int(r.stdout.split()[1])
+
+
+def test_pool_native(tmp_path):
+    tc = find_toolchain("host")
+    exe = compile_executable(tc, [CHECK], tmp_path / "parallel_check", STRICT)
+    rounds = 4000
+    assert _run_check(tc, exe, rounds) == rounds + 2 * (rounds // 4) + 3
+
+
+def test_pool_under_thread_sanitizer(tmp_path):
+    tc = find_toolchain("host")
+    problem = sanitizer_problem(tc, ("thread",))
+    if problem:
+        pytest.skip(f"THREADSANITIZER UNAVAILABLE here: {problem}")
+    exe = compile_executable(tc, [CHECK], tmp_path / "parallel_check_tsan", sanitize=("thread",))
+    _run_check(tc, exe, 400)
+
+
+def test_pool_arm64_under_qemu(tmp_path):
+    try:
+        tc = find_toolchain("arm64-linux")
+    except ToolchainError as e:
+        pytest.skip(f"ARM64-LINUX TOOLCHAIN MISSING: {e}")
+    if tc.run_problem:
+        pytest.skip(f"CANNOT RUN ARM64 PROGRAMS HERE: {tc.run_problem}")
+    exe = compile_executable(tc, [CHECK], tmp_path / "parallel_check_arm64", STRICT)
+    _run_check(tc, exe, 1000)
