@@ -46,6 +46,11 @@ class Runtime:
     variant: str = "dynamo20"  # the zoo export it starts from
     args: tuple = ()
     needs: Optional[str] = None  # a module lpfc's interpreter must import
+    # Timed at one thread only, and why (the report shows it for the other thread counts).
+    one_thread: Optional[str] = None
+    # At most this many fresh processes per cell, and why (a runtime whose start-up costs minutes).
+    max_rounds: Optional[int] = None
+    max_rounds_why: str = ""
 
 
 RUNTIMES = {r.name: r for r in [
@@ -53,10 +58,12 @@ RUNTIMES = {r.name: r for r in [
     Runtime("lpfc-nofusion", "lpfc --no-fusion", "lpfc"),
     Runtime("ort", "onnxruntime", "ort", needs="onnxruntime"),
     Runtime("torch", "torch eager", "pytorch", args=("--mode", "eager"), needs="torch"),
-    Runtime("torch-compile", "torch.compile", "pytorch", args=("--mode", "compile"), needs="torch"),
+    Runtime("torch-compile", "torch.compile", "pytorch", args=("--mode", "compile"), needs="torch", max_rounds=1,
+            max_rounds_why="every fresh process traces and compiles the model again (1-2 min each)"),
     # onnx2tf converts the dynamo exports with eager attention (SDPA's export trips it up).
     Runtime("tflite", "LiteRT+XNNPACK", "tflite", venv="tflite", variant="dynamo20-eager"),
-    Runtime("tvm", "TVM (untuned)", "tvm", venv="tvm"),
+    Runtime("tvm", "TVM (untuned)", "tvm", venv="tvm",
+            one_thread="TVM's default pipeline builds single-threaded loops (MiniLM 1,611 ms at 1 thread, 1,587 at 2)"),
 ]}
 DEFAULT_RUNTIMES = tuple(RUNTIMES)
 DEFAULT_MODELS = ("minilm", "distilbert", "bert-base", "mobilebert", "gpt2")
@@ -446,10 +453,11 @@ def check(prep: Prepared, rt: Runtime, out: Path, force: bool) -> dict:
     return res
 
 
-def plan_cell(cfg: Config, chk: dict) -> tuple:
-    """(rounds, [timed runs of each round], warm-up, budget per process) for a cell whose check's steady run took chk['run_ms']."""
+def plan_cell(cfg: Config, chk: dict, max_rounds: Optional[int] = None) -> tuple:
+    """(rounds, [timed runs of each round], warm-up, budget per process) for a cell whose check's steady run took
+    chk['run_ms']; ``max_rounds`` caps the processes (the runtime's own limit)."""
     per_run_s = chk.get("run_ms", chk.get("first_run_ms", 0.0)) / 1e3
-    rounds = max(1, min(cfg.rounds, cfg.runs))
+    rounds = max(1, min(cfg.rounds, cfg.runs, max_rounds or cfg.rounds))
     if cfg.budget_s and per_run_s * (cfg.runs + cfg.warmup * rounds) > cfg.budget_s:
         # too slow for the full count: one process, one warm-up, as many runs as the budget allows
         runs = max(cfg.min_runs, min(cfg.runs, int(cfg.budget_s / max(per_run_s, 1e-9)) - 1))
@@ -499,12 +507,12 @@ def run(cfg: Config) -> Path:
             log(f"{model} seq {seq} {rt.name}: {what}")
         if cfg.dry:
             continue
-        plans = {name: plan_cell(cfg, c) for name, c in checks.items() if c["status"] == "ok"}
+        plans = {name: plan_cell(cfg, c, RUNTIMES[name].max_rounds) for name, c in checks.items() if c["status"] == "ok"}
         max_rounds = max((p[0] for p in plans.values()), default=0)
         for rnd in range(max_rounds):
             for threads in cfg.threads:
                 for rt in runtimes:
-                    if rt.name not in plans or rnd >= plans[rt.name][0]:
+                    if rt.name not in plans or rnd >= plans[rt.name][0] or (rt.one_thread and threads > 1):
                         continue
                     rounds, per_round, warmup, budget = plans[rt.name]
                     runs = per_round[rnd]

@@ -83,6 +83,11 @@ def collect(out: Path) -> tuple[list, dict, dict]:
                        "gflop": round(flop / 1e9, 3) if flop else None,
                        "max_diff": chk.get("max_diff") if chk else None,
                        "version": chk.get("version") if chk else None, "note": ""}
+                spec = RUNTIMES.get(rt)
+                if status == "ok" and spec is not None and spec.one_thread and threads > 1:
+                    row["status"] = f"not timed at {threads} threads: {spec.one_thread}"
+                    rows.append(row)
+                    continue
                 procs = raw.get((model, seq, threads, rt), [])
                 times = [t for p in procs if "error" not in p for t in p.get("times_ms", [])]
                 errors = [p["error"] for p in procs if "error" in p]
@@ -97,6 +102,8 @@ def collect(out: Path) -> tuple[list, dict, dict]:
                             row["pct_peak"] = 100.0 * row["gflops"] / pk
                     if len(times) < n_asked(c):
                         row["note"] = f"{len(times)} of {n_asked(c)} runs: per-cell budget"
+                    elif spec is not None and spec.max_rounds and row["processes"] < c.get("rounds", 4):
+                        row["note"] = f"{row['processes']} process(es): {spec.max_rounds_why}"
                     if errors:
                         row["note"] = (row["note"] + "; " if row["note"] else "") + f"{len(errors)} process(es) failed"
                 elif status == "ok":
@@ -129,8 +136,9 @@ def write_csv(rows: list, path: Path) -> None:
 
 
 def _ms_cell(r: dict) -> str:
+    """The median, or what happened instead in a few words (the "All cells" table has the whole reason)."""
     if r.get("median_ms") is None:
-        return r["status"] if r["status"] != "ok" else "–"
+        return r["status"].split(":")[0] if r["status"] != "ok" else "–"
     return f"{r['median_ms']:.2f}"
 
 

@@ -115,6 +115,34 @@ def test_report_marks_wrong_outputs_and_failed_conversions(tmp_path):
     assert "wrong outputs (max diff 5.00e-01)" in (out / "results.md").read_text()
 
 
+def test_runtime_limits_rounds_and_threads(tmp_path):
+    """torch.compile gets one process per cell (each would compile again); TVM's single-threaded default
+    build is timed at one thread and its other rows say why, never a blank."""
+    cfg = harness.Config(models=[], runtimes=[], threads=[1, 2], runs=20, rounds=4, warmup=3, budget_s=0)
+    tc = harness.RUNTIMES["torch-compile"]
+    assert harness.plan_cell(cfg, {"run_ms": 10.0}, tc.max_rounds)[:2] == (1, [20])
+    assert harness.plan_cell(cfg, {"run_ms": 10.0})[:2] == (4, [5, 5, 5, 5])
+    out = tmp_path
+    conf = {"models": ["m"], "runtimes": ["lpfc", "tvm", "torch-compile"], "threads": [1, 2], "seq": 128,
+            "runs": 2, "warmup": 1, "rounds": 4}
+    (out / "run.json").write_text(json.dumps({"config": conf, "commands": ["python -m bench"]}))
+    (out / "check").mkdir()
+    (out / "raw").mkdir()
+    for rt in ("lpfc", "tvm", "torch-compile"):
+        (out / "check" / f"m-s128-{rt}.json").write_text(json.dumps({"status": "ok", "max_diff": 0.0}))
+        (out / "raw" / f"m-s128-t1-{rt}-r0.json").write_text(json.dumps(
+            {"model": "m", "seq": 128, "threads": 1, "runtime": rt, "times_ms": [10.0, 12.0]}))
+    rows, _, _ = report.collect(out)
+    by = {(r["runtime"], r["threads"]): r for r in rows}
+    assert by[("tvm", 1)]["median_ms"] == 11.0
+    assert by[("tvm", 2)]["status"].startswith("not timed at 2 threads: TVM's default pipeline")
+    assert by[("torch-compile", 1)]["note"].startswith("1 process(es): every fresh process traces")
+    assert by[("torch-compile", 2)]["status"] == "not run"
+    report.write(out)
+    summary = (out / "results.md").read_text().split("## All cells")[0]
+    assert "| m (–) | 2 | not run | not timed at 2 threads | not run |" in summary
+
+
 def test_onnx2tf_error_names_the_cause_not_the_consequence():
     from bench.runners.tflite_convert import first_error
 
