@@ -64,15 +64,30 @@ def kernel_signature(op: Operation) -> str:
 
 
 def target_key(target) -> str:
-    """The target's name, architecture and the ISA features its compiler enables."""
-    from ..codegen.targets import get_target
+    """The target's name, architecture, the processor its timings were taken for, and the ISA features its
+    compiler enables. The processor matters as much as the features: cortex-a77 and cortex-a78 (or two x86
+    generations with the same AVX2) share every feature flag but not the best tile or work split."""
+    from ..codegen.targets import ARM64_DEFAULT_CPU, get_target
     from ..codegen.toolchain import find_toolchain
     t = get_target(target) if isinstance(target, str) else target
     try:
         feats = ",".join(sorted(find_toolchain(t).features()))
     except Exception:                       # no toolchain here: the flags still tell targets apart
         feats = " ".join(t.cpu_flags)
-    return f"{t.name}:{t.arch}:{feats}"
+    cpu = t.cpu or (ARM64_DEFAULT_CPU if t.arch == "aarch64" else f"native={_host_cpu_model()}")
+    return f"{t.name}:{t.arch}:{cpu}:{feats}"
+
+
+def _host_cpu_model() -> str:
+    """The host processor's model name (-march=native tunes for it), or 'unknown'."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("model name", "CPU part")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
 
 
 class TuningDatabase:

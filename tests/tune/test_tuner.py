@@ -68,3 +68,13 @@ def test_choose_variant_for_the_compile_driver(tmp_path):
     c = choose_variant(figure4(), "host", GENERIC, threads=1, db=db, budget_s=0.2)
     assert c in GENERIC.variants(figure4(), lpfc.codegen.get_target("host"))
     assert choose_variant(figure4(), "host", GENERIC, tune=False, db=db) == c      # the database decides
+
+
+def test_tuning_entries_are_per_processor_not_only_per_feature_set():
+    """cortex-a77 and cortex-a78 enable the same features; a variant timed for one must not be reused for the
+    other. The host key names the machine's processor (-march=native tunes for it)."""
+    from lpfc.codegen.targets import get_target
+    a77, a78 = target_key("arm64-linux"), target_key(get_target("arm64-linux", cpu="cortex-a78"))
+    assert a77 != a78 and ":cortex-a77:" in a77 and ":cortex-a78:" in a78
+    assert target_key(get_target("arm64-linux", cpu="cortex-a77")) == a77   # the default, named or not
+    assert target_key("host").split(":")[2].startswith("native=")
