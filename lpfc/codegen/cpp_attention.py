@@ -241,9 +241,7 @@ def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[
          f"    namespace V = {isa.ns};",
          f"    const long S = {S}, D = {D}, T = {T}, DV = {DV}, BT = {BT};",
          "    float *O = (float *)out[0];"]
-    args = sorted({q.arg, kt.arg, vv.arg} | {s[1].arg for s in info["steps"]})
-    for a in args:
-        L.append(f"    const float *p{a} = (const float *)in[{a}];")
+    L += _arg_pointers(info)
     L += _heads_loop_open(info, "D * T + T * DV + D + T + DV + 4 * V::W",
                           "float *kt = mine, *vb = kt + D * T, *qr = vb + T * DV, *s = qr + D, *o = s + T;",
                           f"Ob[i * {ov.strides[-2]}L + c * {ov.strides[-1]}L] = NAN;")
@@ -325,6 +323,12 @@ def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[
     headers = ("<math.h>", "<stdint.h>", "<stdlib.h>", "<string.h>", PARALLEL_HEADER)
     return KernelSource(symbol=symbol, code="\n".join(L) + "\n", headers=tuple(dict.fromkeys(headers)),
                         helpers=(isa.helper(), row_helper(isa.name)), variant=f"{isa.name} per-head")
+
+
+def _arg_pointers(info) -> list:
+    """``pN`` for every operand the kernel reads: Q, Kᵀ, V and the score steps' operands."""
+    args = sorted({info["q"].arg, info["kt"].arg, info["v"].arg} | {s[1].arg for s in info["steps"]})
+    return [f"    const float *p{a} = (const float *)in[{a}];" for a in args]
 
 
 def _heads_loop_open(info, scratch: str, carve: str, nan_store: str) -> list:
@@ -415,9 +419,7 @@ def _emit_tiled(info: dict, isa, symbol: str, query_block: int) -> KernelSource:
          f"    const long S = {S}, D = {D}, T = {T}, DV = {DV}, BT = {BT}, IB = {IB};",
          f"    const long NR = {G}::NR, MR = {G}::MR;",
          "    float *O = (float *)out[0];"]
-    args = sorted({q.arg, kt.arg, vv.arg} | {s[1].arg for s in info["steps"]})
-    for a in args:
-        L.append(f"    const float *p{a} = (const float *)in[{a}];")
+    L += _arg_pointers(info)
     L.append("    (void)MR;")
     L += _heads_loop_open(info, f"{D * TP} + {T * DVP} + IB * T + V::W",
                           f"float *kp = mine, *vp = kp + {D * TP}, *P = vp + {T * DVP};",
