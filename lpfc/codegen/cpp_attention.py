@@ -241,7 +241,6 @@ def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[
          f"    namespace V = {isa.ns};",
          f"    const long S = {S}, D = {D}, T = {T}, DV = {DV}, BT = {BT};",
          "    float *O = (float *)out[0];"]
-    L += _arg_pointers(info)
     L += _heads_loop_open(info, "D * T + T * DV + D + T + DV + 4 * V::W",
                           "float *kt = mine, *vb = kt + D * T, *qr = vb + T * DV, *s = qr + D, *o = s + T;",
                           f"Ob[i * {ov.strides[-2]}L + c * {ov.strides[-1]}L] = NAN;")
@@ -332,10 +331,12 @@ def _arg_pointers(info) -> list:
 
 
 def _heads_loop_open(info, scratch: str, carve: str, nan_store: str) -> list:
-    """The start of the parallel loop over (batch, head) ``b`` (lpfc_parallel.hpp): each thread gets
-    ``scratch`` floats of its own (``mine``, cut up by ``carve``); out of memory, a head's output is NaN.
+    """The operand pointers, then the start of the parallel loop over (batch, head) ``b`` (lpfc_parallel.hpp):
+    each thread gets ``scratch`` floats of its own (``mine``, cut up by ``carve``); out of memory, a head's
+    output is NaN.
     The body follows at 12 spaces (as in a plain loop); :func:`_heads_loop_body` closes it."""
-    L = ["    const int threads = num_threads > 1 && BT > 1 ? (num_threads < BT ? num_threads : (int)BT) : 1;",
+    L = _arg_pointers(info) + [
+         "    const int threads = num_threads > 1 && BT > 1 ? (num_threads < BT ? num_threads : (int)BT) : 1;",
          f"    const size_t per_thread = (size_t)({scratch});",
          "    float *const scratch = (float *)malloc(sizeof(float) * per_thread * (size_t)threads);",
          "    lpfc_parallel::parallel_for(threads, BT, 1, [&](long b, int worker) {"]
@@ -419,7 +420,6 @@ def _emit_tiled(info: dict, isa, symbol: str, query_block: int) -> KernelSource:
          f"    const long S = {S}, D = {D}, T = {T}, DV = {DV}, BT = {BT}, IB = {IB};",
          f"    const long NR = {G}::NR, MR = {G}::MR;",
          "    float *O = (float *)out[0];"]
-    L += _arg_pointers(info)
     L.append("    (void)MR;")
     L += _heads_loop_open(info, f"{D * TP} + {T * DVP} + IB * T + V::W",
                           f"float *kp = mine, *vp = kp + {D * TP}, *P = vp + {T * DVP};",
