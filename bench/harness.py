@@ -154,8 +154,8 @@ def _short(text: str, n: int = 300) -> str:
 def _lpfc_source_digest() -> str:
     """What an lpfc library depends on besides the model: lpfc's sources, the C runtime, the tuning db."""
     h = hashlib.sha256()
-    files = sorted(p for d in ("lpfc", "runtime") for p in (ROOT / d).rglob("*")
-                   if p.is_file() and p.suffix in (".py", ".j2", ".c", ".h", ".cc"))
+    files = sorted(p for p in (ROOT / "lpfc").rglob("*")
+                   if p.is_file() and p.suffix in (".py", ".j2", ".c", ".h", ".hpp", ".cc"))
     for p in files:
         h.update(str(p.relative_to(ROOT)).encode())
         h.update(p.read_bytes())

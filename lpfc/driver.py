@@ -1,6 +1,6 @@
 """Running a model library built for another architecture: the test driver, under qemu.
 
-``runtime/driver/lpfc_driver.c`` is a small C program that ``dlopen``s any lpfc
+``lpfc/c_runtime/driver/lpfc_driver.c`` is a small C program that ``dlopen``s any lpfc
 model library, reads the inputs from raw files, runs the model through the C
 API and writes the outputs.  ``lpfc compile --target arm64-linux`` (and
 ``arm64-android``) builds it next to the library (``libmodel.so`` ->
@@ -36,7 +36,6 @@ from .session import _DTYPES, NodeArg, Session
 
 #: ELF e_machine values lpfc knows by name.
 ELF_MACHINES = {3: "i386", 40: "arm", 62: "x86_64", 183: "aarch64", 243: "riscv"}
-DRIVER_SOURCE = Path(__file__).resolve().parents[1] / "runtime" / "driver" / "lpfc_driver.c"
 DRIVER_TIMEOUT_S = 3600  # one run under qemu: BERT-base takes ~1-2 min with NEON, far longer on a loaded machine
 
 
@@ -49,11 +48,10 @@ class ElfInfo:
 
 
 def driver_source() -> Path:
-    """lpfc_driver.c, in the source tree or an installed copy of the runtime."""
+    """lpfc_driver.c, part of the C runtime's package data."""
     from .codegen.toolchain import RUNTIME_DIR
 
-    p = RUNTIME_DIR / "driver" / "lpfc_driver.c"
-    return p if p.is_file() else DRIVER_SOURCE
+    return RUNTIME_DIR / "driver" / "lpfc_driver.c"
 
 
 def driver_path(library: Union[str, os.PathLike]) -> Path:

@@ -6,7 +6,7 @@ kernel IR (:mod:`lpfc.poly.lower`), given a schedule variant
 and printed to C++ from isl's AST (:func:`lpfc.poly.schedule.generate_c`).
 Outer loops that carry no dependence and do enough work run their
 iterations through ``lpfc_parallel::parallel_for`` on ``num_threads``
-threads (the runtime's pool, runtime/include/lpfc_parallel.hpp).
+threads (the runtime's pool, lpfc/c_runtime/include/lpfc_parallel.hpp).
 
 ``variants()`` lists the schedule choices: for element-wise nests with a
 broadcast term, ``recompute`` (fuse_add), ``hoist`` (fuse_add') and

@@ -30,7 +30,7 @@ from .targets import Target
 KERNEL_SIGNATURE = "static void {symbol}(const void *const *in, void *const *out, int num_threads)"
 
 #: what a kernel that runs on ``num_threads`` threads includes: ``lpfc_parallel::parallel_for``, the
-#: runtime's header-only thread pool (runtime/include/lpfc_parallel.hpp; the build puts it on the include path)
+#: runtime's header-only thread pool (lpfc/c_runtime/include/lpfc_parallel.hpp; the build puts it on the include path)
 PARALLEL_HEADER = '"lpfc_parallel.hpp"'
 
 

@@ -2,7 +2,7 @@
 
 A device kernel (``KernelSource.launches`` non-empty) is OpenCL C 1.2.  Every tensor argument is
 passed as two kernel parameters, a ``__global uchar *`` buffer and a ``uint`` byte offset (the
-runtime's ``lpfc_ocl_launch``: the device arena or the weights buffer, ``runtime/opencl``), in the
+runtime's ``lpfc_ocl_launch``: the device arena or the weights buffer, ``lpfc/c_runtime/opencl``), in the
 order the launch lists them; the kernel turns them into typed pointers with :func:`param` and
 :func:`bind`.  Sizes are compile-time constants printed into the code, so kernels of identical
 shapes are identical and the model generator keeps one copy.

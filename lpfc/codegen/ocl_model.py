@@ -4,7 +4,7 @@ Like :func:`lpfc.codegen.model_gen.generate_model`, plus:
 
 * ``kernels.cl``: the device kernels (``KernelSource.launches``), deduplicated on their code, after
   the shared helpers (``templates/ocl_common.cl.j2``); embedded into the library with ``.incbin`` and
-  built by the runtime (``runtime/opencl/lpfc_opencl.c``) on first use, then cached as a binary;
+  built by the runtime (``lpfc/c_runtime/opencl/lpfc_opencl.c``) on first use, then cached as a binary;
 * the device buffer "D": the arena at offset 0, then one 64-byte aligned slot per model input and
   output.  ``run`` writes the inputs into their slots, enqueues the kernels in program order on one
   in-order queue, and reads the outputs back;

@@ -64,11 +64,6 @@ class SimdISA:
         if self.body is None:
             raise NotImplementedError(f"the {self.name} SIMD layer is not written yet")
         inc = f"#include {self.header}\n" if self.header else ""
-        if self.name == "avx512":
-            # gcc 12 warns inside avx512fintrin.h (_mm512_undefined_ps) once inlined; the pragma must come
-            # before the header is first included, so kernels leave <immintrin.h> to this helper.
-            inc = ("#if defined(__GNUC__) && !defined(__clang__)\n"
-                   "#pragma GCC diagnostic ignored \"-Wmaybe-uninitialized\"\n#endif\n") + inc
         return (f"#if {self.guard}\n{inc}#include <math.h>\n#include <string.h>\n"
                 f"namespace {self.ns} {{\n{_COMMON_HEAD}{self.body}{_COMMON_MATH}}}  // namespace {self.ns}\n"
                 f"#else\n#error \"lpfc: these kernels were generated for {self.name}; build with flags that "
@@ -247,8 +242,13 @@ inline vf scale2(vf p, vf n) {
 }
 """
 
+# gcc 12's unmasked forms of max/min/sqrt/roundscale/scalef/andnot pass _mm512_undefined_ps() (`__Y = __Y`)
+# as the merge source, which -Wuninitialized reports once inlined (GCC bug 105593), whatever pragma
+# precedes the header. The zero-masking forms with an all-ones mask compile to the same instruction
+# and never read an undefined value.
 _AVX512 = r"""
 typedef __m512 vf;
+static const __mmask16 kAll = (__mmask16)0xFFFF;
 static const int W = 16;
 inline vf zero() { return _mm512_setzero_ps(); }
 inline vf set1(float x) { return _mm512_set1_ps(x); }
@@ -259,20 +259,20 @@ inline vf sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
 inline vf mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 inline vf div(vf a, vf b) { return _mm512_div_ps(a, b); }
 inline vf fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
-inline vf max_num(vf a, vf b) { return _mm512_max_ps(a, b); }
-inline vf min_num(vf a, vf b) { return _mm512_min_ps(a, b); }
+inline vf max_num(vf a, vf b) { return _mm512_maskz_max_ps(kAll, a, b); }
+inline vf min_num(vf a, vf b) { return _mm512_maskz_min_ps(kAll, a, b); }
 inline vf as_mask_vec(__mmask16 m) { return _mm512_castsi512_ps(_mm512_movm_epi32(m)); }
 inline __mmask16 to_mask(vf m) { return _mm512_movepi32_mask(_mm512_castps_si512(m)); }
 inline __m512i bits(vf a) { return _mm512_castps_si512(a); }
 inline vf neg(vf a) { return _mm512_castsi512_ps(_mm512_xor_si512(bits(a), _mm512_set1_epi32((int)0x80000000u))); }
 inline vf abs(vf a) { return _mm512_castsi512_ps(_mm512_and_si512(bits(a), _mm512_set1_epi32(0x7fffffff))); }
-inline vf sqrt(vf a) { return _mm512_sqrt_ps(a); }
+inline vf sqrt(vf a) { return _mm512_maskz_sqrt_ps(kAll, a); }
 inline vf lt(vf a, vf b) { return as_mask_vec(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ)); }
 inline vf is_nan(vf a) { return as_mask_vec(_mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q)); }
 inline vf select(vf m, vf a, vf b) { return _mm512_mask_blend_ps(to_mask(m), b, a); }
-inline vf andnot(vf m, vf a) { return _mm512_castsi512_ps(_mm512_andnot_si512(bits(m), bits(a))); }
-inline vf round_near(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-inline vf scale2(vf p, vf n) { return _mm512_scalef_ps(p, n); }
+inline vf andnot(vf m, vf a) { return _mm512_castsi512_ps(_mm512_maskz_andnot_epi32(kAll, bits(m), bits(a))); }
+inline vf round_near(vf a) { return _mm512_maskz_roundscale_ps(kAll, a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline vf scale2(vf p, vf n) { return _mm512_maskz_scalef_ps(kAll, p, n); }
 inline bool any_lt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ) != 0; }
 """
 

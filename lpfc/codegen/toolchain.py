@@ -19,7 +19,7 @@ target             compiler (C / C++)                               override
 =================  ===============================================  ======================================
 
 :func:`compile_shared` builds a ``.so`` (by default with the C runtime of
-``runtime/`` compiled in) with ``-Wall -Wextra -Werror``; a compiler failure
+``lpfc/c_runtime/`` compiled in) with ``-Wall -Wextra -Werror``; a compiler failure
 raises :class:`CompileError` holding the command and the compiler's output.
 """
 from __future__ import annotations
@@ -40,22 +40,14 @@ from ..errors import ToolchainError
 from .targets import TARGET_NAMES, Target, get_target, host_arch
 
 def _runtime_dir() -> Path:
-    """``runtime/`` at the repository root (a checkout or an editable install); an installed wheel ships
-    it as data files under ``<prefix>/share/lpfc/runtime`` (setup.cfg's ``[options.data_files]``)."""
-    import sys
-    import sysconfig
+    """The C runtime's sources: package data of lpfc (``lpfc/c_runtime``), so a checkout, an editable
+    install and an installed wheel find them the same way, from one list (setup.cfg's package_data)."""
+    from importlib.resources import files
 
-    candidates = [Path(__file__).resolve().parents[2] / "runtime"]
-    for base in (sysconfig.get_path("data"), sys.prefix, getattr(sys, "base_prefix", sys.prefix)):
-        if base:
-            candidates.append(Path(base) / "share" / "lpfc" / "runtime")
-    for c in candidates:
-        if (c / "include" / "lpfc_runtime.h").is_file():
-            return c
-    return candidates[0]
+    return Path(str(files("lpfc") / "c_runtime"))
 
 
-#: The C runtime compiled into every model library (``runtime/`` at the repository root).
+#: The C runtime compiled into every model library (``lpfc/c_runtime/``).
 RUNTIME_DIR = _runtime_dir()
 
 C_STD = "-std=c99"

@@ -498,7 +498,7 @@ class CPrinter:
             inc = ast_expr_c(n.for_get_inc())
             last = _last_value(n.for_get_cond(), it) if parallel and inc == "1" else None
             if last is not None:
-                # lpfc_parallel::parallel_for over the iterations (the runtime's pool; runtime/include/lpfc_parallel.hpp)
+                # lpfc_parallel::parallel_for over the iterations (the runtime's pool; lpfc/c_runtime/include/lpfc_parallel.hpp)
                 self.emit("{", depth)
                 self.emit(f"const int64_t {it}_first = {init}, {it}_count = {last} - {it}_first + 1;", depth + 1)
                 self.emit(f"lpfc_parallel::parallel_for(num_threads, (long){it}_count, "

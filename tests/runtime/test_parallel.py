@@ -1,4 +1,4 @@
-"""The kernels' thread pool (runtime/include/lpfc_parallel.hpp): every index once, worker numbers in
+"""The kernels' thread pool (lpfc/c_runtime/include/lpfc_parallel.hpp): every index once, worker numbers in
 range and unique at a time, changing thread counts, two submitting threads, nested jobs, waking after
 sleep. Natively (gcc, with -Wpedantic -Wshadow -Wconversion), under ThreadSanitizer, and for arm64
 under qemu (its weaker memory model)."""
