@@ -70,3 +70,11 @@ class PipelineError(LpfcError):
 
 class ToolchainError(LpfcError):
     """A target's compiler, cross tools or runner are missing or failed; says what to install or set."""
+
+
+class InvalidModelError(ModelLoadError):
+    """The file is ONNX but breaks ONNX's own rules (a tensor defined twice, an attribute of the wrong type, ...)."""
+
+
+class LimitError(LpfcError):
+    """A size (rank, dimension, element count, bytes) beyond a documented limit of lpfc/frontend/limits.py."""

@@ -10,6 +10,7 @@ subgraphs (Shape -> Gather -> Concat -> Reshape) vanish at import.
 """
 from __future__ import annotations
 
+import numbers
 import os
 import re
 from typing import Mapping, Optional, Sequence, Union
@@ -18,24 +19,19 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from ..errors import LpfcError, ShapeError, UnsupportedError
+from ..errors import LimitError, LpfcError, ShapeError, UnsupportedError
 from ..ir.attributes import DenseElements, DenseResource
 from ..ir.core import Function, Location, Module, Operation, Value
 from ..ir.opdef import lookup
 from ..ir.types import DType, TensorType
+from . import limits
+from .onnx_dtypes import ONNX_DTYPES, onnx_dtype  # noqa: F401  (onnx_dtype is used by the converters)
 from .onnx_loader import default_opset, load_model
 
 # Results at most this many elements are folded when all operands are constant.
 FOLD_LIMIT = 1 << 16
 # Constants with more elements are stored as named resources, not inline.
 INLINE_LIMIT = 16
-
-ONNX_DTYPES = {
-    onnx.TensorProto.FLOAT: DType.f32, onnx.TensorProto.DOUBLE: DType.f64, onnx.TensorProto.FLOAT16: DType.f16,
-    onnx.TensorProto.INT64: DType.i64, onnx.TensorProto.INT32: DType.i32, onnx.TensorProto.INT16: DType.i16,
-    onnx.TensorProto.INT8: DType.i8, onnx.TensorProto.UINT8: DType.u8, onnx.TensorProto.UINT16: DType.u16,
-    onnx.TensorProto.UINT32: DType.u32, onnx.TensorProto.UINT64: DType.u64, onnx.TensorProto.BOOL: DType.bool,
-}
 
 
 class RuntimeConstantError(ShapeError):
@@ -48,14 +44,6 @@ class RuntimeConstantError(ShapeError):
     tensor: str = ""
 
 
-def onnx_dtype(code: int, what: str) -> DType:
-    if code in ONNX_DTYPES:
-        return ONNX_DTYPES[code]
-    name = onnx.TensorProto.DataType.Name(code) if code in onnx.TensorProto.DataType.values() else str(code)
-    raise UnsupportedError(f"{what} has element type {name}, which lpfc does not support",
-                           hint="supported: " + ", ".join(sorted(d.name for d in ONNX_DTYPES.values())))
-
-
 def name_hint(onnx_name: str) -> str:
     """A readable SSA name hint from an ONNX tensor name (the printer makes it a safe identifier)."""
     hint = re.sub(r"[/:]+", ".", onnx_name).strip(".")
@@ -65,11 +53,13 @@ def name_hint(onnx_name: str) -> str:
 class Converter:
     """State of one import: ONNX names -> IR values, constants, the function being built."""
 
-    def __init__(self, model: onnx.ModelProto, input_shapes: Optional[Mapping[str, Sequence[int]]] = None):
+    def __init__(self, model: onnx.ModelProto, input_shapes: Optional[Mapping[str, Sequence[int]]] = None,
+                 allow_zero_dims: bool = False):
         self.model = model
         self.graph = model.graph
         self.opset = default_opset(model)
-        self.input_shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
+        self.input_shapes = _check_input_shapes(input_shapes)
+        self.allow_zero_dims = allow_zero_dims
         self.values: dict[str, Value] = {}
         self.constants: dict[int, np.ndarray] = {}       # id(Value) -> array, for constant values
         self.initializers: dict[str, onnx.TensorProto] = {}
@@ -147,7 +137,7 @@ class Converter:
                 if len(declared) != len(shape) or any(d is not None and d != s for d, s in zip(declared, shape)):
                     raise ShapeError(f"input shape {list(shape)} given for {vi.name!r} does not match the model's "
                                      f"declared {['?' if d is None else d for d in declared]}")
-            return TensorType(shape, dtype)
+            return self._checked_input_type(vi.name, shape, dtype)
         if not tt.HasField("shape"):
             raise ShapeError(f"graph input {vi.name!r} has no shape",
                              hint=f"give it one: input_shapes={{{vi.name!r}: [...]}} or --input-shape {vi.name}=1x128")
@@ -162,7 +152,15 @@ class Converter:
                 raise ShapeError(f"graph input {vi.name!r} has a dynamic dimension {k} ({sym!r}); lpfc compiles "
                                  "static shapes", hint=f"fix it: input_shapes={{{vi.name!r}: [...]}} or "
                                  f"--input-shape {vi.name}=1x128")
-        return TensorType(tuple(dims), dtype)
+        return self._checked_input_type(vi.name, tuple(dims), dtype)
+
+    def _checked_input_type(self, name: str, shape: tuple, dtype: DType) -> TensorType:
+        limits.check_shape(shape, f"graph input {name!r}")
+        if 0 in shape and not self.allow_zero_dims:
+            raise LimitError(f"graph input {name!r} has dimension {shape.index(0)} of size 0 (shape {list(shape)}); "
+                             "lpfc compiles no empty tensors", hint="the reference interpreter handles them: "
+                             "import_onnx(..., allow_zero_dims=True)")
+        return TensorType(shape, dtype)
 
     def _check_node(self, node: onnx.NodeProto) -> None:
         if node.domain not in ("", "ai.onnx"):
@@ -188,7 +186,8 @@ class Converter:
                          hint="is the graph topologically sorted and complete?")
 
     def _initializer_array(self, init: onnx.TensorProto) -> np.ndarray:
-        onnx_dtype(init.data_type, f"initializer {init.name!r}")
+        dtype = onnx_dtype(init.data_type, f"initializer {init.name!r}")
+        limits.check_constant(init.dims, dtype.itemsize, f"initializer {init.name!r}")
         try:
             arr = numpy_helper.to_array(init)
         except Exception as e:
@@ -224,6 +223,11 @@ class Converter:
 
     def constant(self, array: np.ndarray, onnx_name: str = "", loc: Optional[Location] = None) -> Value:
         array = np.require(array, requirements="C")
+        try:
+            limits.check_constant(array.shape, array.dtype.itemsize, f"constant {onnx_name!r}" if onnx_name
+                                  else "a constant")
+        except LpfcError as e:
+            raise self.error(type(e), e.bare_message) from None
         try:
             ty = TensorType.of(array)
         except KeyError:
@@ -263,6 +267,13 @@ class Converter:
             types = d.infer([v.type for v in operands], full)
         except LpfcError as e:
             raise self.error(ShapeError, e.bare_message) from None
+        for k, t in enumerate(types):
+            # Before anything is allocated for it (folding) or generated: a tiny model must not declare
+            # a tensor of 2^40 elements that reaches the C compiler.
+            try:
+                limits.check_shape(t.shape, f"result #{k} ({op_name})")
+            except LpfcError as e:
+                raise self.error(type(e), e.bare_message) from None
         node_outputs = [o for o in self.node.output] if self.node is not None else []
         hints = [name_hint(n) if n else None for n in node_outputs[:len(types)]]
         hints += [None] * (len(types) - len(hints))
@@ -280,6 +291,28 @@ class Converter:
         return self.emit(op_name, operands, attrs)[0]
 
 
+def _check_input_shapes(input_shapes) -> dict:
+    """``input_shapes`` as {name: tuple of ints}; anything else is a clear ShapeError, never a TypeError."""
+    if input_shapes is None:
+        return {}
+    if not isinstance(input_shapes, Mapping):
+        raise ShapeError(f"input_shapes must map input names to shapes, got {type(input_shapes).__name__}")
+    out = {}
+    for name, shape in input_shapes.items():
+        if isinstance(shape, (str, bytes)) or not isinstance(shape, (Sequence, np.ndarray)):
+            raise ShapeError(f"input shape for {name!r} must be a list of integers, got {shape!r}",
+                             hint=f"e.g. input_shapes={{{name!r}: [1, 128]}}")
+        dims = []
+        for k, d in enumerate(shape):
+            # Integers only: 2.5 must not become 2, nor True become 1.
+            if isinstance(d, (bool, np.bool_)) or not isinstance(d, (numbers.Integral, np.integer)):
+                raise ShapeError(f"input shape for {name!r} has dimension {k} = {d!r}, which is not an integer",
+                                 hint=f"e.g. input_shapes={{{name!r}: [1, 128]}}")
+            dims.append(int(d))
+        out[name] = tuple(dims)
+    return out
+
+
 def _is_splat(a: np.ndarray) -> bool:
     return a.size > 0 and bool(np.all(a == a.flat[0]))
 
@@ -291,14 +324,17 @@ def _unsupported_hint(op_type: str) -> str:
 
 def import_onnx(source: Union[str, os.PathLike, onnx.ModelProto],
                 input_shapes: Optional[Mapping[str, Sequence[int]]] = None, name: str = "main",
-                verify: bool = True) -> Module:
+                verify: bool = True, allow_zero_dims: bool = False) -> Module:
     """Import an ONNX model (path or ModelProto) into a graph-IR module.
 
     ``input_shapes`` fixes dynamic input dimensions, e.g. ``{"input_ids": [1, 128]}``.
+    Graph inputs with a dimension of 0 are refused (lpfc compiles no empty tensors) unless
+    ``allow_zero_dims`` (the reference interpreter handles them).  Sizes are bounded by
+    :mod:`lpfc.frontend.limits`; the model must follow ONNX's rules (:mod:`lpfc.frontend.onnx_validate`).
     Raises an :class:`~lpfc.errors.LpfcError` naming the node for anything unsupported or inconsistent.
     """
     model = load_model(source)
-    module = Converter(model, input_shapes).build(name)
+    module = Converter(model, input_shapes, allow_zero_dims).build(name)
     if verify:
         from ..ir.verifier import verify as verify_ir
         verify_ir(module)

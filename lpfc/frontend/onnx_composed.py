@@ -13,7 +13,7 @@ from ..ir.types import DType
 import onnx
 
 from .onnx import Converter, onnx_dtype
-from .onnx_ops import _axis, _reshape, _scalar, attributes, converter, f32
+from .onnx_ops import _axis, _computed, _reshape, _scalar, attributes, converter, f32
 
 
 # -- activations composed from graph ops ---------------------------------------------------------
@@ -119,6 +119,7 @@ def _one_hot_mask(cv: Converter, idx, depth: int, axis: int):
     rank = idx.type.rank + 1
     shape = [1] * rank
     shape[axis] = depth
+    _computed(cv, shape, idx.type.dtype.itemsize, "one-hot index range")
     ar = cv.constant(np.arange(depth, dtype=idx.type.dtype.numpy).reshape(shape))
     idx = _reshape(cv, idx, idx.type.shape[:axis] + (1,) + idx.type.shape[axis:])[0]
     return cv.emit1("graph.equal", [idx, ar])
@@ -288,6 +289,7 @@ def convert_eye_like(cv: Converter, node):
     if x.type.rank != 2:
         raise cv.error(ShapeError, f"EyeLike needs a 2-D input, got rank {x.type.rank}")
     dt = onnx_dtype(a["dtype"], "EyeLike dtype") if "dtype" in a else x.type.dtype
+    _computed(cv, x.type.shape, dt.itemsize, "EyeLike result")
     return [cv.constant(np.eye(*x.type.shape, k=int(a.get("k", 0)), dtype=dt.numpy), node.output[0])]
 
 
@@ -301,6 +303,7 @@ def convert_window(cv: Converter, node):
     if n < 0:
         raise cv.error(ShapeError, f"window size must not be negative, got {n}")
     dt = onnx_dtype(a.get("output_datatype", onnx.TensorProto.FLOAT), "window output_datatype")
+    _computed(cv, [n], max(dt.itemsize, 8), f"{node.op_type} result")
     periodic = bool(a.get("periodic", 1))
     denom = n if periodic else n - 1
     k = np.arange(n, dtype=np.float64) * (2 * np.pi / denom if denom > 0 else 0.0)

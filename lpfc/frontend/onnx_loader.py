@@ -2,7 +2,10 @@
 
 External data is read by lpfc itself rather than by ``onnx.load``: a
 location must be a relative path that stays inside the model's directory,
-and offset/length must lie inside the file.
+and offset/length must lie inside the file and match the tensor's declared
+size, checked before a byte is read.  Only initializers and attributes
+declared TENSOR are ever read.  The model is validated against ONNX's rules
+(:mod:`lpfc.frontend.onnx_validate`) before its external data is touched.
 """
 from __future__ import annotations
 
@@ -12,7 +15,10 @@ from typing import Union
 
 import onnx
 
-from ..errors import ModelLoadError, UnsupportedError
+from ..errors import LimitError, ModelLoadError, UnsupportedError
+from . import limits
+from .onnx_dtypes import ONNX_DTYPES, onnx_dtype
+from .onnx_validate import validate_model
 
 MIN_OPSET = 13
 MAX_OPSET = 21
@@ -30,12 +36,17 @@ def load_model(source: Union[str, os.PathLike, onnx.ModelProto]) -> onnx.ModelPr
         if not path.is_file():
             raise ModelLoadError(f"{str(path)!r} is not a file")
         try:
+            size = path.stat().st_size
+            if size >= limits.MAX_MODEL_FILE_BYTES:
+                raise LimitError(f"model file {str(path)!r} has {size} bytes; an ONNX protobuf holds less than "
+                                 f"{limits.MAX_MODEL_FILE_BYTES} (2 GiB)", hint="keep the weights as external data")
             data = path.read_bytes()
         except OSError as e:
             raise ModelLoadError(f"cannot read {str(path)!r}: {e.strerror}") from None
         model = parse_model_bytes(data, str(path))
         base = path.resolve().parent
     check_opsets(model)
+    validate_model(model, default_opset(model))
     _load_external_data(model, base)
     return model
 
@@ -98,32 +109,57 @@ def _tensors_with_external_data(model: onnx.ModelProto):
 
 def _load_external_data(model: onnx.ModelProto, base) -> None:
     for t in _tensors_with_external_data(model):
-        info = {e.key: e.value for e in t.external_data}
-        loc = info.get("location", "")
-        if base is None:
-            raise ModelLoadError(f"tensor {t.name!r} keeps its data in external file {loc!r}; "
-                                 "load the model from its path so the file can be found")
-        if not loc or os.path.isabs(loc) or loc.startswith(("/", "\\")):
-            raise ModelLoadError(f"tensor {t.name!r}: external data location {loc!r} must be a relative path "
-                                 "inside the model's directory")
-        target = (base / loc).resolve()
-        if base not in target.parents:
-            raise ModelLoadError(f"tensor {t.name!r}: external data location {loc!r} points outside the "
-                                 "model's directory; refusing to read it")
-        if not target.is_file():
-            raise ModelLoadError(f"tensor {t.name!r}: external data file {loc!r} is missing next to the model")
-        try:
-            offset = int(info.get("offset", 0))
-            length = int(info["length"]) if "length" in info else None
-        except ValueError:
-            raise ModelLoadError(f"tensor {t.name!r}: bad external data offset/length") from None
-        size = target.stat().st_size
-        if offset < 0 or offset > size or (length is not None and (length < 0 or offset + length > size)):
-            raise ModelLoadError(f"tensor {t.name!r}: external data range offset={offset} length={length} "
-                                 f"lies outside {loc!r} ({size} bytes)")
-        with open(target, "rb") as fh:
-            fh.seek(offset)
-            raw = fh.read(length if length is not None else size - offset)
-        t.raw_data = raw
+        t.raw_data = _read_external(t, base)
         del t.external_data[:]
         t.data_location = onnx.TensorProto.DEFAULT
+
+
+def _read_external(t: onnx.TensorProto, base) -> bytes:
+    """The bytes of one external tensor, after every check that can be made without reading them."""
+    what = f"tensor {t.name!r}"
+    info = {e.key: e.value for e in t.external_data}
+    loc = info.get("location", "")
+    if base is None:
+        raise ModelLoadError(f"{what} keeps its data in external file {loc!r}; "
+                             "load the model from its path so the file can be found")
+    if not loc or "\0" in loc or os.path.isabs(loc) or loc.startswith(("/", "\\")):
+        raise ModelLoadError(f"{what}: external data location {loc!r} must be a relative path "
+                             "inside the model's directory" + (" (it holds a NUL byte)" if "\0" in loc else ""))
+    try:
+        target = (base / loc).resolve()
+        inside = base in target.parents
+        is_file = inside and target.is_file()
+        size = target.stat().st_size if is_file else 0
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"{what}: external data location {loc!r} cannot be resolved "
+                             f"({getattr(e, 'strerror', None) or e})") from None
+    if not inside:
+        raise ModelLoadError(f"{what}: external data location {loc!r} points outside the "
+                             "model's directory; refusing to read it")
+    if not is_file:
+        raise ModelLoadError(f"{what}: external data file {loc!r} is missing next to the model "
+                             "(or is not a regular file)")
+    dtype = onnx_dtype(t.data_type, what)
+    expected = limits.check_constant(t.dims, dtype.itemsize, what) * dtype.itemsize
+    try:
+        offset = int(info.get("offset", 0))
+        length = int(info["length"]) if "length" in info else None
+    except ValueError:
+        raise ModelLoadError(f"{what}: bad external data offset/length "
+                             f"({info.get('offset')!r}, {info.get('length')!r})") from None
+    if offset < 0 or offset > size or (length is not None and (length < 0 or offset + length > size)):
+        raise ModelLoadError(f"{what}: external data range offset={offset} length={length} "
+                             f"lies outside {loc!r} ({size} bytes)")
+    have = length if length is not None else size - offset
+    if have != expected:
+        raise ModelLoadError(f"{what}: external data in {loc!r} has {have} bytes at offset {offset}, but its dims "
+                             f"{list(t.dims)} of {dtype} need {expected}; refusing to read it")
+    try:
+        with open(target, "rb") as fh:
+            fh.seek(offset)
+            raw = fh.read(expected)
+    except OSError as e:
+        raise ModelLoadError(f"{what}: cannot read external data file {loc!r}: {e.strerror}") from None
+    if len(raw) != expected:
+        raise ModelLoadError(f"{what}: external data file {loc!r} changed while it was read")
+    return raw

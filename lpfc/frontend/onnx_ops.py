@@ -15,8 +15,11 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from ..errors import ShapeError, UnsupportedError
+from onnx import AttributeProto as A
+
+from ..errors import InvalidModelError, LpfcError, ModelLoadError, ShapeError, UnsupportedError
 from ..ir.types import DType
+from .limits import check_computed, check_constant
 from .onnx import Converter, onnx_dtype
 
 CONVERTERS: dict[str, Callable] = {}
@@ -31,6 +34,11 @@ def converter(*op_types: str):
 
 
 def attributes(node: onnx.NodeProto) -> dict:
+    """The node's attributes, each read from the field of its *declared* type, never another.
+
+    (:mod:`~lpfc.frontend.onnx_validate` has already checked each declared type against
+    ONNX's schema of the op and refused a value in a second field.)
+    """
     out = {}
     for a in node.attribute:
         v = helper.get_attribute_value(a)
@@ -428,6 +436,8 @@ def convert_split(cv: Converter, node):
         sizes = [int(s) for s in sizes.reshape(-1)]
     elif "num_outputs" in a:
         n = int(a["num_outputs"])
+        if n != n_out:
+            raise cv.error(ShapeError, f"num_outputs={n} but the node has {n_out} outputs")
         chunk = -(-dim // n)
         sizes = [chunk] * (dim // chunk) + ([dim % chunk] if dim % chunk else [])
     else:
@@ -567,19 +577,32 @@ def convert_constant(cv: Converter, node):
     if len(a) != 1:
         raise cv.error(ShapeError, "Constant must have exactly one value attribute")
     attr = a[0]
-    if attr.name == "value":
-        arr = numpy_helper.to_array(attr.t)
-        onnx_dtype(attr.t.data_type, "Constant value")
-    elif attr.name == "value_float":
-        arr = np.array(attr.f, dtype=np.float32)
-    elif attr.name == "value_floats":
-        arr = np.array(list(attr.floats), dtype=np.float32)
-    elif attr.name == "value_int":
-        arr = np.array(attr.i, dtype=np.int64)
-    elif attr.name == "value_ints":
-        arr = np.array(list(attr.ints), dtype=np.int64)
-    else:
+    # Each value is read from the field of the attribute's declared type only: a `value` declared
+    # FLOAT that also carries a tensor (with external data, say) is never read as a tensor.
+    wanted = {"value": A.TENSOR, "value_float": A.FLOAT, "value_floats": A.FLOATS, "value_int": A.INT,
+              "value_ints": A.INTS}
+    if attr.name not in wanted:
         raise cv.error(UnsupportedError, f"Constant attribute {attr.name!r} is not supported")
+    if attr.type != wanted[attr.name]:
+        raise cv.error(InvalidModelError, f"Constant attribute {attr.name!r} is declared "
+                       f"{A.AttributeType.Name(attr.type) if attr.type in A.AttributeType.values() else attr.type}, "
+                       f"not {A.AttributeType.Name(wanted[attr.name])}")
+    if attr.type == A.TENSOR:
+        t = attr.t
+        dtype = onnx_dtype(t.data_type, "Constant value")
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            raise cv.error(ModelLoadError, "Constant value keeps its data externally, but it was not loaded "
+                           "(load the model from its path)")
+        check_constant(t.dims, dtype.itemsize, "Constant value")
+        arr = numpy_helper.to_array(t)
+    elif attr.type == A.FLOAT:
+        arr = np.array(attr.f, dtype=np.float32)
+    elif attr.type == A.FLOATS:
+        arr = np.array(list(attr.floats), dtype=np.float32)
+    elif attr.type == A.INT:
+        arr = np.array(attr.i, dtype=np.int64)
+    else:
+        arr = np.array(list(attr.ints), dtype=np.int64)
     return [cv.constant(arr, node.output[0])]
 
 
@@ -605,8 +628,25 @@ def convert_constant_of_shape(cv: Converter, node):
     if any(d < 0 for d in shape):
         raise cv.error(ShapeError, f"negative dimension in {shape}")
     value = attributes(node).get("value")
-    fill = np.zeros(1, np.float32) if value is None else numpy_helper.to_array(value).reshape(-1)
+    if value is None:
+        fill = np.zeros(1, np.float32)
+    else:
+        onnx_dtype(value.data_type, "ConstantOfShape value")
+        if len(value.dims) > 1 or (value.dims and value.dims[0] != 1):
+            raise cv.error(ShapeError, f"ConstantOfShape value must hold one element, has dims {list(value.dims)}")
+        fill = numpy_helper.to_array(value).reshape(-1)
+        if fill.size != 1:
+            raise cv.error(ShapeError, f"ConstantOfShape value must hold one element, holds {fill.size}")
+    _computed(cv, shape, fill.dtype.itemsize, "ConstantOfShape result")
     return [cv.constant(np.full(shape, fill[0], dtype=fill.dtype), node.output[0])]
+
+
+def _computed(cv: Converter, shape, itemsize: int, what: str) -> None:
+    """Refuse a constant computed at import before it is allocated (limits.MAX_COMPUTED_BYTES)."""
+    try:
+        check_computed(shape, itemsize, what)
+    except LpfcError as e:
+        raise cv.error(type(e), e.bare_message) from None
 
 
 @converter("Range")
@@ -615,7 +655,11 @@ def convert_range(cv: Converter, node):
                            enumerate(("start", "limit", "delta")))
     if delta == 0:
         raise cv.error(ShapeError, "Range delta is 0")
-    n = max(int(np.ceil((limit - start) / delta)), 0)
+    steps = np.ceil((np.float64(limit) - np.float64(start)) / np.float64(delta))
+    if not np.isfinite(steps):
+        raise cv.error(ShapeError, f"Range from {start} to {limit} by {delta} has no finite length")
+    n = max(int(steps), 0)
+    _computed(cv, [n], start.dtype.itemsize, "Range result")
     arr = (start + np.arange(n, dtype=np.float64 if start.dtype.kind == "f" else np.int64) * delta)
     return [cv.constant(arr.astype(start.dtype), node.output[0])]
 

@@ -94,7 +94,8 @@ class SpecializingBackendRep(BackendRep):
             if rep is None:
                 try:
                     rep = LpfcBackendRep(import_onnx(_freeze(self.model, {n: feeds[n] for n in self.frozen}),
-                                                     input_shapes=self.input_shapes))
+                                                     input_shapes=self.input_shapes,
+                                                     allow_zero_dims=True))
                 except RuntimeConstantError as e:
                     more = [n for n in deciding_inputs(self.model, e.tensor) if n not in self.frozen]
                     if not more:
@@ -151,6 +152,9 @@ class LpfcBackend(Backend):
       are baked into the model at run time (:class:`SpecializingBackendRep`)
       instead of being rejected.
 
+    Graph inputs with a dimension of 0 are accepted (``allow_zero_dims``): this backend
+    runs the reference interpreter, which handles empty tensors; ``lpfc.compile`` does not.
+
     Anything lpfc does not support raises an :class:`~lpfc.errors.LpfcError` from
     ``prepare`` (for a specialising rep: from its first ``run``, once the shape-deciding
     inputs are known), never a wrong result.
@@ -172,7 +176,7 @@ class LpfcBackend(Backend):
             raise ValueError(f"lpfc's reference backend runs on CPU only, not {device!r}")
         input_shapes: Optional[Mapping[str, Sequence[int]]] = kwargs.get("input_shapes")
         try:
-            return LpfcBackendRep(import_onnx(model, input_shapes=input_shapes))
+            return LpfcBackendRep(import_onnx(model, input_shapes=input_shapes, allow_zero_dims=True))
         except RuntimeConstantError as e:
             frozen = deciding_inputs(model, e.tensor)
             if not kwargs.get("specialize") or not frozen:
@@ -203,7 +207,7 @@ class LpfcBackend(Backend):
         graph = onnx.helper.make_graph([node], f"run_node_{node.op_type}", graph_inputs, graph_outputs)
         model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
         try:
-            rep: BackendRep = LpfcBackendRep(import_onnx(model))
+            rep: BackendRep = LpfcBackendRep(import_onnx(model, allow_zero_dims=True))
         except RuntimeConstantError as e:
             frozen = deciding_inputs(model, e.tensor)
             if not frozen:
