@@ -35,3 +35,7 @@ __all__ = ["CompileResult", "Session", "compile", "load",
            "InputError", "LpfcError", "ModelLoadError", "Module", "ParseError", "ShapeError", "UnsupportedError",
            "VerificationError", "import_onnx", "interpret", "parse_module", "print_module", "verify",
            "__version__"]
+
+from .errors import InvalidModelError, LimitError  # noqa: E402  (untrusted models, docs/untrusted-models.md)
+
+__all__ += ["InvalidModelError", "LimitError"]
