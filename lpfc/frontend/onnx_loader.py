@@ -75,6 +75,10 @@ def _check_strings(model: onnx.ModelProto, what: str) -> None:
         names += [n.name, n.op_type, n.domain, *n.input, *n.output, *(a.name for a in n.attribute)]
     for t in g.initializer:
         names.append(t.name)
+        names += [v for e in t.external_data for v in (e.key, e.value)]
+    for n in g.node:
+        for a in n.attribute:
+            names += [v for e in a.t.external_data for v in (e.key, e.value)]
     for v in list(g.input) + list(g.output) + list(g.value_info):
         names.append(v.name)
     names += [imp.domain for imp in model.opset_import]

@@ -252,3 +252,14 @@ def test_limits_are_the_documented_ones():
 
 def test_valid_models_still_import(tmp_path):
     lpfc.import_onnx(save(mlp(), tmp_path / "mlp.onnx"))
+
+
+def test_external_location_not_utf8_is_a_clear_error(tmp_path):
+    """Found by the importer fuzzer: protobuf hands back bytes for a location that is not UTF-8 (was a TypeError)."""
+    t = _external(onnx.TensorProto(name="W", data_type=TensorProto.FLOAT, dims=[4, 3]), "weights.bin", length=48)
+    m = make([helper.make_node("MatMul", ["x", "W"], ["y"])], [vi("x", [2, 4])], [vi("y", [2, 3])], [t])
+    data = m.SerializeToString().replace(b"weights.bin", b"weigh\xffs.bin")
+    p = tmp_path / "m.onnx"
+    p.write_bytes(data)
+    with pytest.raises(ModelLoadError, match="not valid UTF-8"):
+        lpfc.import_onnx(p)

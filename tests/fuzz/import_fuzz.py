@@ -28,6 +28,7 @@ import resource
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -107,6 +108,10 @@ def memory_cap(extra_bytes: int = 3 * 2**30):
 
 @contextlib.contextmanager
 def time_limit(seconds: float):
+    if threading.current_thread() is not threading.main_thread():
+        yield                       # signals reach the main thread only; no timeout elsewhere
+        return
+
     def on_alarm(signum, frame):
         raise InputTimeout()
     old = signal.signal(signal.SIGALRM, on_alarm)
