@@ -143,3 +143,51 @@ def test_standalone_index_out_of_range_fails_the_run(libs, name, value, node, le
     msg = str(e.value)
     assert node in msg, msg
     assert f"index {bad} is out of range for an axis of length {length}" in msg, msg
+
+
+# -- the opencl target: the embedding on the device, the standalone ops as host kernels ---------------------
+
+@pytest.fixture(scope="module")
+def ocl_libs(tmp_path_factory, libs):
+    from lpfc.codegen.toolchain import find_toolchain, opencl_devices
+    from lpfc.errors import ToolchainError
+    try:
+        tc = find_toolchain("opencl")
+        devices = opencl_devices(tc) if tc.can_run else []
+    except ToolchainError as e:
+        pytest.skip(f"NO OPENCL: {e}")
+    if not devices:
+        pytest.skip(f"NO OPENCL DEVICE: {tc.run_problem or 'the ICD loader lists no device'}")
+    d = tmp_path_factory.mktemp("idx-ocl")
+    return {k: (m, lpfc.compile(m, d / f"lib{k}.so", target="opencl")) for k, (m, _) in libs.items()}
+
+
+@pytest.fixture
+def _cl_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LPFC_OPENCL_CACHE_DIR", str(tmp_path / "clcache"))
+
+
+def test_opencl_embedding_on_the_device(ocl_libs, _cl_cache):
+    model, r = ocl_libs["emb"]
+    sess = lpfc.load(r.library)
+    ids = np.array([[0, 1, V - 1, -1, -V, 7]], np.int64)
+    kinds = r.kinds
+    assert kinds.get("embedding") == 1, kinds
+    np.testing.assert_allclose(sess.run({"ids": ids})["y"], _reference(model, {"ids": ids})["y"], rtol=1e-3, atol=1e-4)
+    for bad in (V, -V - 1, 2 ** 40):
+        with pytest.raises(InputError) as e:
+            sess.run({"ids": np.array([[0, bad, 2, 3, 4, 5]], np.int64)})
+        assert "word_gather" in str(e.value) and f"index {bad} is out of range for an axis of length {V}" in str(e.value)
+    np.testing.assert_allclose(sess.run({"ids": ids})["y"], _reference(model, {"ids": ids})["y"], rtol=1e-3, atol=1e-4)
+
+
+def test_opencl_host_kernels_check_indices(ocl_libs, _cl_cache):
+    model, r = ocl_libs["std"]
+    sess = lpfc.load(r.library)
+    feeds = _good_standalone()
+    got, want = sess.run(feeds), _reference(model, feeds)
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-6, err_msg=k)
+    feeds["i1"] = np.array([0, 9], np.int64)
+    with pytest.raises(InputError, match="gather_cols.*index 9 is out of range for an axis of length 7"):
+        sess.run(feeds)
