@@ -191,3 +191,31 @@ def test_opencl_host_kernels_check_indices(ocl_libs, _cl_cache):
     feeds["i1"] = np.array([0, 9], np.int64)
     with pytest.raises(InputError, match="gather_cols.*index 9 is out of range for an axis of length 7"):
         sess.run(feeds)
+
+
+# -- arm64 (the NEON row-wise kernel and the generic ones), through the test driver under qemu ---------------
+
+@pytest.fixture(scope="module")
+def arm_libs(tmp_path_factory, libs):
+    from lpfc.codegen.toolchain import find_toolchain
+    from lpfc.errors import ToolchainError
+    try:
+        tc = find_toolchain("arm64-linux")
+    except ToolchainError as e:
+        pytest.skip(f"NO ARM64 CROSS COMPILER: {e}")
+    if tc.runner is None:
+        pytest.skip(f"CANNOT RUN ARM64 HERE: {tc.run_problem}")
+    d = tmp_path_factory.mktemp("idx-arm")
+    m = libs["emb"][0]        # (the generic kernels' index code is the same C++ on every ISA)
+    return {"emb": (m, lpfc.compile(m, d / "libemb.so", target="arm64-linux"))}
+
+
+def test_arm64_index_checks(arm_libs):
+    model, r = arm_libs["emb"]
+    sess = lpfc.load(r.library)
+    ids = np.array([[0, 1, V - 1, -1, -V, 7]], np.int64)
+    np.testing.assert_allclose(sess.run({"ids": ids})["y"], _reference(model, {"ids": ids})["y"], rtol=1e-4, atol=1e-5)
+    with pytest.raises(InputError, match=f"word_gather.*index {V} is out of range for an axis of length {V}"):
+        sess.run({"ids": np.array([[0, V, 2, 3, 4, 5]], np.int64)})
+    with pytest.raises(InputError, match=f"word_gather.*index {-V - 1} is out of range"):
+        sess.run({"ids": np.array([[0, 1, 2, 3, 4, -V - 1]], np.int64)})
