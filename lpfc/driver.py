@@ -32,7 +32,7 @@ from typing import Optional, Union
 import numpy as np
 
 from .errors import InputError, LpfcError, ModelLoadError, ToolchainError
-from .session import _DTYPES, NodeArg, Session
+from .session import _DTYPES, NodeArg, Session, SessionClosedError
 
 #: ELF e_machine values lpfc knows by name.
 ELF_MACHINES = {3: "i386", 40: "arm", 62: "x86_64", 183: "aarch64", 243: "riscv"}
@@ -262,7 +262,7 @@ class DriverSession(Session):
 
     def _check_open(self):
         if self._closed:
-            raise InputError("this session is closed")
+            raise SessionClosedError(f"the session of {self.path.name} is closed (close() was called)")
 
     def profile(self, feeds, runs: int = 10, warmup: int = 1):
         """Not offered: per-kernel times under an emulator say nothing about the phone."""

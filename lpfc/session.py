@@ -13,8 +13,11 @@ tensor), and the runtime checks them again; a refused call never crashes.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
+import tempfile
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
@@ -92,6 +95,58 @@ def _bind(lib) -> None:
         f.restype = ctypes.c_int
 
 
+class SessionClosedError(InputError):
+    """A call on a :class:`Session` after ``close()``."""
+
+
+#: makes every private load name unique within the process (with the pid and a random part)
+_LOAD_COUNTER = itertools.count()
+
+
+def _dlopen_private(p: Path, given) -> ctypes.CDLL:
+    """dlopen ``p`` under a private, never-reused name.
+
+    The dynamic loader returns an already loaded object when the *name* matches one it has seen, so
+    loading ``lib.so`` again after it was rebuilt in place would give the old model (issue #12.5).
+    Loading through a uniquely named symlink makes the loader open the file (it then still shares an
+    object whose file is the same inode: two sessions of one unchanged library share one copy).
+    The symlink is removed at once; the mapping keeps the file's contents."""
+    target = p.resolve()
+    d = tempfile.mkdtemp(prefix="lpfc-load-")
+    link = os.path.join(d, f"{os.getpid()}-{next(_LOAD_COUNTER)}-{uuid.uuid4().hex}-{target.name}")
+    try:
+        os.symlink(target, link)
+        try:
+            return ctypes.CDLL(link)
+        except OSError as e:
+            msg = str(e).replace(link, str(given))
+            raise ModelLoadError(f"cannot load {str(given)!r} as a shared library: {msg}") from None
+    except OSError as e:        # the temporary directory or the link could not be made: load it directly
+        try:
+            return ctypes.CDLL(str(target))
+        except OSError:
+            raise ModelLoadError(f"cannot load {str(given)!r} as a shared library: {e}") from None
+    finally:
+        try:
+            os.unlink(link)
+        except OSError:
+            pass
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
+def _dlclose(lib: ctypes.CDLL) -> None:
+    """Unloads a library ctypes loaded (ctypes itself never does): its static destructors run, which
+    joins the thread pool's workers (lpfc_parallel.hpp)."""
+    try:
+        import _ctypes
+        _ctypes.dlclose(lib._handle)
+    except (ImportError, AttributeError, OSError):   # not on this platform: the library stays mapped
+        pass
+
+
 class Session:
     """One handle of a compiled model (one inference at a time; runs are serialised by a lock)."""
 
@@ -99,14 +154,14 @@ class Session:
         p = Path(path)
         if not p.is_file():
             raise ModelLoadError(f"model library {str(path)!r} does not exist")
-        try:
-            self._lib = ctypes.CDLL(str(p.resolve()))
-        except OSError as e:
-            raise ModelLoadError(f"cannot load {str(path)!r} as a shared library: {e}") from None
-        _bind(self._lib)
-        self.path = p
-        self._lock = threading.Lock()
+        # (first, so that close() -- also from __del__ after a failed __init__ -- always finds them)
+        self._lock = threading.RLock()
         self._handle = ctypes.c_void_p()
+        self._closed = False
+        self._lib = None
+        self.path = p
+        self._lib = _dlopen_private(p, path)
+        _bind(self._lib)
         s = self._lib.lpfc_model_create(ctypes.byref(self._handle))
         if s != OK or not self._handle.value:
             raise ModelLoadError(f"cannot create the model in {str(path)!r}: "
@@ -144,21 +199,26 @@ class Session:
 
     @property
     def arena_bytes(self) -> int:
-        return int(self._lib.lpfc_model_arena_bytes(self._handle))
+        with self._lock:
+            self._check_open()
+            return int(self._lib.lpfc_model_arena_bytes(self._handle))
 
     @property
     def threads(self) -> int:
-        return int(self._lib.lpfc_model_get_threads(self._handle))
+        with self._lock:
+            self._check_open()
+            return int(self._lib.lpfc_model_get_threads(self._handle))
 
     @threads.setter
     def threads(self, n: int) -> None:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 or n > 4096:
             raise InputError(f"threads must be an integer from 0 (all processors) to 4096, not {n!r}")
-        self._check_open()
         with self._lock:
+            self._check_open()
             s = self._lib.lpfc_model_set_threads(self._handle, int(n))
+            message = self._lib.lpfc_model_last_error(self._handle).decode("utf-8", "replace") if s != OK else ""
         if s != OK:
-            raise InputError(self._lib.lpfc_model_last_error(self._handle).decode("utf-8", "replace"))
+            raise InputError(message)
 
     # -- running ----------------------------------------------------------------------------------
     def run(self, output_names_or_feeds=None, feeds: Optional[Mapping] = None, run_options=None):
@@ -188,6 +248,7 @@ class Session:
 
         if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
             raise InputError(f"runs must be a positive integer, not {runs!r}")
+        self._check_open()
         if getattr(self._lib, "lpfc_model_profile", None) is None:
             raise ModelLoadError(f"{self.path.name} was built by an lpfc without profiling support; recompile it")
         samples, totals, info = [], [], ""
@@ -206,8 +267,9 @@ class Session:
         return Profile.from_samples(info, samples, totals, threads=self.threads, library=str(self.path))
 
     def _check_open(self):
-        if not self._handle or not self._handle.value:
-            raise InputError("this session is closed")
+        if self._closed or not self._handle or not self._handle.value:
+            raise SessionClosedError(f"the session of {self.path.name} is closed (Session.close() was called); "
+                                     "lpfc.load the library again to run it")
 
     def _run(self, feeds: Mapping, profile: bool = False):
         self._check_open()
@@ -252,7 +314,8 @@ class Session:
         ins = (_Tensor * max(len(arrays), 1))(*[tensor(i, a) for i, a in zip(self._inputs, arrays)])
         outs = (_Tensor * max(len(outputs), 1))(*[tensor(o, a) for o, a in zip(self._outputs, outputs)])
         prof = None
-        with self._lock:
+        with self._lock:         # close() waits for a run in progress; a run after close() is refused here
+            self._check_open()
             if profile:
                 cap = 1 << 16
                 buf = (ctypes.c_double * cap)()
@@ -273,9 +336,22 @@ class Session:
 
     # -- lifetime ---------------------------------------------------------------------------------
     def close(self) -> None:
-        h, self._handle = self._handle, ctypes.c_void_p()
-        if h and h.value:
-            self._lib.lpfc_model_destroy(h)
+        """Destroys the handle and unloads the library (its thread pool's workers are joined).
+
+        Waits for a run in progress on another thread (the session's lock); later calls raise
+        :class:`SessionClosedError`.  Closing twice is harmless."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:             # __init__ failed before anything was loaded
+            return
+        with lock:
+            self._closed = True
+            h, self._handle = self._handle, ctypes.c_void_p()
+            lib, self._lib = self._lib, None
+            if lib is None:
+                return
+            if h and h.value:
+                lib.lpfc_model_destroy(h)
+            _dlclose(lib)
 
     def __enter__(self):
         return self
@@ -309,4 +385,4 @@ def load(path: Union[str, os.PathLike], threads: Optional[int] = None) -> Sessio
     return Session(path, threads)
 
 
-__all__ = ["NodeArg", "Session", "load"]
+__all__ = ["NodeArg", "Session", "SessionClosedError", "load"]

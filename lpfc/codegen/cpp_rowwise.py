@@ -14,8 +14,9 @@ Bare ``graph.layer_norm``/``graph.softmax`` ops outside blocks count as one-op b
 Every other operand of the prologue is a block argument that is a scalar, a row of ``N``,
 one value per row or a whole tensor of the anchor's rows.  Rows run in parallel (lpfc_parallel.hpp);
 each row's prologue is computed a vector at a time into the output row, then normalised in
-place with the helpers of ``templates/rowwise.h.j2``.  A gather index out of range makes that
-row NaN (the kernel signature has no error channel; the interpreter raises instead).
+place with the helpers of ``templates/rowwise.h.j2``.  A gather index out of range is reported through
+the kernel's fault slot (``lpfc_index_fault``): the run returns LPFC_ERR_EXECUTION naming the op and the
+index (the row is written NaN first; the check is the one compare the kernel always made).
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from ..ir.core import Operation
 from ..ir.types import DType
 from . import simd as _simd
 from .cpp_gemm import broadcast_mode, kernel_view, row_helper
-from .kernel_source import KERNEL_SIGNATURE, PARALLEL_HEADER, KernelSource, StructuralEmitter, register_emitter
+from .kernel_source import (KERNEL_SIGNATURE, KERNEL_SIGNATURE_CHECKED, MODEL_DESC_HEADER, PARALLEL_HEADER,
+                            KernelSource, StructuralEmitter, register_emitter)
 from .targets import Target
 
 _INT = (DType.i64, DType.i32)
@@ -183,7 +185,8 @@ def emit_rowwise(op: Operation, target: Target, symbol: str, choice: Optional[di
     isa = _simd.select_isa(target, choice)
     N, R = info["N"], info["R"]
     arg_types = info["arg_types"]
-    L = [KERNEL_SIGNATURE.format(symbol=symbol) + " {",
+    sig = KERNEL_SIGNATURE_CHECKED if info["gathers"] else KERNEL_SIGNATURE
+    L = [sig.format(symbol=symbol) + " {",
          f"    namespace V = {isa.ns};",
          f"    const long N = {N}, R = {R};",
          f"    float *Y = (float *)out[{info['out']}];"]
@@ -203,7 +206,8 @@ def emit_rowwise(op: Operation, target: Target, symbol: str, choice: Optional[di
         rows = min(arg_types[t].shape[0] for t in tabs)
         L.append(f"        long {g} = (long)ix{ia}[m];")
         L.append(f"        if ({g} < 0) {g} += {rows};")
-        L.append(f"        if ({g} < 0 || {g} >= {rows}) {{   // out of range: a NaN row, never a wild read")
+        L.append(f"        if ({g} < 0 || {g} >= {rows}) {{   // out of range: reported (the run fails); a NaN row")
+        L.append(f"            lpfc_index_fault(fault, (int64_t)ix{ia}[m], {rows});")
         L.append("            for (long n = 0; n < N; ++n) Y[m * N + n] = NAN;")
         for j, _ in info["yields"]:
             L.append(f"            for (long n = 0; n < N; ++n) o{j}[m * N + n] = NAN;")
@@ -227,9 +231,10 @@ def emit_rowwise(op: Operation, target: Target, symbol: str, choice: Optional[di
         L.append(f"        {isa.ns}_row::softmax(Y + m * N, N, {'true' if info['nan_to_zero'] else 'false'});")
     L.append("    });")
     L.append("}")
-    headers = ("<math.h>", "<stdint.h>", "<string.h>", PARALLEL_HEADER)
+    headers = ("<math.h>", "<stdint.h>", "<string.h>", PARALLEL_HEADER) + ((MODEL_DESC_HEADER,) if info["gathers"] else ())
     return KernelSource(symbol=symbol, code="\n".join(L) + "\n", headers=tuple(dict.fromkeys(headers)),
-                        helpers=(isa.helper(), row_helper(isa.name)), variant=f"{isa.name} rows")
+                        helpers=(isa.helper(), row_helper(isa.name)), variant=f"{isa.name} rows",
+                        index_checks=bool(info["gathers"]))
 
 
 class RowwiseEmitter(StructuralEmitter):

@@ -22,7 +22,8 @@ from ..ir.core import Operation
 from ..poly.lower import can_lower, lower
 from ..poly import schedule as _sched
 from . import scalar_expr as se
-from .kernel_source import KERNEL_SIGNATURE, PARALLEL_HEADER, KernelSource, register_emitter
+from .kernel_source import (KERNEL_SIGNATURE, KERNEL_SIGNATURE_CHECKED, MODEL_DESC_HEADER, PARALLEL_HEADER,
+                            KernelSource, register_emitter)
 from .targets import Target
 
 HEADERS = ("<math.h>", "<stdint.h>", "<cmath>", "<memory>", "<algorithm>", PARALLEL_HEADER)
@@ -84,8 +85,12 @@ class GenericEmitter:
                 self._emitted.clear()
             self._emitted[key] = hit
         body, helpers, choice = hit
-        code = KERNEL_SIGNATURE.format(symbol=symbol) + " {\n    (void)num_threads;\n" + body + "\n}\n"
-        return KernelSource(symbol=symbol, code=code, headers=HEADERS, helpers=helpers, variant=choice_name(choice))
+        checks = "lpfc_wrap(fault," in body      # loads indices from a tensor: reports them out of range
+        sig = KERNEL_SIGNATURE_CHECKED if checks else KERNEL_SIGNATURE
+        code = sig.format(symbol=symbol) + " {\n    (void)num_threads;\n" + body + "\n}\n"
+        return KernelSource(symbol=symbol, code=code, headers=HEADERS + ((MODEL_DESC_HEADER,) if checks else ()),
+                            helpers=helpers, variant=choice_name(choice),
+                            index_checks=checks)
 
 
 GENERIC = GenericEmitter()

@@ -29,9 +29,18 @@ from .targets import Target
 
 KERNEL_SIGNATURE = "static void {symbol}(const void *const *in, void *const *out, int num_threads)"
 
+#: the signature of a kernel that loads indices from a tensor (gathers, scatters): it reports an index out of
+#: range through ``fault`` (``lpfc_check_index`` / ``lpfc_index_fault`` of lpfc_model_desc.h; NULL: nowhere);
+#: the model code then returns LPFC_ERR_EXECUTION naming the op and the index.  KernelSource.index_checks says so.
+KERNEL_SIGNATURE_CHECKED = ("static void {symbol}(const void *const *in, void *const *out, int num_threads, "
+                            "int64_t *fault = nullptr)")
+
 #: what a kernel that runs on ``num_threads`` threads includes: ``lpfc_parallel::parallel_for``, the
 #: runtime's header-only thread pool (lpfc/c_runtime/include/lpfc_parallel.hpp; the build puts it on the include path)
 PARALLEL_HEADER = '"lpfc_parallel.hpp"'
+
+#: what a kernel with index checks includes: lpfc_check_index / lpfc_index_fault (the runtime's include directory)
+MODEL_DESC_HEADER = '"lpfc_model_desc.h"'
 
 
 @dataclass
@@ -48,6 +57,9 @@ class KernelSource:
     #: the opencl target's device kernels: ``code`` (and ``helpers``) are then OpenCL C defining
     #: ``__kernel void SYMBOL<suffix>(...)`` functions, run by these launches in order (lpfc/codegen/ocl_common.py)
     launches: tuple = ()
+    #: the kernel checks indices it loads and takes the fault slot (KERNEL_SIGNATURE_CHECKED; for device
+    #: kernels, one more launch argument ``("fault", 0)``, an int flag and a long index in the device buffer)
+    index_checks: bool = False
 
     @property
     def is_device(self) -> bool:

@@ -181,6 +181,27 @@ def kernel_flop(op: Operation) -> int:
     return total
 
 
+#: graph ops whose operand is an index tensor (checked at run time by the kernels that load it)
+INDEX_OPS = {"graph.gather": "Gather", "graph.gather_elements": "GatherElements", "graph.gather_nd": "GatherND",
+             "graph.scatter_elements": "ScatterElements", "graph.scatter_nd": "ScatterND"}
+
+
+def index_sites(op: Operation, i: int) -> str:
+    """What a kernel's index-fault message names: its index-taking ops by ONNX node (and the kernel call)."""
+    sites, stack = [], [op]
+    while stack:
+        o = stack.pop(0)
+        for r in o.regions:
+            stack.extend(r.block.ops)
+        if o.name in INDEX_OPS:
+            loc = o.location
+            what = (loc.op_type if loc and loc.op_type else INDEX_OPS[o.name])
+            sites.append(f"{what} node {loc.name!r}" if loc and loc.name else what)
+    sites = list(dict.fromkeys(sites)) or ["an index-taking op"]
+    text = " or ".join(sites[:4]) + (f" (or {len(sites) - 4} more)" if len(sites) > 4 else "")
+    return f"{text} (kernel #{i}, {kernel_kind(op)})"
+
+
 def _shape_text(op: Operation) -> str:
     def one(vs):
         return ",".join("x".join(str(d) for d in v.type.shape) or "scalar" for v in vs)
@@ -308,6 +329,7 @@ def generate_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tup
         ins = [ptr(v, ks.packed.get(i)) for i, v in enumerate(op.operands)]
         outs = [ptr(v) for v in op.results]
         calls.append(dict(symbol=first.symbol, ins=ins, outs=outs, kind=kernel_kind(op),
+                          checks=c_string(index_sites(op, len(calls))) if first.index_checks else None,
                           label=c_comment(f"{op.attributes.get('name', '')} {kernel_kind(op)}".strip()),
                           node=c_comment(op.location.name if op.location else "")))
 
@@ -370,5 +392,5 @@ def header_text(gen: GeneratedModel, prefix: str, library_name: str, model_file:
                    library=c_comment(library_name), model_file=c_comment(model_file), runtime_h=runtime_h)
 
 
-__all__ = ["DTYPE_ENUM", "GeneratedModel", "WeightsBlob", "c_comment", "c_identifier", "c_string",
+__all__ = ["DTYPE_ENUM", "INDEX_OPS", "index_sites", "GeneratedModel", "WeightsBlob", "c_comment", "c_identifier", "c_string",
            "generate_model", "header_text", "kernel_flop", "kernel_kind", "profile_line"]

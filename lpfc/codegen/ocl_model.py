@@ -23,7 +23,10 @@ from ..ir.core import Function, Operation, Value
 from .kernel_source import KernelSource, headers_and_helpers
 from .memory_plan import ARENA_ALIGNMENT, FunctionMemoryPlan, align_up
 from .model_gen import (_SAFE_PATH, GeneratedModel, TensorEntry, WeightsBlob, _dtype_enum, _normalise_symbol,
-                        _render, c_comment, c_string, kernel_kind, write_kernel_files)
+                        _render, c_comment, c_string, index_sites, kernel_kind, write_kernel_files)
+
+#: bytes of one device fault slot: int flag (+ pad), long index, long axis length, pad
+FAULT_SLOT = 32
 from .ocl_common import preamble
 
 
@@ -47,6 +50,11 @@ def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence
     for v in fn.outputs:
         out_slot.append(d_size)
         d_size = align_up(d_size + v.type.nbytes, ARENA_ALIGNMENT)
+    # then one fault slot per device call that checks indices (int flag, long index, long axis length;
+    # FAULT_SLOT bytes each), zeroed at the start of a run and read back with the outputs
+    n_checked = sum(1 for _, ks in kernels if ks.is_device and ks.index_checks)
+    fault_base = d_size
+    d_size = align_up(d_size + FAULT_SLOT * n_checked, ARENA_ALIGNMENT)
 
     def weight_off(v: Value, pack=None) -> int:
         root = storage[v].op.results[0]
@@ -79,6 +87,7 @@ def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence
     unique: dict = {}
     kinds: dict = {}
     calls = []
+    n_faults = 0
     for op, ks in kernels:
         # (device kernels are SYMBOL and SYMBOL_suffix: the symbol is normalised inside those names too)
         code = (re.sub(rf"\b{re.escape(ks.symbol)}(?![0-9])", "@KERNEL@", ks.code) if ks.is_device
@@ -90,15 +99,21 @@ def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence
         locs.update({("out", j): where(v) for j, v in enumerate(op.results)})
         label = c_comment(f"{op.attributes.get('name', '')} {kernel_kind(op)}".strip())
         node = c_comment(op.location.name if op.location else "")
+        checks = c_string(index_sites(op, len(calls))) if ks.index_checks else None
+        if ks.is_device and ks.index_checks:
+            locs[("fault", 0)] = ("D", fault_base + FAULT_SLOT * n_faults)
         if ks.is_device:
             launches = [dict(kernel=first.symbol + ln.suffix, args=[locs[a] for a in ln.args],
                              dims=len(ln.global_size), glob=list(ln.global_size),
                              local=list(ln.local_size) if ln.local_size else None) for ln in ks.launches]
-            calls.append(dict(device=True, symbol=first.symbol, launches=launches, label=label, node=node))
+            calls.append(dict(device=True, symbol=first.symbol, launches=launches, label=label, node=node,
+                              checks=checks, fault=n_faults if checks else None))
+            n_faults += 1 if checks else 0
         else:
             def hp(loc):
                 return f"H + {loc[1]}" if loc[0] == "D" else f"W + {loc[1]}"
-            calls.append(dict(device=False, symbol=first.symbol, label=label, node=node,
+            calls.append(dict(device=False, symbol=first.symbol, label=label, node=node, checks=checks,
+                              index_checks=first.index_checks,
                               ins=[hp(locs[("in", i)]) for i in range(len(op.operands))],
                               outs=[hp(locs[("out", j)]) for j in range(len(op.results))]))
     for i, c in enumerate(calls):       # consecutive host kernels share one map of D
@@ -169,6 +184,7 @@ def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence
                        arena_bytes=plan.arena_bytes, calls=calls, copies=copies,
                        host_symbols=[k.symbol for k in host_ks], kernel_names=kernel_names,
                        kernel_lines=kernel_lines, weights_bytes=weights.size, device_bytes=d_size,
+                       fault_base=fault_base, fault_count=n_checked, fault_slot=FAULT_SLOT,
                        in_slots=[dict(off=o, nbytes=a.type.nbytes) for o, a in zip(in_slot, fn.args)],
                        out_slots=[dict(off=o, nbytes=v.type.nbytes) for o, v in zip(out_slot, fn.outputs)])
     (out_dir / "model.cc").write_text(model_cc)

@@ -6,7 +6,9 @@ when every prologue op has an OpenCL form.  Work-item ``lid`` of row ``m``'s gro
 prologue for columns ``lid, lid + LS, ...`` into the output row (and any yielded intermediate), then
 the group normalises the row in place: LayerNorm in numpy's two passes, softmax as max / exp-sum /
 scale (``nan_to_zero`` honoured), reductions through local memory.  A gather index out of range
-makes the row NaN, as on the CPU.  Knob: the work-group size ``ls`` (a power of two).
+is recorded in the call's fault slot (an int flag, compare-exchanged, then the index and the axis
+length) and the row reads row 0 (no early return before the barriers); the host reads the slots after the run and fails it with
+LPFC_ERR_EXECUTION naming the op and the index, as on the CPU.  Knob: the work-group size ``ls`` (a power of two).
 """
 from __future__ import annotations
 
@@ -82,9 +84,9 @@ def emit_ocl_rowwise(op: Operation, target: Target, symbol: str, choice: Optiona
     ln_args = sorted({a for a, _ in extra} - set(used))
     outs = [info["out"]] + [j for j, _ in info["yields"]]
     args = [("in", a) for a in used] + [("in", ia) for ia in gathers] + [("in", a) for a in ln_args] + \
-           [("out", j) for j in outs]
+           [("out", j) for j in outs] + ([("fault", 0)] if gathers else [])
     P = [param(f"p{a}") for a in used] + [param(f"ix{ia}") for ia in gathers] + [param(f"p{a}") for a in ln_args] + \
-        [param(f"o{j}") for j in outs]
+        [param(f"o{j}") for j in outs] + ([param("flt")] if gathers else [])
     L = [f"__kernel __attribute__((reqd_work_group_size({LS}, 1, 1)))",
          f"void {symbol}({', '.join(P)}) {{",
          f"    const int N = {N};",
@@ -102,10 +104,16 @@ def emit_ocl_rowwise(op: Operation, target: Target, symbol: str, choice: Optiona
         rows = min(arg_types[t].shape[0] for t in tabs)
         L.append(f"    long {gname} = (long)ix{ia}[m];")
         L.append(f"    if ({gname} < 0) {gname} += {rows};")
-        L.append(f"    if ({gname} < 0 || {gname} >= {rows}) {{   // out of range: a NaN row, never a wild read")
-        for j in outs:
-            L.append(f"        for (int n = lid; n < N; n += {LS}) o{j}[(size_t)m * N + n] = NAN;")
-        L.append("        return;")
+        # out of range: reported in the fault slot (ocl_model.py: int flag, then long index and long axis
+        # length; the first one wins) and the run fails; the row reads row 0 meanwhile.  No early return:
+        # every work-item of the group must reach the reductions' barriers.
+        L.append(f"    if ({gname} < 0 || {gname} >= {rows}) {{")
+        L.append("        __global int *flt = (__global int *)(flt_buf + flt_off);")
+        L.append("        if (lid == 0 && atomic_cmpxchg((volatile __global int *)flt, 0, 1) == 0) {")
+        L.append(f"            ((__global long *)flt)[1] = (long)ix{ia}[m];")
+        L.append(f"            ((__global long *)flt)[2] = {rows};")
+        L.append("        }")
+        L.append(f"        {gname} = 0;")
         L.append("    }")
     L.append(f"    for (int n = lid; n < N; n += {LS}) {{")
     for key, name in info["leaves"].items():
@@ -129,7 +137,7 @@ def emit_ocl_rowwise(op: Operation, target: Target, symbol: str, choice: Optiona
     L += ["    " + s for s in tail]
     L.append("}")
     return KernelSource(symbol=symbol, code="\n".join(L) + "\n", launches=(OclLaunch("", tuple(args), (R * LS,), (LS,)),),
-                        variant=f"opencl rows ls{LS}")
+                        variant=f"opencl rows ls{LS}", index_checks=bool(gathers))
 
 
 class OclRowwiseEmitter(OclEmitter):

@@ -426,8 +426,10 @@ _OPS = {isl.ast_expr_op_type.add: "+", isl.ast_expr_op_type.sub: "-", isl.ast_ex
 
 FLOORD = ("static inline int64_t lpfc_floord(int64_t a, int64_t b) "
           "{ return a >= 0 ? a / b : -((-a + b - 1) / b); }")
-WRAP = ("static inline int64_t lpfc_wrap(int64_t i, int64_t n) "
-        "{ if (i < 0) i += n; return i < 0 ? 0 : (i >= n ? n - 1 : i); }")
+#: an index loaded from a tensor (gather, scatter): negatives count from the end; out of range is reported
+#: through the kernel's fault slot (lpfc_check_index in lpfc_model_desc.h; the run fails) and reads index 0
+WRAP = ("static inline int64_t lpfc_wrap(int64_t *fault, int64_t i, int64_t n) "
+        "{ return lpfc_check_index(fault, i, n); }")
 
 
 def ast_expr_c(e) -> str:
@@ -606,7 +608,7 @@ class CPrinter:
             v = self.access(i.buf, i.index, env)
             if i.wrap:
                 self.helpers.add("lpfc_wrap")
-                return f"lpfc_wrap((int64_t){v}, {i.wrap})"
+                return f"lpfc_wrap(fault, (int64_t){v}, {i.wrap})"
             return f"(int64_t){v}"
         raise TypeError(i)
 

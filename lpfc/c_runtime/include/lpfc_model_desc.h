@@ -127,6 +127,55 @@ LPFC_INTERNAL double lpfc_clock_seconds(void);
 LPFC_INTERNAL lpfc_status lpfc_run_fail(const lpfc_run_args *args, lpfc_status status, const char *format, ...)
     LPFC_PRINTF_LIKE(3, 4);
 
+/* Index checks in generated kernels (gather, gather_elements, gather_nd, scatter, embeddings).
+ * `fault` points to the run function's int64_t[3], all 0 before the kernel (NULL: nowhere to report,
+ * e.g. the tuner's harness).  The first out-of-range index is recorded -- fault[0] = 1, fault[1] = the
+ * index as given, fault[2] = the axis length -- with a compare-exchange, so the threads of one kernel
+ * agree on which; the kernel goes on with index 0 (a read that stays inside the tensor) and run()
+ * returns LPFC_ERR_EXECUTION naming the op and the index.  The check costs a compare and a
+ * never-taken branch per index load; the recording is out of line. */
+#if defined(__GNUC__)
+#define LPFC_FAULT_ATTRS __attribute__((noinline, cold, unused))
+#define LPFC_FAULT_CONST_ATTRS __attribute__((const, noinline, cold, unused))
+#define LPFC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define LPFC_FAULT_ATTRS
+#define LPFC_FAULT_CONST_ATTRS
+#define LPFC_UNLIKELY(x) (x)
+#endif
+
+/* records the first fault (a kernel's own range test calls it on its cold path); returns 0 */
+LPFC_FAULT_ATTRS static int64_t lpfc_index_fault(int64_t *fault, int64_t index, int64_t n) {
+    if (fault) {
+        int64_t expected = 0;
+        if (__atomic_compare_exchange_n(&fault[0], &expected, (int64_t)1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&fault[1], index, __ATOMIC_RELAXED);
+            __atomic_store_n(&fault[2], n, __ATOMIC_RELAXED);
+        }
+    }
+    return 0;
+}
+
+/* The same, declared `const` -- a deliberate white lie: its only effect is the report, which nothing in a
+ * kernel reads, and const keeps lpfc_check_index a pure function of its arguments for the optimiser, so an
+ * index that is the same for a whole inner loop is loaded and checked once and the loop still vectorises
+ * (with a plain call, which may write any memory, a 128-row gather took 7x as long).  The result (0) goes
+ * through an empty asm so that the compiler cannot know it and drop the call. */
+LPFC_FAULT_CONST_ATTRS static int64_t lpfc_index_fault_in_loop(int64_t *fault, int64_t index, int64_t n) {
+    int64_t r = lpfc_index_fault(fault, index, n);
+#if defined(__GNUC__)
+    __asm__("" : "+r"(r));
+#endif
+    return r;
+}
+
+/* index (negative counts from the end, as in ONNX) as a position in [0, n), or 0 after recording a fault */
+static inline int64_t lpfc_check_index(int64_t *fault, int64_t index, int64_t n) {
+    const int64_t i = index < 0 ? index + n : index;
+    if (LPFC_UNLIKELY((uint64_t)i >= (uint64_t)n)) return lpfc_index_fault_in_loop(fault, index, n);
+    return i;
+}
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
