@@ -258,13 +258,15 @@ def synthetic_feeds(inputs) -> dict:
 def cmd_compile(args) -> int:
     from .compile import compile as compile_model
 
+    if args.output is None and args.emit_source is None:
+        raise InputError("lpfc compile needs -o LIB.so (the library), --emit-source DIR (the sources), or both")
     progress = Progress(args.quiet)
     result = compile_model(args.model, args.output, target=args.target, pipeline=args.pipeline,
                            fusion=not args.no_fusion, tune=args.tune or args.tune_budget is not None,
                            threads=args.threads, tune_budget=args.tune_budget,
                            emit_source=args.emit_source, progress=progress.step,
                            input_shapes=parse_shape_args(args.input_shape), cpu=args.cpu,
-                           api_level=args.android_api, ndk=args.ndk, compiler=args.compiler)
+                           api_level=args.android_api, ndk=args.ndk, compiler=args.compiler, force=args.force)
     if not args.quiet:
         print(result.summary())
     return 0
@@ -353,7 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "runtime linked in and a C header next to it (libx.so -> libx.h). Prints the "
                                     "kernels, the arena and weights sizes and the time per stage.")
     common(sp)
-    sp.add_argument("-o", "--output", required=True, metavar="LIB.so", help="the library to write")
+    sp.add_argument("-o", "--output", metavar="LIB.so", help="the library to write (its directory must exist; "
+                    "the header goes next to it: LIB.h). Optional with --emit-source (sources only)")
+    sp.add_argument("--force", action="store_true", help="overwrite an existing LIB.h that lpfc did not generate")
     sp.add_argument("--target", default="host", metavar="TARGET", help="what to compile for (default: host; "
                     "see lpfc targets)")
     sp.add_argument("--pipeline", default="default", metavar="PIPELINE", help="the pass pipeline (default: default)")
@@ -364,7 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "after this many seconds; kernels not reached keep their default variant")
     sp.add_argument("--threads", type=int, metavar="N", help="thread count to tune for")
     sp.add_argument("--emit-source", metavar="DIR", help="also write a CMake source package of the model to DIR "
-                    "(generated C++, weights, runtime, header, CMakeLists.txt, an aarch64 toolchain file)")
+                    "(generated C++, weights, runtime, header, CMakeLists.txt, an aarch64 toolchain file); DIR must "
+                    "be new, empty or a previous package (lpfc-manifest.json lists lpfc's files; only those are "
+                    "replaced). Without -o: the sources only, no compiler needed")
     sp.add_argument("--android-api", type=int, metavar="N", help="Android API level for arm64-android (default 29)")
     sp.add_argument("--ndk", metavar="PATH", help="the Android NDK for arm64-android (default: $ANDROID_NDK_HOME, "
                     "else $ANDROID_NDK_ROOT)")
