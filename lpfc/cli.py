@@ -58,9 +58,10 @@ class _Step:
 
     def __exit__(self, exc_type, exc, tb):
         if not self.quiet:
-            status = f" {time.perf_counter() - self.t0:.2f} s" if exc_type is None else " failed"
+            failed = " stopped" if exc_type is not None and issubclass(exc_type, KeyboardInterrupt) else " failed"
+            status = f" {time.perf_counter() - self.t0:.2f} s" if exc_type is None else failed
             if not self.open:
-                status = f"[lpfc]     done in{status}" if exc_type is None else "[lpfc]     failed"
+                status = f"[lpfc]     done in{status}" if exc_type is None else f"[lpfc]    {failed}"
             print(status, file=sys.stderr, flush=True)
         return False
 
@@ -439,7 +440,13 @@ def cmd_bench(argv: Sequence[str]) -> int:
     return subprocess.call([sys.executable, "-m", "bench", *argv], env=env)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None, handle_signals: bool = False) -> int:
+    """The command line. ``handle_signals`` (the ``lpfc`` command, ``python -m lpfc``): SIGINT, SIGTERM
+    and SIGHUP stop lpfc cleanly with one line and status 128 + the signal (lpfc/cli_signals.py)."""
+    from . import cli_signals
+
+    if handle_signals:
+        cli_signals.install()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
         return cmd_bench(argv[1:])
@@ -450,9 +457,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except LpfcError as e:
         print(f"lpfc: error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("lpfc: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:   # cli_signals.Stopped too: the clean-up ran while it unwound
+        line, status = cli_signals.message(e)
+        print(line, file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

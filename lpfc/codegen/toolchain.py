@@ -415,14 +415,17 @@ def stop_children(sig: int = signal.SIGKILL) -> int:
 
 
 def _run(argv: Sequence[str], timeout: float, input: Optional[str] = None,
-         cwd: Optional[str] = None) -> subprocess.CompletedProcess:
+         cwd: Optional[str] = None, tmpdir: Optional[str] = None) -> subprocess.CompletedProcess:
+    """Runs a tool, its output captured; ``tmpdir`` becomes its TMPDIR (the compiler's own temporary
+    files, e.g. gcc's cc*.s, then go where lpfc removes them, even when the compiler is killed)."""
     argv = [str(a) for a in argv]
     if _stopping.is_set():
         raise BuildStopped(f"not starting {argv[0]}: lpfc is stopping")
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
-                                errors="replace", start_new_session=True)
+                                errors="replace", start_new_session=True,
+                                env=dict(os.environ, TMPDIR=str(tmpdir)) if tmpdir is not None else None)
     except OSError as e:
         raise ToolchainError(f"cannot run {argv[0]}: {e.strerror}") from e
     with _children_lock:
@@ -597,7 +600,7 @@ def _build(tc: Toolchain, sources: Sequence[Union[str, os.PathLike]], output: Un
 
         def compile_one(job):
             argv, _ = job
-            r = _run(argv, COMPILE_TIMEOUT_S)
+            r = _run(argv, COMPILE_TIMEOUT_S, tmpdir=tmp)
             if r.returncode != 0:
                 raise CompileError(f"compiling for {tc.name} failed (exit {r.returncode})", argv,
                                    r.stdout + r.stderr)
@@ -619,7 +622,7 @@ def _build(tc: Toolchain, sources: Sequence[Union[str, os.PathLike]], output: Un
                 argv += ["-Wl,-z,defs"]
             argv += ["-Wl,-Bsymbolic"]
         argv += [*link_flags, *tc.ldflags, *(tc.cxx_ldflags if any_cxx else ()), "-o", str(partial)]
-        r = _run(argv, COMPILE_TIMEOUT_S)
+        r = _run(argv, COMPILE_TIMEOUT_S, tmpdir=tmp)
         if r.returncode != 0:
             raise CompileError(f"linking {output.name} for {tc.name} failed (exit {r.returncode})", argv,
                                r.stdout + r.stderr)
