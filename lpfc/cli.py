@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -440,6 +441,10 @@ def cmd_bench(argv: Sequence[str]) -> int:
     return subprocess.call([sys.executable, "-m", "bench", *argv], env=env)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"lpfc: warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv: Optional[Sequence[str]] = None, handle_signals: bool = False) -> int:
     """The command line. ``handle_signals`` (the ``lpfc`` command, ``python -m lpfc``): SIGINT, SIGTERM
     and SIGHUP stop lpfc cleanly with one line and status 128 + the signal (lpfc/cli_signals.py)."""
@@ -453,7 +458,9 @@ def main(argv: Optional[Sequence[str]] = None, handle_signals: bool = False) -> 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():   # lpfc's warnings (e.g. a TuningWarning) as one line each
+            warnings.showwarning = _show_warning
+            return args.func(args)
     except LpfcError as e:
         print(f"lpfc: error: {e}", file=sys.stderr)
         return 1

@@ -118,6 +118,7 @@ class _TuneSchedule:
 
     def __init__(self, ops, target, emitters, budget: Optional[float]):
         from .tune import TuningDatabase, kernel_signature, target_key
+        from .tune.tuner import database_choice
 
         self.t0 = time.monotonic()
         self.deadline = None if budget is None else self.t0 + max(0.0, float(budget))
@@ -127,8 +128,8 @@ class _TuneSchedule:
         self.sigs = [kernel_signature(op) for op in ops]
         todo: list = []
         for op, e, sig in zip(ops, emitters, self.sigs):
-            hit = db.lookup(sig, key)
-            if (hit is None or hit.get("emitter") != e.name) and sig not in todo and len(e.variants(op, target)) > 1:
+            hit = database_choice(db, op, target, e, sig, key)
+            if hit is None and sig not in todo and len(e.variants(op, target)) > 1:
                 todo.append(sig)
         self.todo = todo                 # distinct signatures to measure, in program order
         self.done: list = []             # seconds per measured kernel
