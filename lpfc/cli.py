@@ -464,6 +464,10 @@ def main(argv: Optional[Sequence[str]] = None, handle_signals: bool = False) -> 
     except LpfcError as e:
         print(f"lpfc: error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:   # writing -o / --dot / --svg / --outputs: a missing directory, a full disk, ...
+        where = f" {e.filename!r}" if e.filename else ""
+        print(f"lpfc: error: cannot write or read{where}: {e.strerror or e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as e:   # cli_signals.Stopped too: the clean-up ran while it unwound
         line, status = cli_signals.message(e)
         print(line, file=sys.stderr)

@@ -172,3 +172,9 @@ def test_a_write_error_names_the_users_path_not_the_staging_directory(model, tmp
     line = one_error(capsys)
     assert repr(str(pkg / "src" / "weights.bin")) in line and ".lpfc-staging" not in line
     assert not pkg.exists()        # lpfc created it for the package and removes it again
+
+
+def test_other_commands_writing_into_a_missing_directory_fail_with_one_line(model, tmp_path, capsys):
+    assert main(["import", str(model), "-o", str(tmp_path / "missing" / "m.mlir"), "-q"]) == 1
+    line = one_error(capsys)
+    assert str(tmp_path / "missing" / "m.mlir") in line and not (tmp_path / "missing").exists()
