@@ -445,12 +445,13 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"lpfc: warning: {message}", file=sys.stderr if file is None else file)
 
 
-def main(argv: Optional[Sequence[str]] = None, handle_signals: bool = False) -> int:
-    """The command line. ``handle_signals`` (the ``lpfc`` command, ``python -m lpfc``): SIGINT, SIGTERM
-    and SIGHUP stop lpfc cleanly with one line and status 128 + the signal (lpfc/cli_signals.py)."""
+def main(argv: Optional[Sequence[str]] = None, handle_signals: Optional[bool] = None) -> int:
+    """The command line. ``handle_signals`` (the ``lpfc`` command, ``python -m lpfc``; by default when
+    ``argv`` is None, i.e. called as a program): SIGINT, SIGTERM and SIGHUP stop lpfc cleanly with one
+    line and status 128 + the signal (lpfc/cli_signals.py)."""
     from . import cli_signals
 
-    if handle_signals:
+    if handle_signals if handle_signals is not None else argv is None:
         cli_signals.install()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
