@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -58,9 +59,10 @@ class _Step:
 
     def __exit__(self, exc_type, exc, tb):
         if not self.quiet:
-            status = f" {time.perf_counter() - self.t0:.2f} s" if exc_type is None else " failed"
+            failed = " stopped" if exc_type is not None and issubclass(exc_type, KeyboardInterrupt) else " failed"
+            status = f" {time.perf_counter() - self.t0:.2f} s" if exc_type is None else failed
             if not self.open:
-                status = f"[lpfc]     done in{status}" if exc_type is None else "[lpfc]     failed"
+                status = f"[lpfc]     done in{status}" if exc_type is None else f"[lpfc]    {failed}"
             print(status, file=sys.stderr, flush=True)
         return False
 
@@ -258,13 +260,15 @@ def synthetic_feeds(inputs) -> dict:
 def cmd_compile(args) -> int:
     from .compile import compile as compile_model
 
+    if args.output is None and args.emit_source is None:
+        raise InputError("lpfc compile needs -o LIB.so (the library), --emit-source DIR (the sources), or both")
     progress = Progress(args.quiet)
     result = compile_model(args.model, args.output, target=args.target, pipeline=args.pipeline,
                            fusion=not args.no_fusion, tune=args.tune or args.tune_budget is not None,
                            threads=args.threads, tune_budget=args.tune_budget,
                            emit_source=args.emit_source, progress=progress.step,
                            input_shapes=parse_shape_args(args.input_shape), cpu=args.cpu,
-                           api_level=args.android_api, ndk=args.ndk, compiler=args.compiler)
+                           api_level=args.android_api, ndk=args.ndk, compiler=args.compiler, force=args.force)
     if not args.quiet:
         print(result.summary())
     return 0
@@ -353,7 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "runtime linked in and a C header next to it (libx.so -> libx.h). Prints the "
                                     "kernels, the arena and weights sizes and the time per stage.")
     common(sp)
-    sp.add_argument("-o", "--output", required=True, metavar="LIB.so", help="the library to write")
+    sp.add_argument("-o", "--output", metavar="LIB.so", help="the library to write (its directory must exist; "
+                    "the header goes next to it: LIB.h). Optional with --emit-source (sources only)")
+    sp.add_argument("--force", action="store_true", help="overwrite an existing LIB.h that lpfc did not generate")
     sp.add_argument("--target", default="host", metavar="TARGET", help="what to compile for (default: host; "
                     "see lpfc targets)")
     sp.add_argument("--pipeline", default="default", metavar="PIPELINE", help="the pass pipeline (default: default)")
@@ -364,7 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "after this many seconds; kernels not reached keep their default variant")
     sp.add_argument("--threads", type=int, metavar="N", help="thread count to tune for")
     sp.add_argument("--emit-source", metavar="DIR", help="also write a CMake source package of the model to DIR "
-                    "(generated C++, weights, runtime, header, CMakeLists.txt, an aarch64 toolchain file)")
+                    "(generated C++, weights, runtime, header, CMakeLists.txt, an aarch64 toolchain file); DIR must "
+                    "be new, empty or a previous package (lpfc-manifest.json lists lpfc's files; only those are "
+                    "replaced). Without -o: the sources only, no compiler needed")
     sp.add_argument("--android-api", type=int, metavar="N", help="Android API level for arm64-android (default 29)")
     sp.add_argument("--ndk", metavar="PATH", help="the Android NDK for arm64-android (default: $ANDROID_NDK_HOME, "
                     "else $ANDROID_NDK_ROOT)")
@@ -433,20 +441,38 @@ def cmd_bench(argv: Sequence[str]) -> int:
     return subprocess.call([sys.executable, "-m", "bench", *argv], env=env)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"lpfc: warning: {message}", file=sys.stderr if file is None else file)
+
+
+def main(argv: Optional[Sequence[str]] = None, handle_signals: Optional[bool] = None) -> int:
+    """The command line. ``handle_signals`` (the ``lpfc`` command, ``python -m lpfc``; by default when
+    ``argv`` is None, i.e. called as a program): SIGINT, SIGTERM and SIGHUP stop lpfc cleanly with one
+    line and status 128 + the signal (lpfc/cli_signals.py)."""
+    from . import cli_signals
+
+    if handle_signals if handle_signals is not None else argv is None:
+        cli_signals.install()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
         return cmd_bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():   # lpfc's warnings (e.g. a TuningWarning) as one line each
+            warnings.showwarning = _show_warning
+            return args.func(args)
     except LpfcError as e:
         print(f"lpfc: error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("lpfc: interrupted", file=sys.stderr)
-        return 130
+    except OSError as e:   # writing -o / --dot / --svg / --outputs: a missing directory, a full disk, ...
+        where = f" {e.filename!r}" if e.filename else ""
+        print(f"lpfc: error: cannot write or read{where}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as e:   # cli_signals.Stopped too: the clean-up ran while it unwound
+        line, status = cli_signals.message(e)
+        print(line, file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ build it again, anywhere the directory is moved::
                                      found through the include path (-I DIR/src), so no absolute path
     DIR/runtime/{include,src,driver} the lpfc C runtime and the test driver (lpfc_driver.c)
     DIR/cmake/aarch64-linux-gnu.cmake a toolchain file: Debian's cross gcc, qemu as the emulator
+    DIR/lpfc-manifest.json           the files lpfc wrote (a re-emit replaces only those; see PackageDir)
 
 The flags come from the toolchain lpfc built with (``Toolchain.cflags``), so the
 package asks for the instruction set its kernels were generated for.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 from ..errors import LpfcError
 from .model_gen import TEMPLATE_DIR, c_comment, c_identifier
@@ -55,15 +56,13 @@ def _cmake_arg(text: str) -> str:
 
 def write_package(dest: Path, *, sources: Sequence[Path], weights: Path, header_text: str, library_name: str,
                   toolchain, model_file: str, weights_bytes: int) -> Path:
-    """Writes the package into ``dest``; moves ``weights`` there (the caller's copy is temporary).
-    Returns ``dest / "src"`` (where model.cc is)."""
+    """Writes the package into ``dest`` (a fresh staging directory: :class:`PackageDir` publishes it);
+    moves ``weights`` there (the caller's copy is temporary). Returns ``dest / "src"`` (where model.cc is)."""
     from .. import __version__
     from .toolchain import RUNTIME_DIR
 
     lib = Path(library_name)
-    if not _PLAIN_NAME.fullmatch(lib.stem):
-        raise LpfcError(f"the library name {library_name!r} cannot name a CMake target",
-                        hint="use letters, digits and _ . + - (e.g. libmodel.so) with --emit-source")
+    check_library_name(library_name)
     target = toolchain.target
     prefix = lib.stem[3:] if lib.stem.startswith("lib") and len(lib.stem) > 3 else lib.stem
     name = c_identifier(prefix)
@@ -71,16 +70,12 @@ def write_package(dest: Path, *, sources: Sequence[Path], weights: Path, header_
     src_dir, inc_dir, cmake_dir = dest / "src", dest / "include", dest / "cmake"
     for d in (src_dir, inc_dir, cmake_dir, dest / "runtime"):
         d.mkdir(parents=True, exist_ok=True)
-    for stale in src_dir.glob("kernels_*.cc"):
-        stale.unlink()
     for s in sources:
         shutil.copy2(s, src_dir / s.name)
     shutil.move(str(weights), str(src_dir / "weights.bin"))
     header = f"{lib.stem}.h"
     (inc_dir / header).write_text(header_text)
     for sub in ("include", "src", "driver"):
-        if (dest / "runtime" / sub).exists():
-            shutil.rmtree(dest / "runtime" / sub)
         shutil.copytree(RUNTIME_DIR / sub, dest / "runtime" / sub)
     runtime_sources = sorted(p.name for p in (RUNTIME_DIR / "src").glob("*.c"))
 
@@ -105,6 +100,149 @@ def write_package(dest: Path, *, sources: Sequence[Path], weights: Path, header_
     return src_dir
 
 
+def check_library_name(library_name: str) -> None:
+    if not _PLAIN_NAME.fullmatch(Path(library_name).stem):
+        raise LpfcError(f"the library name {library_name!r} cannot name a CMake target",
+                        hint="use letters, digits and _ . + - (e.g. libmodel.so) with --emit-source")
+
+
+#: Written last into every --emit-source directory: the files lpfc wrote there, and nothing else.
+MANIFEST = "lpfc-manifest.json"
+_MANIFEST_KIND = "lpfc source package"
+_STAGING_PREFIX = ".lpfc-staging-"
+
+
+class PackageDir:
+    """The ``--emit-source DIR`` directory: lpfc writes only there, only its own files, all or nothing.
+
+    ``DIR`` must be missing (lpfc creates it and missing parents, as ``mkdir -p``), empty, or a
+    previous lpfc package (``DIR/lpfc-manifest.json`` lists the files lpfc wrote). Anything else is refused
+    before any work. The package is written into a staging directory inside ``DIR`` (same file system), then
+    :meth:`publish` renames each file into place, removes files the old manifest listed that the new package
+    no longer has (a model with fewer kernel files), and writes the manifest last. A file in ``DIR`` that the
+    old manifest does not list is never deleted or overwritten: if the new package needs its name, publishing
+    is refused before anything is moved. :meth:`discard` removes the staging directory (and the directories
+    lpfc created, while still empty): an interrupted or failed compile leaves ``DIR`` as it was."""
+
+    def __init__(self, dest):
+        self.dest = Path(dest)
+        self.old: set = set()
+        self.created: list = []          # directories lpfc made (DIR and missing parents), innermost first
+        self.staging: Optional[Path] = None
+        d = self.dest
+        if d.is_symlink() and not d.exists():
+            raise LpfcError(f"--emit-source {str(d)!r} is a dangling symbolic link")
+        if d.exists() and not d.is_dir():
+            raise LpfcError(f"--emit-source {str(d)!r} exists and is not a directory")
+        if not d.exists():
+            return
+        entries = [p.name for p in d.iterdir() if not p.name.startswith(_STAGING_PREFIX)]
+        if not entries:
+            return
+        old = read_manifest(d)
+        if old is None:
+            raise LpfcError(f"--emit-source {str(d)!r} is a non-empty directory that is not an lpfc source "
+                            f"package (no valid {MANIFEST}); lpfc will not write into it",
+                            hint="name a new or empty directory (lpfc never deletes or overwrites files it did "
+                                 "not write)")
+        self.old = old
+
+    def stage(self) -> Path:
+        """A fresh, empty staging directory inside DIR (created now) to write the package into."""
+        import tempfile
+
+        missing = []
+        d = self.dest.absolute()
+        while not d.exists():
+            missing.append(d)
+            d = d.parent
+        for m in reversed(missing):
+            m.mkdir()
+            self.created.insert(0, m)
+        self.staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=self.dest))
+        return self.staging
+
+    def publish(self) -> list:
+        """Moves the staged files into DIR (see the class); returns their paths relative to DIR."""
+        import os
+
+        assert self.staging is not None
+        new = sorted(p.relative_to(self.staging).as_posix() for p in self.staging.rglob("*")
+                     if p.is_file() or p.is_symlink())
+        for rel in new:      # all checks first: nothing is moved when one file is in the way
+            target = self.dest / rel
+            if rel not in self.old and (target.exists() or target.is_symlink()):
+                raise LpfcError(f"--emit-source: {str(target)!r} exists and was not written by lpfc (it is not "
+                                f"in {MANIFEST}); lpfc will not overwrite it", hint="move it away, or emit into a "
+                                "new directory")
+            for parent in list(Path(rel).parents)[:-1]:
+                p = self.dest / parent
+                if p.exists() and not p.is_dir() or p.is_symlink():
+                    raise LpfcError(f"--emit-source: {str(p)!r} is in the way (not a directory)")
+        for rel in new:
+            target = self.dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.staging / rel, target)
+        for rel in sorted(self.old - set(new)):   # files of the previous package this one no longer has
+            p = self.dest / rel
+            if p.is_file() or p.is_symlink():
+                p.unlink()
+        _write_manifest(self.dest, new)
+        self.created = []                # published: what lpfc created stays
+        self.discard()
+        return new
+
+    def discard(self) -> None:
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = None
+        for d in self.created:           # only while still empty: a published package is not
+            try:
+                d.rmdir()
+            except OSError:
+                break
+        self.created = []
+
+
+def read_manifest(d: Path) -> Optional[set]:
+    """The relative paths DIR/lpfc-manifest.json lists, or None when it is missing or not lpfc's (a path that
+    is absolute or climbs out with '..' makes the whole manifest invalid: it must never make lpfc delete
+    something outside DIR)."""
+    import json
+    from pathlib import PurePosixPath
+
+    try:
+        data = json.loads((d / MANIFEST).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or data.get("kind") != _MANIFEST_KIND or not isinstance(data.get("files"), list):
+        return None
+    files = set()
+    for f in data["files"]:
+        if not isinstance(f, str) or not f or "\\" in f or "\0" in f:
+            return None
+        p = PurePosixPath(f)
+        if p.is_absolute() or ".." in p.parts or p.as_posix() != f or f == MANIFEST:
+            return None
+        files.add(f)
+    return files
+
+
+def _write_manifest(d: Path, files: Sequence[str]) -> None:
+    import json
+    import os
+    import tempfile
+
+    from .. import __version__
+
+    text = json.dumps({"kind": _MANIFEST_KIND, "lpfc": __version__, "files": list(files),
+                       "note": "lpfc compile --emit-source wrote these files and replaces only them"}, indent=1)
+    fd, tmp = tempfile.mkstemp(prefix=".lpfc-manifest-", dir=d)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+    os.replace(tmp, d / MANIFEST)
+
+
 def _human(n: int) -> str:
     for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= scale:
@@ -112,4 +250,4 @@ def _human(n: int) -> str:
     return f"{n} B"
 
 
-__all__ = ["write_package"]
+__all__ = ["MANIFEST", "PackageDir", "check_library_name", "read_manifest", "write_package"]

@@ -29,8 +29,10 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -336,6 +338,26 @@ def find_toolchain(target: Union[str, Target], *, api_level: Optional[int] = Non
     return tc
 
 
+def source_toolchain(target: Union[str, Target], *, api_level: Optional[int] = None, compiler: Optional[str] = None,
+                     ndk: Optional[str] = None, cpu: Optional[str] = None) -> Toolchain:
+    """The toolchain to *write sources* for ``target`` (``--emit-source`` without ``-o``): the one
+    :func:`find_toolchain` finds, else the flags alone (no compiler, cannot run), since writing a source
+    package needs no compiler — an app developer gets the CMake package for Android without an NDK.
+    A compiler that was asked for by name (``compiler``, ``ndk``) must still be found."""
+    t = get_target(target, api_level=api_level, cpu=cpu)
+    try:
+        return find_toolchain(t, compiler=compiler, ndk=ndk)
+    except ToolchainError as e:
+        if compiler is not None or ndk is not None:
+            raise
+        problem = str(e)
+    android = t.name == "arm64-android"
+    return Toolchain(t, (), (), OPT_FLAGS + t.cpu_flags,
+                     ldflags=("-Wl,-z,max-page-size=16384",) if android else (),
+                     cxx_ldflags=("-static-libstdc++",) if android else (),
+                     runner=None, run_problem=problem, notes=("no compiler: sources only",))
+
+
 def _check_cpu(tc: Toolchain) -> None:
     """A ToolchainError unless the compiler accepts the target's -mcpu / -march (``native`` always passes)."""
     flags = tuple(f for f in tc.target.cpu_flags if f.startswith(("-mcpu=", "-march=")))
@@ -365,15 +387,68 @@ def _as_toolchain(target: Union[str, Target, Toolchain]) -> Toolchain:
 
 # -- probes -------------------------------------------------------------------------------------
 
+# Every compiler (and probe) runs in a process group of its own, so that stopping it stops what it started
+# too (g++ -> cc1plus, as, collect2, ld), and is listed here while it runs: a signal to lpfc alone (kill PID,
+# which does not reach the group) still ends them through stop_children(). After stop_children() nothing
+# new starts: the build's worker threads fail fast instead of starting the next translation unit.
+_children: set = set()
+_children_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+class BuildStopped(ToolchainError):
+    """A compiler was not started, or was killed, because lpfc is being stopped (a signal)."""
+
+
+def stop_children(sig: int = signal.SIGKILL) -> int:
+    """Kills the process group of every running compiler and refuses to start new ones; returns how many
+    groups were signalled. Safe to call from a signal handler (no allocation-heavy work, no waiting)."""
+    _stopping.set()
+    with _children_lock:
+        procs = list(_children)
+    for p in procs:
+        try:
+            os.killpg(p.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return len(procs)
+
+
 def _run(argv: Sequence[str], timeout: float, input: Optional[str] = None,
-         cwd: Optional[str] = None) -> subprocess.CompletedProcess:
+         cwd: Optional[str] = None, tmpdir: Optional[str] = None) -> subprocess.CompletedProcess:
+    """Runs a tool, its output captured; ``tmpdir`` becomes its TMPDIR (the compiler's own temporary
+    files, e.g. gcc's cc*.s, then go where lpfc removes them, even when the compiler is killed)."""
+    argv = [str(a) for a in argv]
+    if _stopping.is_set():
+        raise BuildStopped(f"not starting {argv[0]}: lpfc is stopping")
     try:
-        return subprocess.run([str(a) for a in argv], input=input, capture_output=True, text=True,
-                              timeout=timeout, cwd=cwd, errors="replace")
-    except subprocess.TimeoutExpired as e:
-        raise ToolchainError(f"{_shell(argv)} did not finish in {timeout:.0f} s") from e
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+                                errors="replace", start_new_session=True,
+                                env=dict(os.environ, TMPDIR=str(tmpdir)) if tmpdir is not None else None)
     except OSError as e:
         raise ToolchainError(f"cannot run {argv[0]}: {e.strerror}") from e
+    with _children_lock:
+        _children.add(proc)
+    try:
+        if _stopping.is_set():       # a stop that came between the check above and the registration
+            os.killpg(proc.pid, signal.SIGKILL)
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            raise ToolchainError(f"{_shell(argv)} did not finish in {timeout:.0f} s") from e
+    finally:
+        if proc.returncode is None:  # a timeout, or an exception (a signal's) raised while waiting
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+        with _children_lock:
+            _children.discard(proc)
+    if _stopping.is_set() and proc.returncode != 0:
+        raise BuildStopped(f"{argv[0]} was stopped: lpfc is stopping")
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 @functools.lru_cache(maxsize=None)
@@ -525,7 +600,7 @@ def _build(tc: Toolchain, sources: Sequence[Union[str, os.PathLike]], output: Un
 
         def compile_one(job):
             argv, _ = job
-            r = _run(argv, COMPILE_TIMEOUT_S)
+            r = _run(argv, COMPILE_TIMEOUT_S, tmpdir=tmp)
             if r.returncode != 0:
                 raise CompileError(f"compiling for {tc.name} failed (exit {r.returncode})", argv,
                                    r.stdout + r.stderr)
@@ -547,7 +622,7 @@ def _build(tc: Toolchain, sources: Sequence[Union[str, os.PathLike]], output: Un
                 argv += ["-Wl,-z,defs"]
             argv += ["-Wl,-Bsymbolic"]
         argv += [*link_flags, *tc.ldflags, *(tc.cxx_ldflags if any_cxx else ()), "-o", str(partial)]
-        r = _run(argv, COMPILE_TIMEOUT_S)
+        r = _run(argv, COMPILE_TIMEOUT_S, tmpdir=tmp)
         if r.returncode != 0:
             raise CompileError(f"linking {output.name} for {tc.name} failed (exit {r.returncode})", argv,
                                r.stdout + r.stderr)
@@ -685,4 +760,4 @@ def format_targets(reports: Sequence[TargetReport]) -> str:
 
 __all__ = ["CompileError", "OpenCLInfo", "RUNTIME_DIR", "TargetReport", "Toolchain", "cmake_info", "compile_executable",
            "compile_shared", "find_toolchain", "format_targets", "list_targets", "opencl_devices", "run_program",
-           "runtime_include_dir", "runtime_sources", "sanitizer_problem"]
+           "runtime_include_dir", "runtime_sources", "sanitizer_problem", "source_toolchain", "stop_children"]

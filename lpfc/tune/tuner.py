@@ -1,11 +1,14 @@
 """Auto-tuning: time every schedule variant of a kernel on the target and keep the fastest.
 
-:func:`select_variant` is what the compiler calls per kernel: a database entry
-wins; else, with ``tune=True``, :func:`tune_kernel` measures; else the
-emitter's first variant (its stated default heuristic) is used.
+:func:`select_variant` is what the compiler calls per kernel: a usable database
+entry wins (with or without ``tune``: a kernel tuned once stays tuned); else, with
+``tune=True``, :func:`tune_kernel` measures; else the emitter's first variant (its
+stated default heuristic) is used. Database entries are validated on read
+(:func:`database_choice`); a bad one is ignored with a ``TuningWarning``.
 """
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -52,6 +55,33 @@ def random_inputs(op: Operation, seed: int = 0) -> list:
     return out
 
 
+def _normalised(choice):
+    return json.loads(json.dumps(choice, sort_keys=True))
+
+
+def database_choice(db: TuningDatabase, op: Operation, target, emitter, sig: str, key: str) -> Optional[TuneResult]:
+    """The database's entry for this kernel as a TuneResult, when it is usable: written for this emitter and
+    naming one of its variants for this kernel. An entry whose choice is not a variant (a hand-edited
+    ``kc_max: 0``, a field another lpfc version wrote) is ignored with a TuningWarning: a bad entry must
+    never reach the emitter, where it would break every later compile."""
+    hit = db.lookup(sig, key)
+    if hit is None or hit.get("emitter") != emitter.name:
+        return None
+    try:
+        wanted = _normalised(hit["choice"])
+    except (TypeError, ValueError):
+        wanted = None
+    for variant in emitter.variants(op, target):
+        try:
+            if _normalised(variant) == wanted:
+                return TuneResult(variant, "database", dict(hit.get("timings", {})), sig)
+        except (TypeError, ValueError):
+            continue
+    db.warn(f"entry {sig} for {key!r}", f"choice {hit['choice']!r} is not one of the {emitter.name} emitter's "
+            f"variants for this {op.name} kernel")
+    return None
+
+
 def tune_kernel(op: Operation, target="host", emitter=None, budget_s: float = 10.0, *,
                 db: Optional[TuningDatabase] = None, progress: Optional[Callable[[str], None]] = None,
                 num_threads: int = 1, workdir=None, use_db: bool = True,
@@ -69,9 +99,9 @@ def tune_kernel(op: Operation, target="host", emitter=None, budget_s: float = 10
     db = db if db is not None else TuningDatabase()
     sig, key = kernel_signature(op), target_key(tgt)
     if use_db:
-        hit = db.lookup(sig, key)
-        if hit is not None and hit.get("emitter") == emitter.name:
-            return TuneResult(hit["choice"], "database", hit.get("timings", {}), sig)
+        hit = database_choice(db, op, tgt, emitter, sig, key)
+        if hit is not None:
+            return hit
     choices = emitter.variants(op, tgt)
     say = progress or (lambda s: None)
     tc = find_toolchain(tgt)
@@ -144,9 +174,9 @@ def select_variant(op: Operation, target="host", emitter=None, *, tune: bool = F
     emitter = emitter or emitter_for(op, tgt)
     db = db if db is not None else TuningDatabase()
     sig = kernel_signature(op)
-    hit = db.lookup(sig, target_key(tgt))
-    if hit is not None and hit.get("emitter") == emitter.name:
-        return TuneResult(hit["choice"], "database", hit.get("timings", {}), sig)
+    hit = database_choice(db, op, tgt, emitter, sig, target_key(tgt))
+    if hit is not None:
+        return hit
     if tune:
         if deadline is not None and time.monotonic() >= deadline:
             return TuneResult(emitter.variants(op, tgt)[0], "budget", {}, sig)

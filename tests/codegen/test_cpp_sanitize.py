@@ -61,7 +61,7 @@ def test_kernels_run_clean_under_asan_and_ubsan(tmp_path):
     if not libasan or not Path(libasan).exists():
         pytest.skip("libasan.so not found")
     from lpfc.testing import zoo
-    have_zoo = all(Path(zoo.model_path(m, v)).exists() for m, v in [("tiny-gpt2", "ts14"), ("tiny-bert", "dynamo20")])
+    have_zoo = all(Path(zoo.export(m, v)).exists() for m, v in [("tiny-gpt2", "ts14"), ("tiny-bert", "dynamo20")])
     env = dict(os.environ, LD_PRELOAD=libasan, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
                UBSAN_OPTIONS="print_stacktrace=1")
     r = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT), tmp=str(tmp_path), zoo=have_zoo)],

@@ -42,7 +42,7 @@ def test_default_path_honours_cache_dir(tmp_path, monkeypatch):
 
 
 def test_identical_layers_share_a_signature():
-    m = lpfc.import_onnx(zoo.model_path("tiny-bert", "dynamo20"))
+    m = lpfc.import_onnx(zoo.export("tiny-bert", "dynamo20"))
     Pipeline.parse("default").run(m)
     sigs = {}
     for op in m.main.body.ops:
