@@ -70,3 +70,11 @@ class PipelineError(LpfcError):
 
 class ToolchainError(LpfcError):
     """A target's compiler, cross tools or runner are missing or failed; says what to install or set."""
+
+
+class ArchitectureError(LpfcError):
+    """An architecture dict (lpfc.estimate_latency, lpfc.cost) that makes no sense; names the key."""
+
+
+class CalibrationError(LpfcError):
+    """No latency calibration for the target (says which command makes one), or an unreadable one."""
