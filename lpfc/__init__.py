@@ -35,3 +35,7 @@ __all__ = ["CompileResult", "Session", "compile", "load",
            "InputError", "LpfcError", "ModelLoadError", "Module", "ParseError", "ShapeError", "UnsupportedError",
            "VerificationError", "import_onnx", "interpret", "parse_module", "print_module", "verify",
            "__version__"]
+
+from .cost import LatencyEstimate, estimate_latency  # noqa: E402  (the latency oracle, docs/cost.md)
+
+__all__ += ["LatencyEstimate", "estimate_latency"]
