@@ -29,6 +29,7 @@ from ..errors import CalibrationError
 
 FEATURES = ("calls", "padded_gflop", "gflop", "mbytes", "melements")
 VERSION = 1
+MIN_CLASS_SAMPLES = 6     # below this a class gets the all-kernel fit scaled to its own level
 
 
 def features(k) -> np.ndarray:
@@ -51,15 +52,20 @@ def fit(samples: Sequence[dict]) -> dict:
     for s in samples:
         by.setdefault(s["cls"], []).append(s)
     classes, counts = {}, {}
-    for cls, ss in sorted(by.items()):
-        X = np.array([s["x"] for s in ss], dtype=float)
-        y = np.array([s["ms"] for s in ss], dtype=float)
-        classes[cls] = fit_class(X, y)
-        counts[cls] = len(ss)
     X = np.array([s["x"] for s in samples], dtype=float)
     y = np.array([s["ms"] for s in samples], dtype=float)
-    return {"classes": classes, "all": fit_class(X, y) if len(samples) else [0.0] * len(FEATURES),
-            "counts": counts}
+    every = fit_class(X, y) if len(samples) else [0.0] * len(FEATURES)
+    for cls, ss in sorted(by.items()):
+        Xc = np.array([s["x"] for s in ss], dtype=float)
+        yc = np.array([s["ms"] for s in ss], dtype=float)
+        counts[cls] = len(ss)
+        if len(ss) >= MIN_CLASS_SAMPLES:
+            classes[cls] = fit_class(Xc, yc)
+        else:   # too few to fit five coefficients: the all-kernel fit, scaled to this class's level
+            pred = Xc @ np.asarray(every)
+            ratio = float(np.median(yc / np.maximum(pred, 1e-9))) if len(ss) else 1.0
+            classes[cls] = [c * ratio for c in every]
+    return {"classes": classes, "all": every, "counts": counts}
 
 
 def predict_ms(coefs: dict, k) -> tuple:
