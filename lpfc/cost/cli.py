@@ -36,6 +36,7 @@ def register(sub) -> None:
                     help="start no new calibration model after this many seconds (at least two are measured)")
     sp.add_argument("--models", type=int, metavar="N", help="use only the first N calibration models")
     sp.add_argument("--runs", type=int, default=20, help="timed runs per model (median; default 20)")
+    sp.add_argument("--refit", action="store_true", help="refit the stored calibrations from their samples; no measuring")
     sp.set_defaults(func=cmd_calibrate)
 
 
@@ -89,11 +90,16 @@ def cmd_calibrate(args) -> int:
             raise ValueError
     except ValueError:
         raise LpfcError(f"--threads takes positive integers separated by commas, not {args.threads!r}") from None
+    say = (lambda s: print(f"[lpfc] {s}", file=sys.stderr, flush=True))
+    if args.refit:
+        from .calibrate import refit
+        refit(args.target, threads, progress=say)
+        return 0
     archs = CALIBRATION_ARCHS[:args.models] if args.models else CALIBRATION_ARCHS
     if args.models is not None and args.models < 2:
         raise LpfcError("--models needs at least 2 (the fit needs two models)")
     calibrate(args.target, threads, archs, budget_s=args.budget, runs=args.runs,
-              progress=lambda s: print(f"[lpfc] {s}", file=sys.stderr, flush=True))
+              progress=say)
     return 0
 
 
