@@ -39,3 +39,7 @@ __all__ = ["CompileResult", "Session", "compile", "load",
 from .errors import InvalidModelError, LimitError  # noqa: E402  (untrusted models, docs/untrusted-models.md)
 
 __all__ += ["InvalidModelError", "LimitError"]
+
+from .cost import LatencyEstimate, estimate_latency  # noqa: E402  (the latency oracle, docs/cost.md)
+
+__all__ += ["LatencyEstimate", "estimate_latency"]

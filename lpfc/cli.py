@@ -423,6 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("ops", help="list the supported ONNX ops", description="List the ONNX ops lpfc imports.")
     sp.set_defaults(func=cmd_ops)
     sub.add_parser("bench", help="the benchmark harness (python -m bench; lpfc bench --help)", add_help=False)
+    from .cost.cli import register as register_cost  # lpfc estimate, lpfc calibrate (docs/cost.md)
+    register_cost(sub)
     return p
 
 

@@ -78,3 +78,11 @@ class InvalidModelError(ModelLoadError):
 
 class LimitError(LpfcError):
     """A size (rank, dimension, element count, bytes) beyond a documented limit of lpfc/frontend/limits.py."""
+
+
+class ArchitectureError(LpfcError):
+    """An architecture dict (lpfc.estimate_latency, lpfc.cost) that makes no sense; names the key."""
+
+
+class CalibrationError(LpfcError):
+    """No latency calibration for the target (says which command makes one), or an unreadable one."""

@@ -1,0 +1,237 @@
+"""The latency oracle's accuracy and speed (issue 13): measured vs predicted on held-out architectures.
+
+    python -m bench.oracle                              # 12 held-out archs (small space), 1 and 2 threads
+    python -m bench.oracle --n 40 --space full          # the issue's NAS space (hours on a small machine)
+    python -m bench.oracle --budget 1200 --threads 1    # stop starting new architectures after 20 min
+
+Needs a calibration for each thread count (``lpfc calibrate --threads 1,2``). The held-out
+architectures are drawn at random (seed ``--seed``) from the NAS space and are never calibration
+models. Each is compiled once (lpfc.compile, default pipeline) and timed in a fresh process per
+thread count (median of ``--runs`` runs after warm-up); the prediction is
+``lpfc.estimate_latency(arch, mode="model")``. Reports, per thread count, the median absolute %
+error, the share within ±10 %, Spearman's rank correlation; and the time per estimate (a new
+architecture, a cached one, the median over 1,000 calls of varied dicts, and BERT-base as a module).
+Writes oracle.md, oracle.csv, raw.json and (with matplotlib) oracle.png to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SPACES = {
+    # the issue's NAS space
+    "full": dict(layers=(1, 12), hidden=(128, 768), ffn=(256, 3072), seq=(32, 512), batch=(1, 4)),
+    # small enough to compile and time a dozen models on a busy 2-core machine in ~20 minutes
+    "small": dict(layers=(1, 4), hidden=(128, 512), ffn=(256, 2048), seq=(32, 256), batch=(1, 2)),
+    # a smoke test of the script's mechanics only (tests/cost)
+    "tiny": dict(layers=(1, 2), hidden=(64, 128), ffn=(64, 128), seq=(16, 32), batch=(1, 1)),
+}
+
+
+def draw_arch(rng: random.Random, space: dict) -> dict:
+    L = rng.randint(*space["layers"])
+    H = 64 * rng.randint(space["hidden"][0] // 64, space["hidden"][1] // 64)
+    heads_ok = [h for h in range(2, 13) if H % h == 0]
+    heads = [rng.choice(heads_ok) for _ in range(L)]
+    ffn = [64 * rng.randint(space["ffn"][0] // 64, space["ffn"][1] // 64) for _ in range(L)]
+    seq = 16 * rng.randint(space["seq"][0] // 16, space["seq"][1] // 16)
+    return dict(layers=L, hidden=H, heads=heads, ffn=ffn, seq=seq, batch=rng.randint(*space["batch"]), vocab=30522)
+
+
+def cpu_name() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    from lpfc.cost.calibrate import cpu_model
+    return cpu_model()
+
+
+def spearman(x, y) -> float:
+    from scipy.stats import spearmanr
+    return float(spearmanr(x, y).statistic) if len(x) > 2 else float("nan")
+
+
+def time_in_fresh_process(lib: Path, threads: int, runs: int) -> list:
+    code = ("import json,sys,lpfc\nfrom lpfc.cost.measure import time_session\n"
+            f"s=lpfc.load({str(lib)!r}, threads={threads})\nprint(json.dumps(time_session(s, runs={runs}, warmup=3)))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                                     os.environ.get("PYTHONPATH")])))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=1800)
+    if out.returncode:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def speed(space: dict, seed: int, log) -> dict:
+    """Seconds per estimate: new dicts (planning included), cached ones, BERT-base as a graph-IR module."""
+    import lpfc
+    from lpfc.cost.arch import build_encoder
+    from lpfc.cost.plan import _PART_CACHE
+
+    rng = random.Random(seed + 1)
+    dicts = [draw_arch(rng, space) for _ in range(200)]
+    cold = []
+    for d in dicts:
+        t = time.perf_counter()
+        lpfc.estimate_latency(d)
+        cold.append(time.perf_counter() - t)
+    varied = []
+    for i in range(1000):
+        d = dicts[rng.randrange(len(dicts))]
+        t = time.perf_counter()
+        lpfc.estimate_latency(d)
+        varied.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    module = build_encoder(dict(layers=12, hidden=768, heads=12, ffn=3072, seq=128, batch=1, vocab=30522))
+    t_build = time.perf_counter() - t
+    t = time.perf_counter()
+    lpfc.estimate_latency(module)
+    t_module = time.perf_counter() - t
+    res = {"new_dict_median_ms": statistics.median(cold) * 1e3, "new_dict_max_ms": max(cold) * 1e3,
+           "cached_varied_median_ms": statistics.median(varied) * 1e3, "cached_varied_p99_ms":
+           sorted(varied)[int(0.99 * len(varied))] * 1e3, "bert_base_module_s": t_module,
+           "bert_base_build_s": t_build, "part_cache_entries": len(_PART_CACHE)}
+    log(f"speed: new dict median {res['new_dict_median_ms']:.1f} ms (max {res['new_dict_max_ms']:.0f} ms); "
+        f"1000 calls over those 200 dicts (cached) median {res['cached_varied_median_ms']:.3f} ms; "
+        f"BERT-base graph-IR module {t_module:.2f} s (+ {t_build:.2f} s to build it from the dict)")
+    return res
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.oracle", description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=12, help="held-out architectures (default 12)")
+    p.add_argument("--space", choices=sorted(SPACES), default="small")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--budget", type=float, help="start no new architecture after this many seconds")
+    p.add_argument("--no-speed", action="store_true", help="skip the time-per-estimate part")
+    p.add_argument("--out", default=f"results/oracle-{time.strftime('%Y-%m-%d')}")
+    args = p.parse_args(argv)
+
+    import lpfc
+    from lpfc.codegen.targets import get_target
+    from lpfc.cost.arch import build_encoder
+    from lpfc.cost.calibrate import CALIBRATION_ARCHS
+    from lpfc.cost.measure import compile_module
+    from lpfc.cost.plan import plan_module
+
+    threads = [int(t) for t in args.threads.split(",")]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    logf = open(out / "log.txt", "a")
+
+    def log(s):
+        print(s, flush=True)
+        logf.write(s + "\n")
+        logf.flush()
+
+    cpu = cpu_name()
+    log(f"bench.oracle {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU {cpu}; threads {threads}; "
+        f"nproc {os.cpu_count()}; space {args.space}; seed {args.seed}; lpfc {lpfc.__version__}")
+    for t in threads:   # fail before any build when a calibration is missing
+        lpfc.estimate_latency(dict(layers=2, hidden=64, heads=2, ffn=128, seq=16), threads=t)
+    rng = random.Random(args.seed)
+    calib = [json.dumps(a, sort_keys=True) for a in CALIBRATION_ARCHS]
+    archs = []
+    while len(archs) < args.n:
+        a = draw_arch(rng, SPACES[args.space])
+        if json.dumps(a, sort_keys=True) not in calib:
+            archs.append(a)
+    rows = []
+    t0 = time.monotonic()
+    for i, arch in enumerate(archs):
+        if args.budget is not None and time.monotonic() - t0 > args.budget:
+            log(f"budget {args.budget:g} s spent: {len(archs) - i} architecture(s) left out")
+            break
+        module = build_encoder(arch)
+        plans = plan_module(module, get_target("host"))
+        with tempfile.TemporaryDirectory(prefix="lpfc-oracle-") as tmp:
+            lib = Path(tmp) / "liboracle.so"
+            tc = time.monotonic()
+            compile_module(module, "host", lib)
+            tc = time.monotonic() - tc
+            for t in threads:
+                runs = time_in_fresh_process(lib, t, args.runs)
+                est = lpfc.estimate_latency(arch, threads=t)
+                m = statistics.median(runs)
+                row = {"i": i, "threads": t, "arch": arch, "measured_ms": m, "predicted_ms": est.ms,
+                       "band_pct": est.band_pct, "err_pct": 100 * (est.ms / m - 1), "gflop": est.flop / 1e9,
+                       "kernels": len(plans), "build_s": tc}
+                rows.append(row)
+                log(f"[{i + 1}/{len(archs)}] t{t} L{arch['layers']} H{arch['hidden']} heads{arch['heads']} "
+                    f"ffn{arch['ffn']} S{arch['seq']} B{arch['batch']}: measured {m:.2f} ms, predicted "
+                    f"{est.ms:.2f} ms ({row['err_pct']:+.1f} %), build {tc:.0f} s")
+        (out / "raw.json").write_text(json.dumps({"cpu": cpu, "rows": rows}, indent=1))
+
+    summary = {}
+    for t in threads:
+        rs = [r for r in rows if r["threads"] == t]
+        if not rs:
+            continue
+        e = [abs(r["err_pct"]) for r in rs]
+        summary[t] = {"n": len(rs), "median_abs_err_pct": statistics.median(e),
+                      "within_10_pct": sum(x <= 10 for x in e) / len(e),
+                      "spearman": spearman([r["measured_ms"] for r in rs], [r["predicted_ms"] for r in rs])}
+        s = summary[t]
+        log(f"{t} thread(s): n={s['n']}, median |error| {s['median_abs_err_pct']:.1f} %, within ±10 % "
+            f"{100 * s['within_10_pct']:.0f} %, Spearman {s['spearman']:.3f}")
+    sp = None if args.no_speed else speed(SPACES[args.space], args.seed, log)
+    (out / "raw.json").write_text(json.dumps({"cpu": cpu, "rows": rows, "summary": summary, "speed": sp},
+                                             indent=1))
+    with open(out / "oracle.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["i", "threads", "arch", "measured_ms", "predicted_ms", "err_pct", "gflop"])
+        for r in rows:
+            w.writerow([r["i"], r["threads"], json.dumps(r["arch"]), f"{r['measured_ms']:.4f}",
+                        f"{r['predicted_ms']:.4f}", f"{r['err_pct']:.2f}", f"{r['gflop']:.4f}"])
+    md = [f"# Latency oracle: measured vs predicted ({time.strftime('%Y-%m-%d', time.gmtime())})", "",
+          f"CPU {cpu}, nproc {os.cpu_count()}; space {args.space}; seed {args.seed}; "
+          f"`python -m bench.oracle {' '.join(argv if argv is not None else sys.argv[1:])}`", "",
+          "| threads | n | median abs error | within ±10 % | Spearman |", "|---|---|---|---|---|"]
+    for t, s in summary.items():
+        md.append(f"| {t} | {s['n']} | {s['median_abs_err_pct']:.1f} % | {100 * s['within_10_pct']:.0f} % | "
+                  f"{s['spearman']:.3f} |")
+    md += ["", "| # | threads | arch | measured ms | predicted ms | error |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        a = r["arch"]
+        md.append(f"| {r['i']} | {r['threads']} | L{a['layers']} H{a['hidden']} heads {a['heads']} ffn {a['ffn']} "
+                  f"S{a['seq']} B{a['batch']} | {r['measured_ms']:.2f} | {r['predicted_ms']:.2f} | "
+                  f"{r['err_pct']:+.1f} % |")
+    if sp:
+        md += ["", f"Time per estimate: new dict median {sp['new_dict_median_ms']:.1f} ms; cached, 1000 varied calls "
+               f"median {sp['cached_varied_median_ms']:.3f} ms; BERT-base graph-IR module {sp['bert_base_module_s']:.2f} s."]
+    (out / "oracle.md").write_text("\n".join(md) + "\n")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(5, 5))
+        for t in threads:
+            rs = [r for r in rows if r["threads"] == t]
+            ax.scatter([r["measured_ms"] for r in rs], [r["predicted_ms"] for r in rs], label=f"{t} thread(s)")
+        lim = [min(r["measured_ms"] for r in rows) * 0.8, max(r["measured_ms"] for r in rows) * 1.2]
+        ax.plot(lim, lim, "k--", lw=0.8)
+        ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel("measured ms"), ax.set_ylabel("predicted ms")
+        ax.legend(), fig.tight_layout(), fig.savefig(out / "oracle.png", dpi=110)
+    except ImportError:
+        log("matplotlib is not installed: no oracle.png")
+    log(f"wrote {out}/oracle.md, oracle.csv, raw.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

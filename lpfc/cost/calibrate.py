@@ -1,0 +1,166 @@
+"""``lpfc calibrate``: measure calibration models per kernel and fit the cost model (docs/cost.md).
+
+Each calibration model (a two-layer BERT-style encoder whose layers differ in heads and FFN, so one
+build yields two shapes of every layer kernel) is compiled once; for each thread count it is profiled
+per kernel (``Session.profile``, the median of each kernel call over the runs) and timed whole (median
+of ``runs`` runs after warm-up). The per-kernel times fit the per-class NNLS model; the whole-run times
+give the run overhead outside the kernels and, by leaving each model out of the fit in turn and
+predicting it, the ±% band the estimates carry.
+"""
+from __future__ import annotations
+
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from .model import VERSION, band_from_errors, features, fit, predict_ms, save_calibration
+
+# Fixed, and unlike bench/oracle.py's held-out architectures (drawn at random with their own seed).
+CALIBRATION_ARCHS = (
+    dict(layers=2, hidden=128, heads=[2, 4], ffn=[256, 512], seq=64, batch=1),
+    dict(layers=2, hidden=256, heads=[4, 8], ffn=[1024, 384], seq=128, batch=1),
+    dict(layers=2, hidden=384, heads=[6, 12], ffn=[1536, 768], seq=32, batch=2),
+    dict(layers=1, hidden=448, heads=7, ffn=1792, seq=96, batch=1),
+    dict(layers=2, hidden=512, heads=[8, 4], ffn=[2048, 1024], seq=128, batch=1),
+    dict(layers=2, hidden=192, heads=[3, 6], ffn=[768, 2560], seq=256, batch=2),
+    dict(layers=2, hidden=768, heads=[12, 6], ffn=[3072, 1280], seq=64, batch=1),
+    dict(layers=2, hidden=320, heads=[5, 10], ffn=[1280, 2816], seq=384, batch=1),
+    dict(layers=2, hidden=640, heads=[10, 5], ffn=[2560, 640], seq=192, batch=1),
+    dict(layers=2, hidden=576, heads=[9, 12], ffn=[2304, 3072], seq=96, batch=3),
+    # one layer: the mask fuses into the attention, another kernel class (generic/attention)
+    dict(layers=1, hidden=256, heads=4, ffn=512, seq=160, batch=2),
+)
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _models_fit(models: list, skip: Optional[int] = None) -> tuple:
+    samples = [s for j, m in enumerate(models) if j != skip for s in m["samples"]]
+    f = fit(samples)
+    # the run outside the kernels, from the smallest models: on a busy machine a big model's whole-run and
+    # kernel-sum medians differ by more noise than the overhead itself
+    kept = sorted((m for j, m in enumerate(models) if j != skip), key=lambda m: m["kernel_sum_ms"])[:3]
+    over = [max(0.0, m["ms"] - m["kernel_sum_ms"]) for m in kept]
+    return f, (min(over) if over else 0.0)
+
+
+def fit_calibration(models: list) -> dict:
+    """The fit, the run overhead and the leave-one-model-out errors of measured calibration models."""
+    from .plan import KernelPlan   # noqa: F401  (documentation: samples hold KernelPlan features)
+
+    f, over = _models_fit(models)
+    errs = []
+    for j, m in enumerate(models):
+        fj, oj = _models_fit(models, skip=j) if len(models) >= 3 else (f, over)
+        pred = oj + sum(float(np.dot(fj["classes"].get(s["cls"], fj["all"]), s["x"])) for s in m["samples"])
+        m["predicted_ms_lomo"] = pred
+        errs.append(pred / m["ms"] - 1.0)
+    return {"fit": f, "overhead_ms": over, "band_pct": band_from_errors(errs),
+            "lomo_median_abs_pct": float(np.median(np.abs(errs)) * 100) if errs else None}
+
+
+def calibrate(target: str = "host", threads: Sequence[int] = (1,), archs: Sequence[dict] = CALIBRATION_ARCHS,
+              budget_s: Optional[float] = None, runs: int = 20, profile_runs: int = 10,
+              progress: Optional[Callable[[str], None]] = None) -> dict:
+    """Measures ``archs`` (until ``budget_s`` runs out; at least two), fits, writes one JSON per thread
+    count; returns {threads: path}."""
+    from ..codegen.targets import get_target
+    from ..compile import compile as lpfc_compile
+    from ..errors import LpfcError
+    from ..session import load
+    from .arch import build_encoder
+    from .measure import sample_feeds, time_session
+    from .plan import plan_module, target_key_cached
+
+    say = progress or (lambda s: None)
+    tgt = get_target(target)
+    if tgt.is_cross or tgt.opencl:
+        raise LpfcError(f"calibrating {tgt.name} needs the device: lpfc calibrate measures on this machine only",
+                        hint="calibrate on the host target; other targets are not calibrated yet (docs/cost.md)")
+    threads = sorted({int(t) for t in threads})
+    tkey = target_key_cached(tgt.name)
+    t0 = time.monotonic()
+    per_t: dict = {t: [] for t in threads}
+    n = len(archs)
+    for i, arch in enumerate(archs):
+        spent = time.monotonic() - t0
+        if budget_s is not None and i >= 2 and spent > budget_s:
+            say(f"[{i + 1}/{n}] budget of {budget_s:g} s spent after {spent:.0f} s: {n - i} model(s) left out")
+            break
+        eta = f", ETA {spent / i * (n - i):.0f} s" if i else ""
+        say(f"[{i + 1}/{n}] {_arch_text(arch)}: planning and compiling{eta}")
+        module = build_encoder(dict(arch, vocab=arch.get("vocab", 30522)))
+        plans = plan_module(module, tgt.name)
+        with tempfile.TemporaryDirectory(prefix="lpfc-calibrate-") as tmp:
+            lib = Path(tmp) / "libcalibrate.so"
+            tc = time.monotonic()
+            lpfc_compile(module, lib, target=tgt.name, pipeline="")
+            tc = time.monotonic() - tc
+            for t in threads:
+                with load(lib, threads=t) as sess:
+                    prof = sess.profile(sample_feeds(sess), runs=profile_runs, warmup=2)
+                    ts = time_session(sess, runs=runs)
+                if len(prof.kernels) != len(plans):
+                    raise LpfcError(f"calibration model {i + 1}: the library ran {len(prof.kernels)} kernels, "
+                                    f"the plan has {len(plans)} (a planning bug)")
+                samples = [{"cls": p.cls, "x": features(p).tolist(), "ms": k.seconds * 1e3, "shapes": p.shapes,
+                            "variant": p.variant} for p, k in zip(plans, prof.kernels)]
+                m = {"arch": arch, "ms": statistics.median(ts), "kernel_sum_ms": sum(s["ms"] for s in samples),
+                     "samples": samples}
+                per_t[t].append(m)
+                say(f"      {t} thread(s): {m['ms']:.3f} ms ({len(samples)} kernels, build {tc:.0f} s)")
+    out = {}
+    for t, models in per_t.items():
+        res = fit_calibration(models)
+        data = {"version": VERSION, "target": tgt.name, "target_key": tkey, "cpu": cpu_model(), "threads": t,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": runs,
+                "profile_runs": profile_runs, "models": models, **res}
+        p = save_calibration(data, tkey, t)
+        out[t] = p
+        band = f"±{res['band_pct']:.1f} %" if res["band_pct"] is not None else "no band"
+        say(f"{t} thread(s): {len(models)} models, {sum(len(m['samples']) for m in models)} kernel samples, "
+            f"{len(res['fit']['classes'])} kernel classes; leave-one-out band {band} -> {p}")
+    return out
+
+
+def refit(target: str = "host", threads: Sequence[int] = (1,), progress: Optional[Callable[[str], None]] = None) -> dict:
+    """Refits stored calibrations from their measured samples (no measuring): {threads: path}."""
+    import json
+
+    from ..codegen.targets import get_target
+    from .model import calibration_path, load_calibration
+    from .plan import target_key_cached
+
+    say = progress or (lambda s: None)
+    tgt = get_target(target)
+    tkey = target_key_cached(tgt.name)
+    out = {}
+    for t in threads:
+        load_calibration(tkey, tgt.name, t)          # a clear error when there is none
+        data = json.loads(calibration_path(tkey, t).read_text())
+        data.update(fit_calibration(data["models"]))
+        out[t] = save_calibration(data, tkey, t)
+        say(f"{t} thread(s): refitted {len(data['models'])} models; band ±{data['band_pct']:.1f} % -> {out[t]}")
+    return out
+
+
+def _arch_text(a: dict) -> str:
+    return (f"layers {a['layers']} hidden {a['hidden']} heads {a['heads']} ffn {a['ffn']} seq {a['seq']} "
+            f"batch {a.get('batch', 1)}")
+
+
+__all__ = ["CALIBRATION_ARCHS", "calibrate", "cpu_model", "fit_calibration", "refit"]
