@@ -1,10 +1,11 @@
-"""python -m examples.qa {train,build,eval,ask,serve,all} ... (see examples/qa/__init__.py)."""
+"""python -m examples.qa {train,build,eval,ask,serve,all,curve} ... (see examples/qa/__init__.py)."""
 from __future__ import annotations
 
 import importlib
 import sys
 
-COMMANDS = {"train": "train", "build": "build", "eval": "eval", "ask": "ask", "serve": "web", "all": "app"}
+COMMANDS = {"train": "train", "build": "build", "eval": "eval", "ask": "ask", "serve": "web", "all": "app",
+            "curve": "curve"}
 
 
 def main(argv=None) -> int:
