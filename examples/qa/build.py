@@ -65,8 +65,11 @@ def export_onnx(model_dir: Path, dest: Path, seq_len: int = MAX_LEN) -> Path:
     return dest
 
 
-def build(model_dir: Path | str | None = None, quiet: bool = False) -> tuple[Path, Path]:
-    """(onnx path, library path) for ``model_dir``, exporting and compiling only when out of date."""
+def build(model_dir: Path | str | None = None, quiet: bool = False, compile_lib: bool = True) -> tuple[Path, Path]:
+    """(onnx path, library path) for ``model_dir``, exporting and compiling only when out of date.
+
+    ``compile_lib=False`` stops after the ONNX export (onnxruntime-only evaluations of snapshots).
+    """
     import lpfc
 
     model_dir = Path(model_dir) if model_dir else default_model_dir()
@@ -76,18 +79,25 @@ def build(model_dir: Path | str | None = None, quiet: bool = False) -> tuple[Pat
     onnx_path, lib = out / f"qa-{MAX_LEN}.onnx", out / f"libqa{MAX_LEN}.so"
     stamp = out / "stamp.json"
     key = _weights_key(model_dir)
-    if stamp.exists() and json.loads(stamp.read_text()) == key and onnx_path.exists() and lib.exists():
+    fresh = stamp.exists() and json.loads(stamp.read_text()) == key and onnx_path.exists()
+    if fresh and (lib.exists() or not compile_lib):
         if not quiet:
-            print(f"reusing {lib}")
+            print(f"reusing {lib if compile_lib else onnx_path}")
         return onnx_path, lib
     t0 = time.perf_counter()
-    export_onnx(model_dir, onnx_path)
+    if not fresh:
+        lib.unlink(missing_ok=True)
+        export_onnx(model_dir, onnx_path)
+        stamp.write_text(json.dumps(key))
     t1 = time.perf_counter()
+    if not compile_lib:
+        if not quiet:
+            print(f"exported {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) in {t1 - t0:.1f} s")
+        return onnx_path, lib
     result = lpfc.compile(onnx_path, lib)
     if not quiet:
         print(f"exported {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) in {t1 - t0:.1f} s; "
               f"lpfc.compile -> {lib} in {result.total_seconds:.1f} s, {result.kernels} kernels")
-    stamp.write_text(json.dumps(key))
     return onnx_path, lib
 
 

@@ -53,7 +53,7 @@ def run_eval(model_dir=None, limit: int | None = None, runtimes=("lpfc", "ort"),
     from .build import build
     from .infer import Answerer
 
-    onnx_path, lib = build(model_dir)
+    onnx_path, lib = build(model_dir, compile_lib="lpfc" in runtimes)
     tok = load_tokenizer()
     examples = load_squad(dev_file or squad_dir() / "dev-v1.1.json", limit)
     enc = encode(tok, [e.question for e in examples], [e.context for e in examples], stride=STRIDE)
