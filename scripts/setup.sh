@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(g++-aarch64-linux-gnu qemu-user pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clang graphviz cmake)
+DEB_PACKAGES=(g++-aarch64-linux-gnu qemu-user pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clang graphviz cmake
+              chromium chromium-driver)  # the last two: the QA app's browser test (tests/examples)
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 

@@ -1,0 +1,113 @@
+"""Export the fine-tuned QA model to ONNX (static [1, 384]) and compile it with ``lpfc.compile`` (both cached).
+
+    python -m examples.qa build [--model DIR] [--threads N]
+
+``DIR`` is a model directory written by ``train`` (default: the default training run's ``model/``).
+The export and the library live in ``DIR/build/`` beside the weights they come from, so they are
+rebuilt only when the weights change (the cache key is the weights file's size and mtime).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from .data import MAX_LEN  # noqa: E402
+
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+OUTPUTS = ("start_logits", "end_logits")
+
+
+def default_model_dir() -> Path:
+    """The default training run's model (what ``python -m examples.qa train`` with no options writes)."""
+    from .train import add_arguments, run_dir
+    ap = argparse.ArgumentParser()
+    add_arguments(ap)
+    return run_dir(ap.parse_args([])) / "model"
+
+
+def _weights_key(model_dir: Path) -> dict:
+    files = sorted(p for p in model_dir.iterdir() if p.suffix in (".safetensors", ".bin"))
+    return {"weights": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files], "seq_len": MAX_LEN}
+
+
+def export_onnx(model_dir: Path, dest: Path, seq_len: int = MAX_LEN) -> Path:
+    """The span model as ONNX with static shapes: inputs [1, seq] int64, outputs start/end logits [1, seq]."""
+    import torch
+    from transformers import AutoModelForQuestionAnswering
+
+    class Span(torch.nn.Module):  # plain tensors out (the exporter does not take the HF output object)
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            out = self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return out.start_logits, out.end_logits
+
+    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir), local_files_only=True).eval()
+    ids = torch.ones(1, seq_len, dtype=torch.int64)
+    args = (ids, torch.ones_like(ids), torch.zeros_like(ids))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer/deprecation notices; the result is checked by eval
+        torch.onnx.export(Span(model), args, str(tmp), input_names=list(INPUTS), output_names=list(OUTPUTS),
+                          opset_version=14, dynamo=False)
+    os.replace(tmp, dest)
+    return dest
+
+
+def build(model_dir: Path | str | None = None, quiet: bool = False, compile_lib: bool = True) -> tuple[Path, Path]:
+    """(onnx path, library path) for ``model_dir``, exporting and compiling only when out of date.
+
+    ``compile_lib=False`` stops after the ONNX export (onnxruntime-only evaluations of snapshots).
+    """
+    import lpfc
+
+    model_dir = Path(model_dir) if model_dir else default_model_dir()
+    if not (model_dir / "config.json").exists():
+        raise SystemExit(f"no trained QA model in {model_dir}: run `python -m examples.qa train` first")
+    out = model_dir / "build"
+    onnx_path, lib = out / f"qa-{MAX_LEN}.onnx", out / f"libqa{MAX_LEN}.so"
+    stamp = out / "stamp.json"
+    key = _weights_key(model_dir)
+    fresh = stamp.exists() and json.loads(stamp.read_text()) == key and onnx_path.exists()
+    if fresh and (lib.exists() or not compile_lib):
+        if not quiet:
+            print(f"reusing {lib if compile_lib else onnx_path}")
+        return onnx_path, lib
+    t0 = time.perf_counter()
+    if not fresh:
+        lib.unlink(missing_ok=True)
+        export_onnx(model_dir, onnx_path)
+        stamp.write_text(json.dumps(key))
+    t1 = time.perf_counter()
+    if not compile_lib:
+        if not quiet:
+            print(f"exported {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) in {t1 - t0:.1f} s")
+        return onnx_path, lib
+    result = lpfc.compile(onnx_path, lib)
+    if not quiet:
+        print(f"exported {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) in {t1 - t0:.1f} s; "
+              f"lpfc.compile -> {lib} in {result.total_seconds:.1f} s, {result.kernels} kernels")
+    return onnx_path, lib
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m examples.qa build", description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=None, help="trained model directory (default: the default run's model/)")
+    args = ap.parse_args(argv)
+    build(args.model)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

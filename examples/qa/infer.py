@@ -1,0 +1,96 @@
+"""Answering with a compiled QA model: tokenize into windows, run each window, rank the spans.
+
+``Answerer`` runs the lpfc library (``lpfc.load``) or, for comparison, onnxruntime on the same ONNX file.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .data import STRIDE, encode, load_tokenizer
+from .postprocess import Span, best_spans
+
+MAX_CONTEXT_CHARS = 200_000  # ~500 windows; beyond that an answer would take minutes, say so instead
+
+
+class QAError(ValueError):
+    """A question/paragraph the app cannot answer (empty, too long): a message for the user, not a crash."""
+
+
+@dataclass
+class Answer:
+    spans: list[Span]           # best first
+    windows: int                # model runs it took
+    model_ms: float             # time inside the compiled model (all windows)
+    total_ms: float             # tokenizing + model + post-processing
+    notes: list = field(default_factory=list)
+
+    @property
+    def best(self) -> Span | None:
+        return self.spans[0] if self.spans else None
+
+
+def _feeds(ids, types, seq_len):
+    n = len(ids)
+    a = np.zeros((1, seq_len), np.int64)
+    t = np.zeros_like(a)
+    m = np.zeros_like(a)
+    a[0, :n], t[0, :n], m[0, :n] = ids, types, 1
+    return {"input_ids": a, "attention_mask": m, "token_type_ids": t}
+
+
+class Answerer:
+    """``Answerer(lib_or_onnx, runtime="lpfc"|"ort", threads=N)``; ``.answer(question, context)``."""
+
+    def __init__(self, path, runtime: str = "lpfc", threads: int | None = None, tokenizer=None):
+        self.runtime = runtime
+        if runtime == "lpfc":
+            import lpfc
+            self.session = lpfc.load(path, threads=threads)
+            self.seq_len = int(self.session.get_inputs()[0].shape[1])
+            self._run = lambda feeds: self.session.run(feeds)
+        elif runtime == "ort":
+            import onnxruntime as ort
+            so = ort.SessionOptions()
+            if threads:
+                so.intra_op_num_threads = threads
+            self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            self.seq_len = int(self.session.get_inputs()[0].shape[1])
+            names = [o.name for o in self.session.get_outputs()]
+            self._run = lambda feeds: dict(zip(names, self.session.run(None, feeds)))
+        else:
+            raise ValueError(f"runtime must be 'lpfc' or 'ort', not {runtime!r}")
+        self.tokenizer = tokenizer or load_tokenizer()
+
+    def logits(self, ids, types):
+        out = self._run(_feeds(ids, types, self.seq_len))
+        return out["start_logits"][0], out["end_logits"][0]
+
+    def answer(self, question: str, context: str, top: int = 5) -> Answer:
+        t0 = time.perf_counter()
+        notes = []
+        if not question or not question.strip():
+            raise QAError("the question is empty: type a question about the paragraph")
+        if not context or not context.strip():
+            raise QAError("the paragraph is empty: paste a paragraph that may contain the answer")
+        if len(context) > MAX_CONTEXT_CHARS:
+            raise QAError(f"the paragraph has {len(context):,} characters; the app reads at most "
+                          f"{MAX_CONTEXT_CHARS:,}")
+        enc = encode(self.tokenizer, [question], [context], self.seq_len, STRIDE)
+        if len(self.tokenizer(question.strip(), add_special_tokens=False)["input_ids"]) > 64:
+            notes.append("the question was cut to its first 64 tokens")
+        starts, ends, offs = [], [], []
+        model_s = 0.0
+        for i, ids in enumerate(enc["input_ids"]):
+            t = time.perf_counter()
+            s, e = self.logits(ids, enc["token_type_ids"][i])
+            model_s += time.perf_counter() - t
+            starts.append(s)
+            ends.append(e)
+            offs.append(enc["offset_mapping"][i])
+        spans = best_spans(starts, ends, offs, context, top=top)
+        if not spans:
+            notes.append("no answer span found in the paragraph")
+        return Answer(spans, len(starts), model_s * 1e3, (time.perf_counter() - t0) * 1e3, notes)

@@ -1,0 +1,128 @@
+"""The whole QA pipeline on a tiny model: train a few steps, export, lpfc.compile, eval, ask.
+
+Plumbing only: a 2-layer hidden-32 model trained for 3 steps answers badly; what is checked is that
+every stage runs, that lpfc and onnxruntime agree on it, and that awkward input gets an answer or a
+clear message. The accuracy goal is the benchmark's job (docs/qa.md).
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow  # export + a C++ build of the tiny model: ~20-60 s on 2 busy cores
+
+
+def test_train_writes_a_reusable_run(tiny_run, capsys):
+    assert (tiny_run / "model" / "config.json").exists()
+    done = json.loads((tiny_run / "done.json").read_text())
+    assert done["state"]["step"] == 3
+    steps = [json.loads(line) for line in (tiny_run / "log.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in steps] == [1, 2, 3]
+    assert all(np.isfinite(s["loss"]) for s in steps)
+    # the same settings again: reused, not retrained
+    import argparse
+
+    from examples.qa import train as tr
+    ap = argparse.ArgumentParser()
+    tr.add_arguments(ap)
+    args = ap.parse_args(["--init", done["settings"]["init"], "--max-steps", "3", "--train-limit", "48",
+                          "--minutes", "5", "--threads", "1", "--run-dir", str(tiny_run), "--snapshots", "",
+                          "--no-progress"])
+    before = (tiny_run / "model" / "model.safetensors").stat().st_mtime_ns
+    tr.train(args)
+    assert "reusing" in capsys.readouterr().out
+    assert (tiny_run / "model" / "model.safetensors").stat().st_mtime_ns == before
+
+
+def test_lr_schedule_warms_up_then_decays():
+    from examples.qa.train import lr_factor
+    assert lr_factor(0.0, 0.1) < 0.05
+    assert lr_factor(0.05, 0.1) == pytest.approx(0.5)
+    assert lr_factor(0.1, 0.1) == pytest.approx(1.0)
+    assert lr_factor(0.55, 0.1) == pytest.approx(0.5)
+    assert lr_factor(1.0, 0.1) == 0.0
+
+
+def test_build_is_cached_and_lpfc_matches_onnxruntime(tiny_build, tiny_run, tokenizer):
+    onnx_path, lib = tiny_build
+    from examples.qa.build import build
+    stamp = lib.stat().st_mtime_ns
+    assert build(tiny_run / "model", quiet=True) == (onnx_path, lib)
+    assert lib.stat().st_mtime_ns == stamp  # not rebuilt
+    from examples.qa.infer import Answerer
+    a = Answerer(lib, "lpfc", threads=1, tokenizer=tokenizer)
+    b = Answerer(onnx_path, "ort", threads=1, tokenizer=tokenizer)
+    enc = tokenizer("Who wrote it?", "It was written by Ada Lovelace in 1843.")
+    for x, y in zip(a.logits(enc["input_ids"], enc["token_type_ids"]), b.logits(enc["input_ids"], enc["token_type_ids"])):
+        assert x.shape == (384,)
+        np.testing.assert_allclose(x, y, atol=1e-3)
+
+
+def test_eval_through_both_runtimes(tiny_build, tiny_run, squad_dir):
+    from examples.qa.eval import run_eval
+    r = run_eval(tiny_run / "model", limit=6, threads=1, progress=False)
+    assert r["questions"] == 6 and r["windows"] >= 6
+    assert set(r["results"]) == {"lpfc", "ort"}
+    assert r["f1_diff"] <= 0.1 and r["max_logit_diff"] < 1e-3
+    assert all(0.0 <= v["f1"] <= 100.0 and v["missing"] == 0 for v in r["results"].values())
+
+
+@pytest.fixture(scope="module")
+def answerer(tiny_build, tokenizer):
+    from examples.qa.infer import Answerer
+    return Answerer(tiny_build[1], "lpfc", threads=1, tokenizer=tokenizer)
+
+
+def test_answers_are_substrings_of_awkward_paragraphs(answerer):
+    cases = [
+        ("Wer hat München gegründet?", "München wurde 1158 von Heinrich dem Löwen gegründet. 東京は日本の首都です。"),
+        ("What? " * 200, "A question longer than the window still gets an answer from this paragraph."),
+        ("Where is the needle?", ("hay " * 12_000 + "The needle is in Lisbon. ")[:50_000]),
+    ]
+    for q, ctx in cases:
+        ans = answerer.answer(q, ctx)
+        assert ans.best is not None
+        assert ctx[ans.best.start:ans.best.end] == ans.best.text and ans.best.text
+    assert answerer.answer("Where is the needle?", cases[2][1]).windows > 10
+    assert any("cut" in n for n in answerer.answer(cases[1][0], cases[1][1]).notes)
+
+
+@pytest.mark.parametrize("question, context, words", [
+    ("Who?", "", "paragraph is empty"),
+    ("Who?", "   \n ", "paragraph is empty"),
+    ("", "Some text.", "question is empty"),
+    ("Who?", "x" * 300_000, "at most"),
+])
+def test_unanswerable_input_gets_a_clear_message(answerer, question, context, words):
+    from examples.qa.infer import QAError
+    with pytest.raises(QAError, match=words):
+        answerer.answer(question, context)
+
+
+def _ask(repo_root, tiny_run, *args):
+    env = dict(os.environ, PYTHONPATH=str(repo_root))
+    return subprocess.run([sys.executable, "-m", "examples.qa", "ask", "--model", str(tiny_run / "model"),
+                           "--threads", "1", *args], cwd=repo_root, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_ask_cli_prints_the_answer_first(tiny_build, tiny_run, repo_root, tmp_path):
+    ctx = "Super Bowl 50 was won by the Denver Broncos, who beat the Carolina Panthers 24-10."
+    f = tmp_path / "para.txt"
+    f.write_text(ctx, encoding="utf-8")
+    r = _ask(repo_root, tiny_run, "--context", str(f), "--question", "Who won Super Bowl 50?")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    import re
+    m = re.fullmatch(r"span (\d+)-(\d+)  score (-?[\d.]+)  p [\d.]+", lines[1])
+    assert m, lines[:2]
+    assert ctx[int(m[1]):int(m[2])] == lines[0] and lines[0]
+    assert "[[" + lines[0] + "]]" in r.stdout  # highlighted in the paragraph (no terminal: brackets)
+    r = _ask(repo_root, tiny_run, "--context", str(tmp_path / "missing.txt"), "--question", "Who?")
+    assert r.returncode == 2 and "no such paragraph file" in r.stderr and "Traceback" not in r.stderr
+    f.write_text("")
+    r = _ask(repo_root, tiny_run, "--context", str(f), "--question", "Who?")
+    assert r.returncode == 2 and "paragraph is empty" in r.stderr and "Traceback" not in r.stderr
