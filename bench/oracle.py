@@ -213,7 +213,8 @@ def main(argv=None) -> int:
                   f"{r['err_pct']:+.1f} % |")
     if sp:
         md += ["", f"Time per estimate: new dict median {sp['new_dict_median_ms']:.1f} ms; cached, 1000 varied calls "
-               f"median {sp['cached_varied_median_ms']:.3f} ms; BERT-base graph-IR module {sp['bert_base_module_s']:.2f} s."]
+               f"median {sp['cached_varied_median_ms']:.3f} ms; BERT-base graph-IR module "
+               f"{sp['bert_base_module_s']:.2f} s."]
     (out / "oracle.md").write_text("\n".join(md) + "\n")
     try:
         import matplotlib

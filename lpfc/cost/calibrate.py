@@ -18,7 +18,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from .model import VERSION, band_from_errors, features, fit, predict_ms, save_calibration
+from .model import VERSION, band_from_errors, features, fit, save_calibration
 
 # Fixed, and unlike bench/oracle.py's held-out architectures (drawn at random with their own seed).
 CALIBRATION_ARCHS = (
@@ -60,8 +60,6 @@ def _models_fit(models: list, skip: Optional[int] = None) -> tuple:
 
 def fit_calibration(models: list) -> dict:
     """The fit, the run overhead and the leave-one-model-out errors of measured calibration models."""
-    from .plan import KernelPlan   # noqa: F401  (documentation: samples hold KernelPlan features)
-
     f, over = _models_fit(models)
     errs = []
     for j, m in enumerate(models):
@@ -137,7 +135,8 @@ def calibrate(target: str = "host", threads: Sequence[int] = (1,), archs: Sequen
     return out
 
 
-def refit(target: str = "host", threads: Sequence[int] = (1,), progress: Optional[Callable[[str], None]] = None) -> dict:
+def refit(target: str = "host", threads: Sequence[int] = (1,),
+          progress: Optional[Callable[[str], None]] = None) -> dict:
     """Refits stored calibrations from their measured samples (no measuring): {threads: path}."""
     import json
 

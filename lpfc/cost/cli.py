@@ -36,7 +36,8 @@ def register(sub) -> None:
                     help="start no new calibration model after this many seconds (at least two are measured)")
     sp.add_argument("--models", type=int, metavar="N", help="use only the first N calibration models")
     sp.add_argument("--runs", type=int, default=20, help="timed runs per model (median; default 20)")
-    sp.add_argument("--refit", action="store_true", help="refit the stored calibrations from their samples; no measuring")
+    sp.add_argument("--refit", action="store_true",
+                    help="refit the stored calibrations from their samples; no measuring")
     sp.set_defaults(func=cmd_calibrate)
 
 

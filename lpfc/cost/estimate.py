@@ -67,13 +67,15 @@ class LatencyEstimate:
         return out
 
     def table(self) -> str:
-        head = f"{'#':>4} {'part':<11} {'kind':<16} {'emitter':<14} {'ms':>9} {'%':>6} {'GFLOP':>8} {'MB':>8}  shapes [variant]"
+        head = (f"{'#':>4} {'part':<11} {'kind':<16} {'emitter':<14} {'ms':>9} {'%':>6} {'GFLOP':>8} {'MB':>8}"
+                "  shapes [variant]")
         tot = sum(k.ms for k in self.kernels) or 1e-30
         rows = [str(self), head, "-" * len(head)]
         for k in self.kernels:
             mark = " *" if k.fallback else ""
             rows.append(f"{k.index:>4} {k.part[:11]:<11} {k.kind[:16]:<16} {k.emitter[:14]:<14} {k.ms:9.4f} "
-                        f"{100 * k.ms / tot:6.1f} {k.flop / 1e9:8.4f} {k.bytes / 1e6:8.3f}  {k.shapes} [{k.variant}]{mark}")
+                        f"{100 * k.ms / tot:6.1f} {k.flop / 1e9:8.4f} {k.bytes / 1e6:8.3f}  "
+                        f"{k.shapes} [{k.variant}]{mark}")
         rows.append("-" * len(head))
         for c, (n, ms) in sorted(self.by_class().items(), key=lambda kv: -kv[1][1]):
             rows.append(f"  {c:<32} {n:>4} calls {ms:9.3f} ms {100 * ms / tot:6.1f} %")

@@ -9,7 +9,8 @@ kind, e.g. ``cpp-gemm/gemm_layer_norm``) by non-negative least squares on measur
 tile actually computes (M and N rounded up to MR×NR: the edge tiles' waste); MB moved is the
 operands and results; elements are what the kernel's non-matmul ops produce (softmax, LayerNorm,
 GELU, gathers). Coefficients are non-negative, so no kernel gets a negative time and a larger kernel
-of a class never gets a smaller one. A class never seen in calibration uses the fit over all kernels.
+of a class never gets a smaller one. A class with fewer than MIN_CLASS_SAMPLES samples gets the fit over
+all kernels scaled to its own median level; a class never seen in calibration gets the fit over all kernels.
 
 The calibration is plain JSON in ``$LPFC_CACHE_DIR/latency/``, one file per target key (target,
 architecture, processor, ISA features) and thread count; never a pickle.
