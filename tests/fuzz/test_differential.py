@@ -88,3 +88,12 @@ def test_random_graphs_agree(model, tmp_path):
           f"{ops} ops, {stats['kernels']} kernels, {len(wrong)} wrong")
     assert not wrong, "wrong answers:\n" + "\n".join(
         f"  {w[2]} on {w[1]}: {w[0].describe()}" if w[1] else f"  {w[2]}: {w[0].describe()}" for w in wrong)
+
+
+def test_the_comparison_can_fail():
+    """the tolerance rejects what a wrong kernel would produce (an off-by-one element, a NaN, a sign)"""
+    want = np.linspace(-3, 3, 40, dtype=np.float32).reshape(5, 8)
+    assert gen.close(want + 1e-6, want)
+    for bad in (np.roll(want, 1, axis=1), np.where(want > 2.9, np.nan, want), -want, want * 1.01, want[:4]):
+        assert not gen.close(bad.astype(np.float32), want)
+    assert gen.close(np.array([np.inf, 1.0], np.float32), np.array([np.inf, 1.0], np.float32))
