@@ -365,8 +365,11 @@ def _features_of(target: Target) -> frozenset:
     from .toolchain import find_toolchain
     try:
         return frozenset(find_toolchain(target).features())
-    except Exception:          # no compiler for the target here: the portable path is always right
-        return frozenset()
+    except Exception:
+        # No compiler for the target here (sources only, e.g. Android without an NDK): fall back to
+        # what the architecture guarantees. Advanced SIMD (NEON) is mandatory in ARMv8-A, so every
+        # arm64 CPU has it; x86-64 guarantees only SSE2, for which the portable path is right.
+        return frozenset({"neon"}) if target.arch == "aarch64" else frozenset()
 
 
 def select_isa(target: Target, choice: Optional[dict] = None) -> SimdISA:

@@ -123,6 +123,9 @@ def test_android_sources_without_an_ndk(model, tmp_path, monkeypatch, capsys):
     cmake = (pkg / "CMakeLists.txt").read_text()
     assert '"-mcpu=cortex-a77"' in cmake and (pkg / "src" / "weights.bin").is_file()
     assert (pkg / "include" / "libmlp.h").is_file() and not list(tmp_path.glob("*.so"))
+    # No compiler to ask, but every arm64 CPU has NEON: the package has the NEON kernels, not scalar ones.
+    kernels = "".join(f.read_text() for f in (pkg / "src").glob("*.cc"))
+    assert "lpfc_neon" in kernels, "a sources-only arm64 package fell back to the scalar kernels"
     # A library still needs the NDK: one error, nothing written.
     assert main(["compile", str(model), "--target", "arm64-android", "-o", str(tmp_path / "libmlp.so"),
                  "--emit-source", str(tmp_path / "p2"), "-q"]) == 1
