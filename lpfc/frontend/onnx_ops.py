@@ -13,13 +13,13 @@ from typing import Callable
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from onnx import AttributeProto as A
 
-from ..errors import InvalidModelError, LpfcError, ModelLoadError, ShapeError, UnsupportedError
+from ..errors import InvalidModelError, LpfcError, ShapeError, UnsupportedError
 from ..ir.types import DType
-from .limits import check_computed, check_constant
+from .limits import check_computed
 from .onnx import Converter, onnx_dtype
 
 CONVERTERS: dict[str, Callable] = {}
@@ -588,13 +588,7 @@ def convert_constant(cv: Converter, node):
                        f"{A.AttributeType.Name(attr.type) if attr.type in A.AttributeType.values() else attr.type}, "
                        f"not {A.AttributeType.Name(wanted[attr.name])}")
     if attr.type == A.TENSOR:
-        t = attr.t
-        dtype = onnx_dtype(t.data_type, "Constant value")
-        if t.data_location == onnx.TensorProto.EXTERNAL:
-            raise cv.error(ModelLoadError, "Constant value keeps its data externally, but it was not loaded "
-                           "(load the model from its path)")
-        check_constant(t.dims, dtype.itemsize, "Constant value")
-        arr = numpy_helper.to_array(t)
+        arr = cv.tensor_array(attr.t, "Constant value")
     elif attr.type == A.FLOAT:
         arr = np.array(attr.f, dtype=np.float32)
     elif attr.type == A.FLOATS:
@@ -631,10 +625,9 @@ def convert_constant_of_shape(cv: Converter, node):
     if value is None:
         fill = np.zeros(1, np.float32)
     else:
-        onnx_dtype(value.data_type, "ConstantOfShape value")
         if len(value.dims) > 1 or (value.dims and value.dims[0] != 1):
             raise cv.error(ShapeError, f"ConstantOfShape value must hold one element, has dims {list(value.dims)}")
-        fill = numpy_helper.to_array(value).reshape(-1)
+        fill = cv.tensor_array(value, "ConstantOfShape value").reshape(-1)
         if fill.size != 1:
             raise cv.error(ShapeError, f"ConstantOfShape value must hold one element, holds {fill.size}")
     _computed(cv, shape, fill.dtype.itemsize, "ConstantOfShape result")

@@ -263,3 +263,12 @@ def test_external_location_not_utf8_is_a_clear_error(tmp_path):
     p.write_bytes(data)
     with pytest.raises(ModelLoadError, match="not valid UTF-8"):
         lpfc.import_onnx(p)
+
+
+def test_constant_tensor_with_wrong_number_of_values():
+    """Found by the importer fuzzer: a Constant tensor whose data does not fill its dims (was a wrapped ValueError)."""
+    t = helper.make_tensor("v", TensorProto.FLOAT, [3], [1.0, 2.0, 3.0])
+    t.float_data.extend([4.0, 5.0, 6.0])
+    node = helper.make_node("Constant", [], ["y"], name="cst", value=t)
+    with pytest.raises(InvalidModelError, match="cst.*Constant value cannot be decoded"):
+        lpfc.import_onnx(make([node], [], [vi("y", [3])]))
