@@ -1,6 +1,5 @@
 """Untrusted model files (issue #12, items 1, 6, 7): each bad input is ONE clear lpfc error, found before
-anything is read or allocated.  See docs/reliability.md, "Untrusted models"."""
-import os
+anything is read or allocated.  See docs/untrusted-models.md ("Untrusted models" in docs/reliability.md)."""
 import tracemalloc
 
 import numpy as np

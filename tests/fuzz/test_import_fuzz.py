@@ -20,8 +20,8 @@ from .import_fuzz import SECRET, Sandbox, check_one, fuzz
 from .mutations import MUTATIONS, mutate_bytes
 from .seeds import all_seeds
 
-EXAMPLES = int(os.environ.get("LPFC_FUZZ_EXAMPLES", 2000))
-SECONDS = float(os.environ.get("LPFC_FUZZ_SECONDS", 20))
+EXAMPLES = int(os.environ.get("LPFC_FUZZ_EXAMPLES", 1500))
+SECONDS = float(os.environ.get("LPFC_FUZZ_SECONDS", 15))
 
 
 @pytest.fixture(scope="module")
