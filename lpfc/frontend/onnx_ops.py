@@ -59,6 +59,13 @@ def _axis(cv: Converter, axis: int, rank: int) -> int:
     return axis % rank if rank else 0
 
 
+def _dim_axis(cv: Converter, axis: int, x) -> int:
+    """An axis that indexes one of ``x``'s dimensions (so ``x`` must not be a scalar)."""
+    if x.type.rank == 0:
+        raise cv.error(ShapeError, f"{cv.node.op_type} needs an input of rank >= 1, got a scalar")
+    return _axis(cv, axis, x.type.rank)
+
+
 def _scalar(cv: Converter, value, dtype: DType):
     """A rank-0 constant of ``dtype`` (for compositions)."""
     return cv.constant(np.array(value, dtype=dtype.numpy))
@@ -428,7 +435,7 @@ def convert_concat(cv: Converter, node):
 def convert_split(cv: Converter, node):
     x = cv.input(node, 0)
     a = attributes(node)
-    axis = _axis(cv, a.get("axis", 0), x.type.rank)
+    axis = _dim_axis(cv, a.get("axis", 0), x)
     dim = x.type.shape[axis]
     n_out = len(node.output)
     sizes = cv.const_input(node, 1, "split sizes", optional=True)
@@ -477,7 +484,7 @@ def convert_slice(cv: Converter, node):
 @converter("Gather")
 def convert_gather(cv: Converter, node):
     x, idx = cv.input(node, 0), cv.input(node, 1)
-    axis = _axis(cv, attributes(node).get("axis", 0), x.type.rank)
+    axis = _dim_axis(cv, attributes(node).get("axis", 0), x)
     arr = cv.const_of(idx)
     if arr is not None and arr.size and (arr.max() >= x.type.shape[axis] or arr.min() < -x.type.shape[axis]):
         raise cv.error(ShapeError, f"gather index out of range for dimension {x.type.shape[axis]}")

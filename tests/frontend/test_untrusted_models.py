@@ -271,3 +271,14 @@ def test_constant_tensor_with_wrong_number_of_values():
     node = helper.make_node("Constant", [], ["y"], name="cst", value=t)
     with pytest.raises(InvalidModelError, match="cst.*Constant value cannot be decoded"):
         lpfc.import_onnx(make([node], [], [vi("y", [3])]))
+
+
+@pytest.mark.parametrize("node", [helper.make_node("Split", ["x"], ["a", "b"], name="sp"),
+                                  helper.make_node("Gather", ["x", "i"], ["a"], name="ga"),
+                                  helper.make_node("Hardmax", ["x"], ["a"], name="hm")])
+def test_axis_of_a_scalar(node):
+    """Found by the importer fuzzer: Split of a scalar indexed its shape (a wrapped IndexError)."""
+    i = numpy_helper.from_array(np.array([0], np.int64), "i")
+    m = make([node], [vi("x", [])], [vi(o, None) for o in node.output], [i])
+    with pytest.raises(ShapeError, match=f"{node.name}.*rank >= 1, got a scalar"):
+        lpfc.import_onnx(m)
