@@ -426,6 +426,8 @@ def convert_tile(cv: Converter, node):
 def convert_concat(cv: Converter, node):
     vals = [cv.input(node, i) for i in range(len(node.input)) if node.input[i]]
     a = attributes(node)
+    if not vals:
+        raise cv.error(ShapeError, "Concat needs at least one input")
     if "axis" not in a:
         raise cv.error(ShapeError, "Concat has no 'axis' attribute")
     return cv.emit("graph.concat", vals, {"axis": _axis(cv, a["axis"], vals[0].type.rank)})
@@ -651,8 +653,11 @@ def _computed(cv: Converter, shape, itemsize: int, what: str) -> None:
 
 @converter("Range")
 def convert_range(cv: Converter, node):
-    start, limit, delta = (cv.const_input(node, i, w).reshape(()) for i, w in
-                           enumerate(("start", "limit", "delta")))
+    bounds = [cv.const_input(node, i, w) for i, w in enumerate(("start", "limit", "delta"))]
+    for arr, w in zip(bounds, ("start", "limit", "delta")):
+        if arr.size != 1:
+            raise cv.error(ShapeError, f"Range {w} must be a scalar, has shape {list(arr.shape)}")
+    start, limit, delta = (arr.reshape(()) for arr in bounds)
     if delta == 0:
         raise cv.error(ShapeError, "Range delta is 0")
     steps = np.ceil((np.float64(limit) - np.float64(start)) / np.float64(delta))

@@ -282,3 +282,23 @@ def test_axis_of_a_scalar(node):
     m = make([node], [vi("x", [])], [vi(o, None) for o in node.output], [i])
     with pytest.raises(ShapeError, match=f"{node.name}.*rank >= 1, got a scalar"):
         lpfc.import_onnx(m)
+
+
+@pytest.mark.parametrize("node,match", [
+    (helper.make_node("Shape", ["x"], [], name="n"), "n.*0 outputs; ONNX Shape takes 1"),
+    (helper.make_node("Concat", [], ["y"], name="n", axis=0), "n.*0 inputs; ONNX Concat takes 1 to any number"),
+    (helper.make_node("Relu", ["x", "x"], ["y"], name="n"), "n.*2 inputs; ONNX Relu takes 1"),
+])
+def test_input_and_output_counts_follow_the_schema(node, match):
+    """Found by the importer fuzzer: a node without outputs or inputs was a wrapped IndexError."""
+    with pytest.raises(InvalidModelError, match=match):
+        lpfc.import_onnx(make([node], [vi("x", [2])], [vi("y", [2])]))
+
+
+def test_range_bounds_must_be_scalars():
+    """Found by the importer fuzzer: a non-scalar Range start was a wrapped ValueError."""
+    ts = [numpy_helper.from_array(v, n) for v, n in zip(
+        [np.array([0, 1], np.int64), np.array(4, np.int64), np.array(1, np.int64)], "abc")]
+    node = helper.make_node("Range", ["a", "b", "c"], ["y"], name="rg")
+    with pytest.raises(ShapeError, match="rg.*Range start must be a scalar"):
+        lpfc.import_onnx(make([node], [], [vi("y", None)], ts))
