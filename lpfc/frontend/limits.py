@@ -27,12 +27,10 @@ MAX_COMPUTED_BYTES = 256 * 2**20
 MAX_MODEL_FILE_BYTES = 2 * 2**30
 
 
-def check_shape(shape: Sequence[int], what: str, *, itemsize: int = 0, max_bytes: Optional[int] = None,
-                zero_ok: bool = True) -> int:
+def check_shape(shape: Sequence[int], what: str, *, itemsize: int = 0, max_bytes: Optional[int] = None) -> int:
     """Check a shape against the limits; return its number of elements.
 
-    ``itemsize``/``max_bytes`` also bound the bytes; ``zero_ok=False`` refuses empty dimensions.
-    Raises :class:`LimitError` (or ``LimitError`` for a zero dimension when not allowed).
+    ``itemsize``/``max_bytes`` also bound the bytes.  Raises :class:`LimitError` naming ``what``.
     """
     shape = list(shape)
     if len(shape) > MAX_RANK:
@@ -43,8 +41,6 @@ def check_shape(shape: Sequence[int], what: str, *, itemsize: int = 0, max_bytes
             raise LimitError(f"{what} has a negative dimension {k} ({d})")
         if d > MAX_DIM:
             raise LimitError(f"{what} has dimension {k} of size {d}; the largest lpfc supports is {MAX_DIM} (2^31-1)")
-        if d == 0 and not zero_ok:
-            raise LimitError(f"{what} has dimension {k} of size 0; lpfc does not compile empty tensors")
         n *= d
     if n > MAX_ELEMENTS:
         raise LimitError(f"{what} of shape {shape} has {n} elements; lpfc supports at most {MAX_ELEMENTS} (2^31-1) "

@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from ..errors import LimitError, LpfcError, ShapeError, UnsupportedError
+from ..errors import InvalidModelError, LimitError, LpfcError, ModelLoadError, ShapeError, UnsupportedError
 from ..ir.attributes import DenseElements, DenseResource
 from ..ir.core import Function, Location, Module, Operation, Value
 from ..ir.opdef import lookup
@@ -186,16 +186,26 @@ class Converter:
                          hint="is the graph topologically sorted and complete?")
 
     def _initializer_array(self, init: onnx.TensorProto) -> np.ndarray:
-        dtype = onnx_dtype(init.data_type, f"initializer {init.name!r}")
-        limits.check_constant(init.dims, dtype.itemsize, f"initializer {init.name!r}")
+        return self.tensor_array(init, f"initializer {init.name!r}")
+
+    def tensor_array(self, t: onnx.TensorProto, what: str) -> np.ndarray:
+        """A TensorProto (initializer, attribute) as an array: dtype and size checked before decoding."""
+        dtype = onnx_dtype(t.data_type, what)
         try:
-            arr = numpy_helper.to_array(init)
+            limits.check_constant(t.dims, dtype.itemsize, what)
+        except LpfcError as e:
+            raise self.error(type(e), e.bare_message) from None
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            raise self.error(ModelLoadError, f"{what} keeps its data externally, but it was not loaded "
+                             "(load the model from its path)")
+        try:
+            arr = numpy_helper.to_array(t)
         except Exception as e:
-            raise self.error(LpfcError, f"initializer {init.name!r} cannot be decoded: {e}") from None
-        want = int(np.prod(tuple(init.dims), dtype=np.int64)) if init.dims else 1
+            raise self.error(InvalidModelError, f"{what} cannot be decoded: {e}") from None
+        want = int(np.prod(tuple(t.dims), dtype=np.int64)) if t.dims else 1
         if arr.size != want:
-            raise self.error(LpfcError, f"initializer {init.name!r} holds {arr.size} values, its dims "
-                             f"{list(init.dims)} need {want}")
+            raise self.error(InvalidModelError, f"{what} holds {arr.size} values, its dims "
+                             f"{list(t.dims)} need {want}")
         return arr
 
     def input(self, node: onnx.NodeProto, i: int, optional: bool = False) -> Optional[Value]:

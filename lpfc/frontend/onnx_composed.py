@@ -13,7 +13,7 @@ from ..ir.types import DType
 import onnx
 
 from .onnx import Converter, onnx_dtype
-from .onnx_ops import _axis, _computed, _reshape, _scalar, attributes, converter, f32
+from .onnx_ops import _axis, _computed, _dim_axis, _reshape, _scalar, attributes, converter, f32
 
 
 # -- activations composed from graph ops ---------------------------------------------------------
@@ -153,7 +153,7 @@ def convert_one_hot(cv: Converter, node):
 @converter("Hardmax")
 def convert_hardmax(cv: Converter, node):
     x = cv.input(node, 0)
-    axis = _axis(cv, attributes(node).get("axis", -1), x.type.rank)
+    axis = _dim_axis(cv, attributes(node).get("axis", -1), x)
     am = cv.emit1("graph.argmax", [x], {"axis": axis, "keepdims": False})     # the first maximum
     mask = _one_hot_mask(cv, am, x.type.shape[axis], axis)
     return [cv.emit1("graph.cast", [mask], {"to": x.type.dtype})]

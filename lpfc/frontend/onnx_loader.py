@@ -17,7 +17,7 @@ import onnx
 
 from ..errors import LimitError, ModelLoadError, UnsupportedError
 from . import limits
-from .onnx_dtypes import ONNX_DTYPES, onnx_dtype
+from .onnx_dtypes import onnx_dtype
 from .onnx_validate import validate_model
 
 MIN_OPSET = 13

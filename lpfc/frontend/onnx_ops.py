@@ -13,13 +13,13 @@ from typing import Callable
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from onnx import AttributeProto as A
 
-from ..errors import InvalidModelError, LpfcError, ModelLoadError, ShapeError, UnsupportedError
+from ..errors import InvalidModelError, LpfcError, ShapeError, UnsupportedError
 from ..ir.types import DType
-from .limits import check_computed, check_constant
+from .limits import check_computed
 from .onnx import Converter, onnx_dtype
 
 CONVERTERS: dict[str, Callable] = {}
@@ -57,6 +57,13 @@ def _axis(cv: Converter, axis: int, rank: int) -> int:
     if not -rank <= axis < max(rank, 1):
         raise cv.error(ShapeError, f"axis {axis} is out of range for rank {rank}")
     return axis % rank if rank else 0
+
+
+def _dim_axis(cv: Converter, axis: int, x) -> int:
+    """An axis that indexes one of ``x``'s dimensions (so ``x`` must not be a scalar)."""
+    if x.type.rank == 0:
+        raise cv.error(ShapeError, f"{cv.node.op_type} needs an input of rank >= 1, got a scalar")
+    return _axis(cv, axis, x.type.rank)
 
 
 def _scalar(cv: Converter, value, dtype: DType):
@@ -419,6 +426,8 @@ def convert_tile(cv: Converter, node):
 def convert_concat(cv: Converter, node):
     vals = [cv.input(node, i) for i in range(len(node.input)) if node.input[i]]
     a = attributes(node)
+    if not vals:
+        raise cv.error(ShapeError, "Concat needs at least one input")
     if "axis" not in a:
         raise cv.error(ShapeError, "Concat has no 'axis' attribute")
     return cv.emit("graph.concat", vals, {"axis": _axis(cv, a["axis"], vals[0].type.rank)})
@@ -428,7 +437,7 @@ def convert_concat(cv: Converter, node):
 def convert_split(cv: Converter, node):
     x = cv.input(node, 0)
     a = attributes(node)
-    axis = _axis(cv, a.get("axis", 0), x.type.rank)
+    axis = _dim_axis(cv, a.get("axis", 0), x)
     dim = x.type.shape[axis]
     n_out = len(node.output)
     sizes = cv.const_input(node, 1, "split sizes", optional=True)
@@ -477,7 +486,7 @@ def convert_slice(cv: Converter, node):
 @converter("Gather")
 def convert_gather(cv: Converter, node):
     x, idx = cv.input(node, 0), cv.input(node, 1)
-    axis = _axis(cv, attributes(node).get("axis", 0), x.type.rank)
+    axis = _dim_axis(cv, attributes(node).get("axis", 0), x)
     arr = cv.const_of(idx)
     if arr is not None and arr.size and (arr.max() >= x.type.shape[axis] or arr.min() < -x.type.shape[axis]):
         raise cv.error(ShapeError, f"gather index out of range for dimension {x.type.shape[axis]}")
@@ -588,13 +597,7 @@ def convert_constant(cv: Converter, node):
                        f"{A.AttributeType.Name(attr.type) if attr.type in A.AttributeType.values() else attr.type}, "
                        f"not {A.AttributeType.Name(wanted[attr.name])}")
     if attr.type == A.TENSOR:
-        t = attr.t
-        dtype = onnx_dtype(t.data_type, "Constant value")
-        if t.data_location == onnx.TensorProto.EXTERNAL:
-            raise cv.error(ModelLoadError, "Constant value keeps its data externally, but it was not loaded "
-                           "(load the model from its path)")
-        check_constant(t.dims, dtype.itemsize, "Constant value")
-        arr = numpy_helper.to_array(t)
+        arr = cv.tensor_array(attr.t, "Constant value")
     elif attr.type == A.FLOAT:
         arr = np.array(attr.f, dtype=np.float32)
     elif attr.type == A.FLOATS:
@@ -631,10 +634,9 @@ def convert_constant_of_shape(cv: Converter, node):
     if value is None:
         fill = np.zeros(1, np.float32)
     else:
-        onnx_dtype(value.data_type, "ConstantOfShape value")
         if len(value.dims) > 1 or (value.dims and value.dims[0] != 1):
             raise cv.error(ShapeError, f"ConstantOfShape value must hold one element, has dims {list(value.dims)}")
-        fill = numpy_helper.to_array(value).reshape(-1)
+        fill = cv.tensor_array(value, "ConstantOfShape value").reshape(-1)
         if fill.size != 1:
             raise cv.error(ShapeError, f"ConstantOfShape value must hold one element, holds {fill.size}")
     _computed(cv, shape, fill.dtype.itemsize, "ConstantOfShape result")
@@ -651,8 +653,11 @@ def _computed(cv: Converter, shape, itemsize: int, what: str) -> None:
 
 @converter("Range")
 def convert_range(cv: Converter, node):
-    start, limit, delta = (cv.const_input(node, i, w).reshape(()) for i, w in
-                           enumerate(("start", "limit", "delta")))
+    bounds = [cv.const_input(node, i, w) for i, w in enumerate(("start", "limit", "delta"))]
+    for arr, w in zip(bounds, ("start", "limit", "delta")):
+        if arr.size != 1:
+            raise cv.error(ShapeError, f"Range {w} must be a scalar, has shape {list(arr.shape)}")
+    start, limit, delta = (arr.reshape(()) for arr in bounds)
     if delta == 0:
         raise cv.error(ShapeError, "Range delta is 0")
     steps = np.ceil((np.float64(limit) - np.float64(start)) / np.float64(delta))

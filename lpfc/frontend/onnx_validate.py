@@ -132,6 +132,11 @@ def _check_attributes(node: onnx.NodeProto, opset: int) -> None:
     schema = _schema(node.op_type, opset)
     if schema is None:
         return                 # an unknown op: the converter reports it as unsupported
+    for what, n, lo, hi in (("inputs", len(node.input), schema.min_input, schema.max_input),
+                            ("outputs", len(node.output), schema.min_output, schema.max_output)):
+        if not lo <= n <= hi:
+            span = f"{lo}" if lo == hi else f"{lo} to {hi if hi < 2**30 else 'any number'}"
+            raise InvalidModelError(f"the node has {n} {what}; ONNX {node.op_type} takes {span}", **_where(node))
     for a in node.attribute:
         spec = schema.attributes.get(a.name)
         if spec is None:

@@ -1,6 +1,5 @@
 """Untrusted model files (issue #12, items 1, 6, 7): each bad input is ONE clear lpfc error, found before
-anything is read or allocated.  See docs/reliability.md, "Untrusted models"."""
-import os
+anything is read or allocated.  See docs/untrusted-models.md ("Untrusted models" in docs/reliability.md)."""
 import tracemalloc
 
 import numpy as np
@@ -263,3 +262,43 @@ def test_external_location_not_utf8_is_a_clear_error(tmp_path):
     p.write_bytes(data)
     with pytest.raises(ModelLoadError, match="not valid UTF-8"):
         lpfc.import_onnx(p)
+
+
+def test_constant_tensor_with_wrong_number_of_values():
+    """Found by the importer fuzzer: a Constant tensor whose data does not fill its dims (was a wrapped ValueError)."""
+    t = helper.make_tensor("v", TensorProto.FLOAT, [3], [1.0, 2.0, 3.0])
+    t.float_data.extend([4.0, 5.0, 6.0])
+    node = helper.make_node("Constant", [], ["y"], name="cst", value=t)
+    with pytest.raises(InvalidModelError, match="cst.*Constant value cannot be decoded"):
+        lpfc.import_onnx(make([node], [], [vi("y", [3])]))
+
+
+@pytest.mark.parametrize("node", [helper.make_node("Split", ["x"], ["a", "b"], name="sp"),
+                                  helper.make_node("Gather", ["x", "i"], ["a"], name="ga"),
+                                  helper.make_node("Hardmax", ["x"], ["a"], name="hm")])
+def test_axis_of_a_scalar(node):
+    """Found by the importer fuzzer: Split of a scalar indexed its shape (a wrapped IndexError)."""
+    i = numpy_helper.from_array(np.array([0], np.int64), "i")
+    m = make([node], [vi("x", [])], [vi(o, None) for o in node.output], [i])
+    with pytest.raises(ShapeError, match=f"{node.name}.*rank >= 1, got a scalar"):
+        lpfc.import_onnx(m)
+
+
+@pytest.mark.parametrize("node,match", [
+    (helper.make_node("Shape", ["x"], [], name="n"), "n.*0 outputs; ONNX Shape takes 1"),
+    (helper.make_node("Concat", [], ["y"], name="n", axis=0), "n.*0 inputs; ONNX Concat takes 1 to any number"),
+    (helper.make_node("Relu", ["x", "x"], ["y"], name="n"), "n.*2 inputs; ONNX Relu takes 1"),
+])
+def test_input_and_output_counts_follow_the_schema(node, match):
+    """Found by the importer fuzzer: a node without outputs or inputs was a wrapped IndexError."""
+    with pytest.raises(InvalidModelError, match=match):
+        lpfc.import_onnx(make([node], [vi("x", [2])], [vi("y", [2])]))
+
+
+def test_range_bounds_must_be_scalars():
+    """Found by the importer fuzzer: a non-scalar Range start was a wrapped ValueError."""
+    ts = [numpy_helper.from_array(v, n) for v, n in zip(
+        [np.array([0, 1], np.int64), np.array(4, np.int64), np.array(1, np.int64)], "abc")]
+    node = helper.make_node("Range", ["a", "b", "c"], ["y"], name="rg")
+    with pytest.raises(ShapeError, match="rg.*Range start must be a scalar"):
+        lpfc.import_onnx(make([node], [], [vi("y", None)], ts))

@@ -249,7 +249,9 @@ def main(argv=None) -> int:
     ap.add_argument("--examples", type=int, default=int(os.environ.get("LPFC_FUZZ_EXAMPLES", 40000)))
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--save", type=Path, default=Path("fuzz-findings"), help="where inputs that failed are written")
+    cache = Path(os.environ.get("LPFC_CACHE_DIR") or Path.home() / ".cache" / "lpfc")
+    ap.add_argument("--save", type=Path, default=cache / "fuzz-findings",
+                    help="where inputs that failed are written (default $LPFC_CACHE_DIR/fuzz-findings)")
     args = ap.parse_args(argv)
     stats = fuzz(args.examples, args.seed, args.minutes * 60, long=True, save_dir=args.save,
                  log=lambda s: print(s, file=sys.stderr, flush=True))

@@ -97,7 +97,7 @@ def retype_attribute(m, rng):
         return
     a = _pick(rng, n.attribute)
     a.type = _pick(rng, [A.FLOAT, A.INT, A.STRING, A.TENSOR, A.FLOATS, A.INTS, A.STRINGS, A.TENSORS, A.GRAPH,
-                         A.SPARSE_TENSOR, 0, 99])
+                         A.SPARSE_TENSOR, A.UNDEFINED])   # (an enum outside the list cannot be set)
     if rng.random() < 0.3:
         a.ref_attr_name = "r"
 
@@ -110,7 +110,7 @@ def attribute_value(m, rng):
         name = _pick(rng, ["axis", "perm", "to", "value", "axes", "num_outputs", "alpha", "epsilon", "k", "dtype",
                            "keepdims", "mode", "value_ints", "value_float", "blocksize", "num_groups", "start", "end"])
         kind = rng.randrange(4)
-        val = [_pick(rng, INTS), _pick(rng, FLOATS), [_pick(rng, INTS) for _ in range(rng.randrange(5))],
+        val = [_pick(rng, INTS), _pick(rng, FLOATS), [_pick(rng, INTS) for _ in range(rng.randint(1, 5))],
                "DCR"][kind]
         n.attribute.append(onnx.helper.make_attribute(name, val))
         return
