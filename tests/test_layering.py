@@ -32,6 +32,7 @@ LAYERS = [
     ("lpfc.session", 7),         # the runtime: loads what codegen built (the driver uses codegen's toolchain)
     ("lpfc.driver", 7),
     ("lpfc.profile", 7),
+    ("lpfc.runtime", 7),         # where #11 item 5 moves session, profile and driver
     ("lpfc.compile", 8),         # the library's entry points: they run the stages above
     ("lpfc.explain", 8),
     ("lpfc.cost", 9),            # built on the library: the latency oracle compiles and runs models
