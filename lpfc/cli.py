@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Optional, Sequence
@@ -25,46 +24,8 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError, LpfcError
-
-
-class Progress:
-    """Stage timing on stderr: ``[lpfc] importing model.onnx ... 0.42 s``."""
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-
-    def step(self, what: str):
-        return _Step(what, self.quiet)
-
-
-class _Step:
-    def __init__(self, what, quiet):
-        self.what, self.quiet = what, quiet
-
-    def __enter__(self):
-        self.t0 = time.perf_counter()
-        self.open = True
-        if not self.quiet:
-            print(f"[lpfc] {self.what} ...", end="", file=sys.stderr, flush=True)
-        return self
-
-    def note(self, text: str) -> None:
-        """A detail line inside the step (e.g. one tuned variant)."""
-        if self.quiet:
-            return
-        if self.open:
-            print(file=sys.stderr)
-            self.open = False
-        print(f"[lpfc]     {text}", file=sys.stderr, flush=True)
-
-    def __exit__(self, exc_type, exc, tb):
-        if not self.quiet:
-            failed = " stopped" if exc_type is not None and issubclass(exc_type, KeyboardInterrupt) else " failed"
-            status = f" {time.perf_counter() - self.t0:.2f} s" if exc_type is None else failed
-            if not self.open:
-                status = f"[lpfc]     done in{status}" if exc_type is None else f"[lpfc]    {failed}"
-            print(status, file=sys.stderr, flush=True)
-        return False
+from .frontend.load import load_module
+from .progress import Progress, StderrProgress
 
 
 def parse_shape_args(items: Optional[Sequence[str]]) -> dict:
@@ -79,25 +40,6 @@ def parse_shape_args(items: Optional[Sequence[str]]) -> dict:
         except ValueError:
             raise InputError(f"--input-shape {item!r}: dimensions must be integers separated by 'x'") from None
     return shapes
-
-
-def load_module(path: str, input_shapes=None, progress: Optional[Progress] = None):
-    """A model file as graph IR: ONNX (.onnx) or lpfc's textual IR (.mlir / .lpfc)."""
-    from .frontend.onnx import import_onnx
-    from .ir.parser import parse_module
-    from .ir.verifier import verify
-
-    progress = progress or Progress(quiet=True)
-    p = Path(path)
-    if p.suffix in (".mlir", ".lpfc"):
-        if not p.is_file():
-            raise LpfcError(f"IR file {path!r} does not exist")
-        with progress.step(f"parsing {p.name}"):
-            m = parse_module(p.read_text())
-            verify(m)
-        return m
-    with progress.step(f"importing {p.name}"):
-        return import_onnx(path, input_shapes=input_shapes)
 
 
 def read_feeds(inputs_npz: Optional[str], input_items: Optional[Sequence[str]]) -> dict:
@@ -127,7 +69,7 @@ def read_feeds(inputs_npz: Optional[str], input_items: Optional[Sequence[str]]) 
 def cmd_import(args) -> int:
     from .ir.printer import print_module
 
-    progress = Progress(args.quiet)
+    progress = StderrProgress(args.quiet)
     m = load_module(args.model, parse_shape_args(args.input_shape), progress)
     text = print_module(m, resources="inline" if args.with_weights else "none")
     if args.output:
@@ -164,7 +106,7 @@ def cmd_opt(args) -> int:
         return 0
     if not args.model:
         raise LpfcError("opt needs a model (or --list-passes)")
-    progress = Progress(args.quiet)
+    progress = StderrProgress(args.quiet)
     m = load_module(args.model, parse_shape_args(args.input_shape), progress)
     run_pipeline(m, args, progress)
     text = print_module(m, resources="inline" if args.with_weights else "none")
@@ -184,7 +126,7 @@ def cmd_run(args) -> int:
         raise InputError("--threads applies to a compiled library (.so); the interpreter is single-threaded")
     if args.profile or args.runs is not None:
         raise InputError("--profile and --runs apply to a compiled library (.so)")
-    progress = Progress(args.quiet)
+    progress = StderrProgress(args.quiet)
     m = load_module(args.model, parse_shape_args(args.input_shape), progress)
     run_pipeline(m, args, progress)
     f = m.main
@@ -216,7 +158,7 @@ def run_library(args) -> int:
         if value:
             raise InputError(f"{flag} applies to a model, not to a compiled library (shapes and passes are "
                              f"fixed when it is compiled)")
-    progress = Progress(args.quiet)
+    progress = StderrProgress(args.quiet)
     with progress.step(f"loading {Path(args.model).name}"):
         sess = load(args.model, threads=args.threads)
     feeds = read_feeds(args.inputs, args.input)
@@ -262,11 +204,11 @@ def cmd_compile(args) -> int:
 
     if args.output is None and args.emit_source is None:
         raise InputError("lpfc compile needs -o LIB.so (the library), --emit-source DIR (the sources), or both")
-    progress = Progress(args.quiet)
+    progress = StderrProgress(args.quiet)
     result = compile_model(args.model, args.output, target=args.target, pipeline=args.pipeline,
                            fusion=not args.no_fusion, tune=args.tune or args.tune_budget is not None,
                            threads=args.threads, tune_budget=args.tune_budget,
-                           emit_source=args.emit_source, progress=progress.step,
+                           emit_source=args.emit_source, progress=progress,
                            input_shapes=parse_shape_args(args.input_shape), cpu=args.cpu,
                            api_level=args.android_api, ndk=args.ndk, compiler=args.compiler, force=args.force)
     if not args.quiet:
@@ -286,9 +228,9 @@ def cmd_explain(args) -> int:
 
     if args.svg:
         require_dot()  # fail before the work, not after it
-    progress = Progress(args.quiet)
+    progress = StderrProgress(args.quiet)
     report = explain(args.model, pipeline=args.pipeline, input_shapes=parse_shape_args(args.input_shape),
-                     progress=progress.step)
+                     progress=progress)
     text = to_json(report) if args.format == "json" else to_text(report)
     if args.output:
         Path(args.output).write_text(text)

@@ -1,14 +1,15 @@
 """``lpfc.compile``: an ONNX model (or graph-IR module) -> a self-contained native library.
 
-Stages (each timed; ``progress`` hears about each)::
+Stages (each a function below, timed; ``progress`` hears about each, lpfc/progress.py)::
 
-    import      ONNX -> graph IR
-    pipeline    the pass pipeline (default: canonicalize ... lp-fusion; --no-fusion drops lp-fusion)
-    plan        the static memory plan (arena offsets)
-    emit        one KernelSource per kernel op (emitter_for(op, target)); the variant comes from the
-                tuning database, else (--tune) is measured, else is the emitter's default
-    generate    model.cc, kernels_*.cc, weights.bin (model_gen)
-    build       the C++ and the runtime -> lib*.so (-O3, warnings as errors), plus lib*.h
+    import      import_stage     ONNX -> graph IR (lpfc/frontend/load.py)
+    pipeline    pipeline_stage   the pass pipeline (default: canonicalize ... lp-fusion; --no-fusion drops lp-fusion)
+    plan        plan_stage       the static memory plan (arena offsets)
+    emit        emit_stage       one KernelSource per kernel op (emitter_for(op, target)); the variant comes from
+                                 the tuning database, else (--tune) is measured, else is the emitter's default
+                                 (lpfc/tune/schedule.py)
+    generate    generate_stage   model.cc, kernels_*.cc, weights.bin (model_gen), and the --emit-source package
+    build       build_stage      the C++ and the runtime -> lib*.so (-O3, warnings as errors), plus lib*.h
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Optional, Union
 
 from .errors import LpfcError, UnsupportedError
+from .progress import Progress, as_progress
 
 NO_FUSION_PIPELINE = "canonicalize,fold-constants,cse,dce"
 STAGES = ("import", "pipeline", "plan", "emit", "generate", "build")
@@ -75,19 +77,20 @@ def _human(n: int) -> str:
 
 
 class _Stages:
-    def __init__(self, progress: Optional[Callable[[str], object]]):
+    """Times the stages (``CompileResult.stage_seconds``) and shows each as one progress step."""
+
+    def __init__(self, progress: Progress):
         self.progress = progress
         self.seconds: dict[str, float] = {}
 
-    def run(self, stage: str, what: str, fn):
-        """Runs fn() as ``stage``; ``progress(what)`` may return a context manager (the CLI's Progress.step)."""
+    def run(self, stage: str, what: Optional[str], fn):
+        """Runs fn() as ``stage`` inside the progress step ``what`` (None: no step of its own)."""
         t0 = time.perf_counter()
-        ctx = self.progress(what) if self.progress else None
-        if ctx is not None and hasattr(ctx, "__enter__"):
-            with ctx:
-                result = fn()
-        else:
+        if what is None:
             result = fn()
+        else:
+            with self.progress.step(what):
+                result = fn()
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - t0
         return result
 
@@ -96,73 +99,11 @@ def _kernel_symbol(i: int) -> str:
     return f"lpfc_k{i:04d}"
 
 
-def _choose(op, target, emitter, tune: bool, threads: Optional[int], stats: dict, **kw):
-    """The variant to emit: the tuning database's choice when it has one; else, with --tune, the
-    fastest measured (with ``threads`` threads, stored for next time); else the emitter's default."""
-    from .tune import select_variant
-
-    r = select_variant(op, target, emitter, tune=tune, num_threads=threads or 1, **kw)
-    stats[r.source] = stats.get(r.source, 0) + 1
-    return r.choice
-
-
-def _note(ctx, text: str) -> None:
-    """A line of detail inside a progress step (the CLI's steps print it; other callbacks may ignore it)."""
-    fn = getattr(ctx, "note", None)
-    if callable(fn):
-        fn(text)
-
-
-class _TuneSchedule:
-    """Which kernels --tune measures, in what order, within the time budget; feeds the progress display."""
-
-    def __init__(self, ops, target, emitters, budget: Optional[float]):
-        from .tune import TuningDatabase, kernel_signature, target_key
-        from .tune.tuner import database_choice
-
-        self.t0 = time.monotonic()
-        self.deadline = None if budget is None else self.t0 + max(0.0, float(budget))
-        self.budget = budget
-        db = TuningDatabase()
-        key = target_key(target)
-        self.sigs = [kernel_signature(op) for op in ops]
-        todo: list = []
-        for op, e, sig in zip(ops, emitters, self.sigs):
-            hit = database_choice(db, op, target, e, sig, key)
-            if hit is None and sig not in todo and len(e.variants(op, target)) > 1:
-                todo.append(sig)
-        self.todo = todo                 # distinct signatures to measure, in program order
-        self.done: list = []             # seconds per measured kernel
-        self.est = 1.0                   # expected seconds to tune one kernel (compile + timing), until measured
-        self.skipped: set = set()        # signatures the budget did not reach
-
-    def needs(self, i: int) -> bool:
-        return self.sigs[i] in self.todo and self.sigs[i] not in getattr(self, "_started", set())
-
-    def start(self, i: int) -> tuple:
-        """(k, n, per-kernel budget or None, skip?, eta text) for kernel op i."""
-        started = self.__dict__.setdefault("_started", set())
-        started.add(self.sigs[i])
-        k, n = len(started), len(self.todo)
-        now = time.monotonic()
-        if self.done:
-            self.est = sum(self.done) / len(self.done)
-        eta = self.est * (n - k + 1)
-        if self.deadline is None:
-            return k, n, None, False, f"ETA {eta:.0f} s"
-        left = self.deadline - now
-        eta = min(eta, max(left, 0.0))
-        skip = left <= 0 or left < 0.5 * self.est
-        return k, n, max(left, 0.0) / (n - k + 1), skip, f"{max(left, 0.0):.1f} s of the budget left, ETA {eta:.0f} s"
-
-    def finished(self, seconds: float) -> None:
-        self.done.append(seconds)
-
-
 def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str, os.PathLike]] = None,
             target: str = "host",
             pipeline: str = "default", fusion: bool = True, tune: bool = False, threads: Optional[int] = None,
-            emit_source: Optional[Union[str, os.PathLike]] = None, progress: Optional[Callable] = None,
+            emit_source: Optional[Union[str, os.PathLike]] = None,
+            progress: Union[Progress, Callable[[str], object], None] = None,
             input_shapes: Optional[dict] = None, sanitize=(), header: Optional[Union[str, os.PathLike]] = None,
             jobs: Optional[int] = None, cpu: Optional[str] = None, api_level: Optional[int] = None,
             ndk: Optional[str] = None, compiler: Optional[str] = None,
@@ -179,9 +120,10 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
     ``cpu`` chooses the processor to generate code for (arm64: ``-mcpu``, default cortex-a77; x86-64:
     ``-march``, default native); the target's compiler must know it.
     ``tune_budget`` (seconds, with ``tune``) bounds the whole tuning: kernels it does not reach keep
-    their emitter's default variant (counted as ``budget`` in the summary's variants note);
-    ``progress`` hears one step per tuned kernel (i/n, shapes, time left, ETA) and, when the step
-    object has a ``note`` method, one line per variant timed (with the best so far).
+    their emitter's default variant (counted as ``budget`` in the summary's variants note).
+    ``progress`` (a :class:`lpfc.progress.Progress`, or a callable ``progress(what)`` that may return a
+    context manager; lpfc/progress.py) hears one step per stage, and with ``tune`` one step per tuned
+    kernel (i/n, shapes, time left, ETA) with one note per variant timed (with the best so far).
 
     Files (docs/compile.md, "Files lpfc writes"): ``output``'s directory must exist; the library, its
     header and driver are built into a staging directory next to ``output`` and renamed into place only
@@ -189,24 +131,63 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
     first lines) is refused unless ``force``. ``output=None`` with ``emit_source`` writes only the source
     package (no compiler needed). ``emit_source`` must be new, empty or a previous lpfc package
     (``lpfc-manifest.json``); only manifest-listed files are ever replaced or removed there.
-    """
-    if tune_budget is not None:
-        try:
-            tune_budget = float(tune_budget)
-        except (TypeError, ValueError):
-            raise LpfcError(f"tune_budget must be a number of seconds, not {tune_budget!r}") from None
-        if not tune_budget >= 0:
-            raise LpfcError(f"tune_budget must be >= 0 seconds, not {tune_budget!r}")
-    from .codegen.kernel_source import emitter_for
-    from .codegen.memory_plan import plan_function
-    from .codegen.model_gen import generate_model, header_text
-    from .codegen.targets import get_target
-    from .codegen.toolchain import compile_shared, find_toolchain
-    from .ir.core import Module
-    from .passes import Pipeline
-    from .passes.fused_blocks import kernels as kernel_ops
 
+    The stages, in order: :func:`import_stage`, :func:`pipeline_stage`, :func:`plan_stage`,
+    :func:`emit_stage`, then :func:`generate_stage` and :func:`build_stage` (with the source package)
+    in :func:`_generate_and_build`; everything they need is checked first (:func:`_prepare`).
+    """
+    tune_budget = _checked_tune_budget(tune_budget)
+    job = _prepare(model, output, header, emit_source, target, force=force, api_level=api_level, cpu=cpu,
+                   compiler=compiler, ndk=ndk)
+    progress = as_progress(progress)
+    stages = _Stages(progress)
+
+    module, model_file = import_stage(model, input_shapes, stages)
+    fn = module.main
+    pipe = pipeline_stage(module, pipeline, fusion, stages)
+    ops, plan = plan_stage(fn, stages)
+    sources, variants_note = emit_stage(ops, job.target, stages, progress, tune=tune, threads=threads,
+                                        tune_budget=tune_budget)
+    notes: list[str] = [variants_note] if variants_note is not None else []
+    gen, source_dir, driver = _generate_and_build(job, fn, plan, sources, model_file, stages, notes,
+                                                  jobs=jobs, sanitize=sanitize)
+    keep = job.package.dest if job.package is not None else None
+    return CompileResult(job.output, job.header, job.target.name, gen.kernel_calls, gen.unique_kernels, gen.kinds,
+                         gen.arena_bytes, gen.weights_bytes, stages.seconds, plan.summary(), source_dir, str(pipe),
+                         notes, keep, driver)
+
+
+# -- before any work: the arguments, the outputs, the target and its toolchain --------------------------------------
+def _checked_tune_budget(tune_budget) -> Optional[float]:
+    if tune_budget is None:
+        return None
+    try:
+        tune_budget = float(tune_budget)
+    except (TypeError, ValueError):
+        raise LpfcError(f"tune_budget must be a number of seconds, not {tune_budget!r}") from None
+    if not tune_budget >= 0:
+        raise LpfcError(f"tune_budget must be >= 0 seconds, not {tune_budget!r}")
+    return tune_budget
+
+
+@dataclass
+class _Job:
+    """What one compile() writes, and for what: resolved and checked before any work is done."""
+    output: Optional[Path]      # the library; None: sources only
+    header: Optional[Path]      # its C header (None without output)
+    target: object              # lpfc.codegen.targets.Target
+    toolchain: object           # lpfc.codegen.toolchain.Toolchain (without output: the flags only, no compiler)
+    package: Optional[object]   # lpfc.codegen.package.PackageDir of emit_source
+    library_name: str           # libNAME.so, also when only sources are written
+
+
+def _prepare(model, output, header, emit_source, target: str, *, force: bool, api_level, cpu, compiler,
+             ndk) -> _Job:
+    """Refuses, before any work, what compile() must not write or cannot build (docs/compile.md)."""
     from .codegen.package import PackageDir, check_library_name
+    from .codegen.targets import get_target
+    from .codegen.toolchain import find_toolchain
+    from .ir.core import Module
 
     if output is None and emit_source is None:
         raise LpfcError("nothing to write: give an output library (-o LIB.so) and/or --emit-source DIR")
@@ -229,168 +210,122 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
                                                                    .lstrip(".") or "model") + ".so"
     if package is not None and not tgt.opencl:
         check_library_name(library_name)
-    stages = _Stages(progress)
-    notes: list[str] = []
+    return _Job(output, header_path, tgt, toolchain, package, library_name)
 
-    # import
+
+# -- the stages ------------------------------------------------------------------------------------------------------
+def import_stage(model, input_shapes: Optional[dict], stages: _Stages) -> tuple:
+    """import: ``model`` as graph IR (a Module is used as is), and the model file's name ("<module>")."""
+    from .ir.core import Module
+
     if isinstance(model, Module):
-        module, model_file = model, "<module>"
-    else:
-        model_file = str(model)
-        from .cli import load_module
+        return model, "<module>"
+    from .frontend.load import load_module
 
-        module = stages.run("import", f"importing {Path(model_file).name}",
-                            lambda: load_module(model_file, input_shapes))
-    fn = module.main
+    model_file = str(model)
+    module = stages.run("import", f"importing {Path(model_file).name}",
+                        lambda: load_module(model_file, input_shapes))
+    return module, model_file
 
-    # pipeline
+
+def pipeline_stage(module, pipeline: str, fusion: bool, stages: _Stages):
+    """pipeline: runs the pass pipeline (without lp-fusion when not ``fusion``) on ``module``; returns it."""
+    from .passes import Pipeline
+
     if not fusion:
         pipeline = _without_fusion(pipeline)
     pipe = Pipeline.parse(pipeline) if pipeline else Pipeline([])
     if pipe.passes:
         stages.run("pipeline", f"running pipeline {pipe}", lambda: pipe.run(module))
+    return pipe
 
-    # plan
+
+def plan_stage(fn, stages: _Stages) -> tuple:
+    """plan: the kernel ops of ``fn`` (in program order) and its static memory plan (arena offsets)."""
+    from .codegen.memory_plan import plan_function
+    from .passes.fused_blocks import kernels as kernel_ops
+
     ops = kernel_ops(fn)
     plan = stages.run("plan", "planning memory", lambda: plan_function(fn))
+    return ops, plan
 
-    # emit
-    tune_stats: dict = {}
 
-    def emit_all(schedule=None, emitters=None):
-        out = []
-        for i, op in enumerate(ops):
-            emitter = emitters[i] if emitters else emitter_for(op, tgt)
-            if schedule is not None and schedule.needs(i):
-                from .codegen.model_gen import _shape_text, kernel_kind
+def emit_stage(ops, tgt, stages: _Stages, progress: Progress, *, tune: bool, threads: Optional[int],
+               tune_budget: Optional[float]) -> tuple:
+    """emit: one KernelSource per kernel op, ``[(op, KernelSource)]``, and the summary's variants note (or
+    None). Each op's variant comes from :class:`lpfc.tune.schedule.VariantChooser` (the tuning database,
+    else measured with ``tune``, else the emitter's default)."""
+    from .codegen.kernel_source import emitter_for
+    from .tune.schedule import VariantChooser
 
-                k, n, per_kernel, skip, eta = schedule.start(i)
-                what = (f"tuning kernel {k}/{n}: {kernel_kind(op)} {_shape_text(op)}, "
-                        f"{len(emitter.variants(op, tgt))} variants ({eta})")
-                if skip:
-                    schedule.skipped.add(schedule.sigs[i])
-                    choice = _choose(op, tgt, emitter, True, threads, tune_stats, deadline=schedule.t0 - 1.0)
-                    if progress:
-                        ctx = progress(what + ": budget spent, default variant")
-                        if hasattr(ctx, "__enter__"):
-                            with ctx:
-                                pass
-                else:
-                    t_k = time.monotonic()
-                    ctx = progress(what) if progress else None
-                    kw = dict(deadline=schedule.deadline, progress=lambda line, c=ctx: _note(c, line.strip()))
-                    if per_kernel is not None:
-                        kw["budget_s"] = min(10.0, per_kernel)
-                    if ctx is not None and hasattr(ctx, "__enter__"):
-                        with ctx:
-                            choice = _choose(op, tgt, emitter, True, threads, tune_stats, **kw)
-                    else:
-                        choice = _choose(op, tgt, emitter, True, threads, tune_stats, **kw)
-                    schedule.finished(time.monotonic() - t_k)
-            elif schedule is not None and schedule.sigs[i] in schedule.todo:
-                # a repeat of a kernel tuned above (the database has it) or skipped for the budget
-                choice = _choose(op, tgt, emitter, True, threads, tune_stats,
-                                 deadline=schedule.t0 - 1.0 if schedule.sigs[i] in schedule.skipped else None)
-            else:
-                choice = _choose(op, tgt, emitter, tune, threads, tune_stats)
-            try:
-                ks = emitter.emit(op, tgt, _kernel_symbol(i), choice)
-                ks.emitter = ks.emitter or emitter.name
-                out.append((op, ks))
-            except LpfcError:
-                raise
-            except Exception as e:  # an emitter bug: one line for the user, the cause chained for developers
-                from .codegen.model_gen import kernel_kind
+    def emit():
+        emitters = [emitter_for(op, tgt) for op in ops] if tune else None
+        chooser = VariantChooser(ops, tgt, emitters, tune=tune, threads=threads, budget=tune_budget,
+                                 progress=progress)
+        return _emit_kernels(ops, tgt, chooser, emitters), chooser.summary_note()
 
-                node = op.location.name if getattr(op, "location", None) is not None else None
-                raise LpfcError(f"emitting kernel {i} ({kernel_kind(op)}) with the {emitter.name} emitter failed: "
-                                f"{type(e).__name__}: {e}", node=node,
-                                hint="a bug in lpfc's code generator; --no-fusion may avoid it") from e
-        return out
-
-    try:
-        if tune:   # with a progress callback: one step per tuned kernel (they cannot nest in an emit step)
-            t_emit = time.perf_counter()
-            emitters = [emitter_for(op, tgt) for op in ops]
-            schedule = _TuneSchedule(ops, tgt, emitters, tune_budget)
-            if progress:
-                sources = emit_all(schedule, emitters)
-                stages.seconds["emit"] = time.perf_counter() - t_emit
-            else:
-                sources = stages.run("emit", "", lambda: emit_all(schedule, emitters))
-        else:
-            sources = stages.run("emit", f"emitting {len(ops)} kernels", emit_all)
+    try:   # with tune: one progress step per tuned kernel instead of one for the stage (steps do not nest)
+        return stages.run("emit", None if tune else f"emitting {len(ops)} kernels", emit)
     except LookupError as e:
         raise UnsupportedError(f"no kernel emitter for this model: {e}",
                                hint="the op is not supported by any code generator yet") from None
-    if tune or tune_stats.get("database"):
-        notes.append("variants: " + ", ".join(f"{n} {k}" for k, n in sorted(tune_stats.items()))
-                     + (f" (measured with {threads or 1} thread(s))" if tune else "")
-                     + (f"; tuning budget {tune_budget:g} s" if tune and tune_budget is not None else "")
-                     + (" (spent: 'budget' kernels kept their default variant)" if tune_stats.get("budget") else "")
-                     + f"; tuning database {_tuning_db_path()}")
 
-    # generate + build: always in a temporary directory with an assembler-safe path (the build names the
-    # weights by absolute path); --emit-source then gets a package whose .incbin path is relative.
-    # Nothing the user sees is written until everything succeeded: the library, header and driver are
-    # built into a staging directory next to the output, the package into one inside DIR, and both are
-    # renamed into place at the end (docs/compile.md, "Files lpfc writes").
+
+def _emit_kernels(ops, tgt, chooser, emitters=None) -> list:
+    from .codegen.kernel_source import emitter_for
+
+    out = []
+    for i, op in enumerate(ops):
+        emitter = emitters[i] if emitters else emitter_for(op, tgt)
+        choice = chooser.choose(i, op, emitter)
+        try:
+            ks = emitter.emit(op, tgt, _kernel_symbol(i), choice)
+            ks.emitter = ks.emitter or emitter.name
+            out.append((op, ks))
+        except LpfcError:
+            raise
+        except Exception as e:  # an emitter bug: one line for the user, the cause chained for developers
+            from .codegen.model_gen import kernel_kind
+
+            node = op.location.name if getattr(op, "location", None) is not None else None
+            raise LpfcError(f"emitting kernel {i} ({kernel_kind(op)}) with the {emitter.name} emitter failed: "
+                            f"{type(e).__name__}: {e}", node=node,
+                            hint="a bug in lpfc's code generator; --no-fusion may avoid it") from e
+    return out
+
+
+def _generate_and_build(job: _Job, fn, plan, sources, model_file: str, stages: _Stages, notes: list, *,
+                        jobs: Optional[int], sanitize) -> tuple:
+    """generate + build (+ the --emit-source package): returns (generated model, source dir, driver path).
+
+    Always in a temporary directory with an assembler-safe path (the build names the weights by absolute
+    path); --emit-source then gets a package whose .incbin path is relative. Nothing the user sees is
+    written until everything succeeded: the library, header and driver are built into a staging directory
+    next to the output, the package into one inside DIR, and both are renamed into place at the end
+    (docs/compile.md, "Files lpfc writes")."""
+    from .codegen.model_gen import header_text
+
+    output, package, tgt = job.output, job.package, job.target
     keep = package.dest if package is not None else None
     staging = _Staging()
     build_dir = None
     source_dir = driver = None
     try:
         build_dir = Path(tempfile.mkdtemp(prefix="lpfc-gen-", dir=_safe_tmp_root()))
-        n_jobs = jobs or max(1, min(4, os.cpu_count() or 1))
-        name = Path(model_file).stem if model_file != "<module>" else Path(library_name).stem
-        generate = generate_model
-        if tgt.opencl:   # + kernels.cl and the OpenCL host glue (docs/opencl.md)
-            from .codegen.ocl_model import generate_ocl_model as generate
-        gen = stages.run("generate", "generating C++",
-                         lambda: generate(fn, plan, sources, build_dir, name, chunks=n_jobs))
-        lib_stem = Path(library_name).stem
+        name = Path(model_file).stem if model_file != "<module>" else Path(job.library_name).stem
+        gen = generate_stage(fn, plan, sources, build_dir, name, tgt, jobs, stages)
+        lib_stem = Path(job.library_name).stem
         prefix = lib_stem[3:] if lib_stem.startswith("lib") and len(lib_stem) > 3 else lib_stem
-        header_src = header_text(gen, prefix, library_name, Path(model_file).name)
+        header_src = header_text(gen, prefix, job.library_name, Path(model_file).name)
 
         build_error = None
         if output is not None:
-            staged_lib = staging.path_for(output)
-            staged_header = staging.path_for(header_path)
-
-            def build():
-                from .codegen.toolchain import opencl_runtime
-                extra_src, inc = opencl_runtime() if tgt.opencl else ([], [])
-                weights = {"LPFC_WEIGHTS_FILE": f'"{gen.weights_path.resolve()}"'}
-                lib = compile_shared(toolchain, [*gen.sources, *extra_src], staged_lib,
-                                     sanitize=tuple(sanitize), defines=weights, include_dirs=inc)
-                staged_header.write_text(header_src)
-                return lib
-
             try:
-                stages.run("build", f"building {output.name} ({gen.unique_kernels} kernel functions)", build)
-                if tgt.is_cross and not sanitize:
-                    from .driver import build_driver, driver_path
-
-                    staged_driver = staging.path_for(driver_path(output))
-                    stages.run("build", f"building the test driver {driver_path(output).name}",
-                               lambda: build_driver(toolchain, staged_driver))
-                    driver = driver_path(output)
+                driver = build_stage(job, gen, header_src, staging, sanitize, stages)
             except LpfcError as e:  # still write the package: it is how one debugs a failed build
                 build_error = e
         if package is not None:
-            stage_dir = package.stage()
-            if tgt.opencl:   # the CMake package has no OpenCL glue yet: the sources as built
-                for p in [*gen.sources, gen.weights_path, *getattr(gen, "extra_files", [])]:
-                    shutil.copy2(p, stage_dir / p.name)
-                notes.append(f"--emit-source: the generated sources in {keep} (no CMake package for opencl yet)")
-            else:
-                from .codegen.package import write_package
-
-                stages.run("generate", f"writing the source package {keep}", lambda: write_package(
-                    stage_dir, sources=gen.sources, weights=gen.weights_path, header_text=header_src,
-                    library_name=library_name, toolchain=toolchain, model_file=model_file,
-                    weights_bytes=gen.weights_bytes))
-                source_dir = keep / "src"
+            source_dir = _write_source_package(job, gen, header_src, model_file, stages, notes)
             package.publish()
             if build_error is not None:
                 notes.append(f"the sources of the failed build are in {keep}")
@@ -411,10 +346,69 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
             package.discard()
         if build_dir is not None:
             shutil.rmtree(build_dir, ignore_errors=True)
+    return gen, source_dir, driver
 
-    return CompileResult(output, header_path, tgt.name, gen.kernel_calls, gen.unique_kernels, gen.kinds,
-                         gen.arena_bytes, gen.weights_bytes, stages.seconds, plan.summary(), source_dir, str(pipe),
-                         notes, keep, driver)
+
+def generate_stage(fn, plan, sources, build_dir: Path, name: str, tgt, jobs: Optional[int], stages: _Stages):
+    """generate: model.cc, kernels_*.cc (in ``jobs`` chunks) and weights.bin in ``build_dir``; on the opencl
+    target also kernels.cl and the OpenCL host glue (docs/opencl.md)."""
+    from .codegen.model_gen import generate_model
+
+    n_jobs = jobs or max(1, min(4, os.cpu_count() or 1))
+    generate = generate_model
+    if tgt.opencl:
+        from .codegen.ocl_model import generate_ocl_model as generate
+    return stages.run("generate", "generating C++",
+                      lambda: generate(fn, plan, sources, build_dir, name, chunks=n_jobs))
+
+
+def build_stage(job: _Job, gen, header_src: str, staging: "_Staging", sanitize, stages: _Stages) -> Optional[Path]:
+    """build: the library (-O3, warnings as errors) and its header into ``staging``, and for a cross
+    target the test driver; returns the driver's final path (None when none is built)."""
+    from .codegen.toolchain import compile_shared
+
+    output, tgt, toolchain = job.output, job.target, job.toolchain
+    staged_lib = staging.path_for(output)
+    staged_header = staging.path_for(job.header)
+
+    def build():
+        from .codegen.toolchain import opencl_runtime
+        extra_src, inc = opencl_runtime() if tgt.opencl else ([], [])
+        weights = {"LPFC_WEIGHTS_FILE": f'"{gen.weights_path.resolve()}"'}
+        lib = compile_shared(toolchain, [*gen.sources, *extra_src], staged_lib,
+                             sanitize=tuple(sanitize), defines=weights, include_dirs=inc)
+        staged_header.write_text(header_src)
+        return lib
+
+    stages.run("build", f"building {output.name} ({gen.unique_kernels} kernel functions)", build)
+    if tgt.is_cross and not sanitize:
+        from .driver import build_driver, driver_path
+
+        staged_driver = staging.path_for(driver_path(output))
+        stages.run("build", f"building the test driver {driver_path(output).name}",
+                   lambda: build_driver(toolchain, staged_driver))
+        return driver_path(output)
+    return None
+
+
+def _write_source_package(job: _Job, gen, header_src: str, model_file: str, stages: _Stages,
+                          notes: list) -> Optional[Path]:
+    """--emit-source: the CMake source package into the package's staging directory (timed as part of
+    generate); returns the directory of its C++ sources (None on opencl: the sources as built, no CMake)."""
+    package, keep = job.package, job.package.dest
+    stage_dir = package.stage()
+    if job.target.opencl:   # the CMake package has no OpenCL glue yet: the sources as built
+        for p in [*gen.sources, gen.weights_path, *getattr(gen, "extra_files", [])]:
+            shutil.copy2(p, stage_dir / p.name)
+        notes.append(f"--emit-source: the generated sources in {keep} (no CMake package for opencl yet)")
+        return None
+    from .codegen.package import write_package
+
+    stages.run("generate", f"writing the source package {keep}", lambda: write_package(
+        stage_dir, sources=gen.sources, weights=gen.weights_path, header_text=header_src,
+        library_name=job.library_name, toolchain=job.toolchain, model_file=model_file,
+        weights_bytes=gen.weights_bytes))
+    return keep / "src"
 
 
 #: lpfc's generated headers say so in their first lines (lpfc/codegen/templates/model.h.j2).
@@ -482,15 +476,6 @@ class _Staging:
             return str(package.dest / Path(f).relative_to(package.staging))
         return f
 
-
-
-def _tuning_db_path() -> str:
-    try:
-        from .tune import default_path
-
-        return str(default_path())
-    except ImportError:
-        return "none"
 
 
 def _without_fusion(pipeline: str) -> str:

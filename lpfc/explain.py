@@ -17,11 +17,12 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 from .errors import LpfcError
 from .ir.core import Function, Module, Operation, Value
 from .ir.printer import quote
+from .progress import Progress, as_progress
 
 NOT_OPS = ("graph.constant", "func.return")
 
@@ -127,19 +128,19 @@ def split_pipeline(text: str):
 
 
 def explain(path: str, pipeline: str = "default", input_shapes=None,
-            progress: Optional[Callable[[str], object]] = None) -> Report:
-    """Import ``path`` (.onnx or .mlir), run ``pipeline`` and report on the fused graph."""
-    from contextlib import nullcontext
+            progress: Union[Progress, Callable[[str], object], None] = None) -> Report:
+    """Import ``path`` (.onnx or .mlir), run ``pipeline`` and report on the fused graph.
 
+    ``progress``: a :class:`lpfc.progress.Progress` or a callable ``progress(what)`` (lpfc/progress.py)."""
+    from .frontend.load import IR_SUFFIXES, load_module
     from .frontend.onnx import import_onnx
     from .frontend.onnx_loader import load_model
     from .passes.computation_count import computations
 
-    step = progress or (lambda what: nullcontext())
+    step = as_progress(progress).step
     cleanup, fusion, whole = split_pipeline(pipeline)
     onnx_nodes = None
-    if Path(path).suffix in (".mlir", ".lpfc"):
-        from .cli import load_module
+    if Path(path).suffix in IR_SUFFIXES:
         module = load_module(path, input_shapes)
     else:
         with step(f"importing {Path(path).name}"):

@@ -105,7 +105,7 @@ def _plans_and_module(model, target: str, input_shapes, need_module: bool):
     if isinstance(model, Module):
         module = model
     elif isinstance(model, (str, os.PathLike)):
-        from ..cli import load_module
+        from ..frontend.load import load_module
 
         module = load_module(str(model), input_shapes)
     else:
