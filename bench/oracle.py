@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.peak import cpu_name
+
 SPACES = {
     # the NAS space
     "full": dict(layers=(1, 12), hidden=(128, 768), ffn=(256, 3072), seq=(32, 512), batch=(1, 4)),
@@ -45,18 +47,6 @@ def draw_arch(rng: random.Random, space: dict) -> dict:
     ffn = [64 * rng.randint(space["ffn"][0] // 64, space["ffn"][1] // 64) for _ in range(L)]
     seq = 16 * rng.randint(space["seq"][0] // 16, space["seq"][1] // 16)
     return dict(layers=L, hidden=H, heads=heads, ffn=ffn, seq=seq, batch=rng.randint(*space["batch"]), vocab=30522)
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    from lpfc.cost.calibrate import cpu_model
-    return cpu_model()
 
 
 def spearman(x, y) -> float:
