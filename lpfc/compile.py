@@ -330,7 +330,7 @@ def _generate_and_build(job: _Job, fn, plan, sources, model_file: str, stages: _
             if build_error is not None:
                 notes.append(f"the sources of the failed build are in {keep}")
         if build_error is not None:
-            raise build_error
+            raise _in_user_terms(build_error, staging, build_dir, source_dir)
         staging.publish()   # the library, header and driver, together, at the very end
         if tgt.opencl:
             notes.append(f"opencl: {gen.device_kernels} kernels on the device, "
@@ -476,6 +476,28 @@ class _Staging:
             return str(package.dest / Path(f).relative_to(package.staging))
         return f
 
+
+
+def _in_user_terms(error: LpfcError, staging: "_Staging", build_dir: Path, source_dir) -> LpfcError:
+    """``error`` (a failed compiler run, which repeats the command line) without the temporary directories
+    it names, which are gone by the time the user reads it: the generated sources become the source
+    package's ``src`` (or ``<generated>``), the object files' directory ``<build>``."""
+    message = error.args[0] if error.args else str(error)
+    notes = []
+    if source_dir is not None:
+        message = message.replace(str(build_dir), str(source_dir))
+    elif str(build_dir) in message:
+        message = message.replace(str(build_dir), "<generated>")
+        notes.append("<generated> is lpfc's generated sources (--emit-source DIR keeps them)")
+    for staged_dir in staging.dirs.values():
+        message, n = re.subn(re.escape(str(staged_dir)) + r"(/lpfc-build-[^/\s'\"]+)?", "<build>", message)
+        if n and not any(note.startswith("<build>") for note in notes):
+            notes.append("<build> is the object files' directory")
+    if notes:
+        message += "\n(" + "; ".join(notes) + ", both removed after the build)" if len(notes) == 2 else \
+            "\n(" + notes[0] + ", removed after the build)"
+    error.args = (message,)
+    return error
 
 
 def _without_fusion(pipeline: str) -> str:

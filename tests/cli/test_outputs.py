@@ -181,3 +181,38 @@ def test_other_commands_writing_into_a_missing_directory_fail_with_one_line(mode
     assert main(["import", str(model), "-o", str(tmp_path / "missing" / "m.mlir"), "-q"]) == 1
     line = one_error(capsys)
     assert str(tmp_path / "missing" / "m.mlir") in line and not (tmp_path / "missing").exists()
+
+
+def failing_compiler(tmp_path):
+    """A gcc whose g++ fails on the generated model.cc as a real compile error would (``--compiler``
+    names the C compiler; lpfc takes the C++ one beside it)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gcc").write_text('#!/bin/sh\nexec gcc "$@"\n')
+    (bin_dir / "g++").write_text('#!/bin/sh\nfor a in "$@"; do case "$a" in */model.cc) '
+                                 'echo "$a:1:1: error: simulated failure" >&2; exit 1;; esac; done\n'
+                                 'exec g++ "$@"\n')
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    return str(bin_dir / "gcc")
+
+
+def test_a_failed_build_names_the_users_paths_not_lpfcs_temporary_ones(model, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    cc = failing_compiler(tmp_path)
+    assert main(["compile", str(model), "-o", str(out / "libmlp.so"), "--compiler", cc, "-q"]) == 1
+    message = capsys.readouterr().err    # the compiler's command line and output follow the first line
+    assert message.startswith("lpfc: error: compiling for host failed"), message
+    assert "<generated>/model.cc:1:1: error: simulated failure" in message, message
+    assert "lpfc-gen-" not in message and "lpfc-build-" not in message, message
+    assert "--emit-source DIR keeps them" in message and "-o <build>/0_model.o" in message
+    assert os.listdir(out) == []
+    # With a package the message points into it, where the failing source now is.
+    pkg = tmp_path / "pkg"
+    assert main(["compile", str(model), "-o", str(out / "libmlp.so"), "--compiler", cc,
+                 "--emit-source", str(pkg), "-q"]) == 1
+    message = capsys.readouterr().err
+    assert f"{pkg / 'src'}/model.cc:1:1: error: simulated failure" in message, message
+    assert "lpfc-gen-" not in message and "lpfc-build-" not in message, message
+    assert (pkg / "src" / "model.cc").is_file() and os.listdir(out) == []
