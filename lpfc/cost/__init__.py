@@ -7,7 +7,8 @@ will emit and a per-kernel cost model calibrated on this machine.
 Sits above codegen: it plans with the frontend, passes and emitters, and measures with lpfc.compile and
 lpfc.session.
 """
+from .analytic import UncalibratedWarning
 from .arch import build_encoder, normalize
 from .estimate import KernelEstimate, LatencyEstimate, estimate_latency
 
-__all__ = ["KernelEstimate", "LatencyEstimate", "build_encoder", "estimate_latency", "normalize"]
+__all__ = ["KernelEstimate", "LatencyEstimate", "build_encoder", "estimate_latency", "normalize", "UncalibratedWarning"]

@@ -79,6 +79,8 @@ def cmd_estimate(args) -> int:
         print(est.table())
     else:
         print(est)
+    if not args.json and not args.breakdown and est.profile:
+        print(f"profile: {est.profile}")      # which calibration file, analytic or spec profile priced it
     return 0
 
 
