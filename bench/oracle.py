@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     log(f"bench.oracle {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU {cpu}; threads {threads}; "
         f"nproc {os.cpu_count()}; space {args.space}; seed {args.seed}; lpfc {lpfc.__version__}")
     for t in threads:   # fail before any build when a calibration is missing
-        lpfc.estimate_latency(dict(layers=2, hidden=64, heads=2, ffn=128, seq=16), threads=t)
+        lpfc.estimate_latency(dict(layers=2, hidden=64, heads=2, ffn=128, seq=16), threads=t, require_calibration=True)
     rng = random.Random(args.seed)
     calib = [json.dumps(a, sort_keys=True) for a in CALIBRATION_ARCHS]
     archs = []
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
             tc = time.monotonic() - tc
             for t in threads:
                 runs = time_in_fresh_process(lib, t, args.runs)
-                est = lpfc.estimate_latency(arch, threads=t)
+                est = lpfc.estimate_latency(arch, threads=t, require_calibration=True)
                 m = statistics.median(runs)
                 row = {"i": i, "threads": t, "arch": arch, "measured_ms": m, "predicted_ms": est.ms,
                        "band_pct": est.band_pct, "err_pct": 100 * (est.ms / m - 1), "gflop": est.flop / 1e9,

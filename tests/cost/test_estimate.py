@@ -88,10 +88,13 @@ def test_onnx_module_and_dict_agree(tiny_calibration):
     assert a == pytest.approx(b)
 
 
-def test_no_calibration_says_which_command_makes_one(tmp_path, monkeypatch):
+def test_no_calibration_falls_back_and_says_which_command_makes_one(tmp_path, monkeypatch):
     monkeypatch.setenv("LPFC_CACHE_DIR", str(tmp_path))
+    with pytest.warns(lpfc.cost.UncalibratedWarning, match="lpfc calibrate --target host --threads 2"):
+        est = lpfc.estimate_latency(ARCH, threads=2)
+    assert est.source == "analytic" and not est.calibrated and est.ms > 0
     with pytest.raises(CalibrationError, match="lpfc calibrate --target host --threads 2"):
-        lpfc.estimate_latency(ARCH, threads=2)
+        lpfc.estimate_latency(ARCH, threads=2, require_calibration=True)
 
 
 def test_a_corrupt_calibration_is_one_clear_error(tiny_calibration):
@@ -135,8 +138,11 @@ def test_cli_estimate(tiny_calibration, capsys, tmp_path):
     assert "'heads'" in capsys.readouterr().err
     assert main(["estimate", "--arch", "{broken"]) == 1
     assert "not valid JSON" in capsys.readouterr().err
-    assert main(["estimate", "--arch", json.dumps(ARCH), "--threads", "3"]) == 1
-    assert "lpfc calibrate" in capsys.readouterr().err
+    assert main(["estimate", "--arch", json.dumps(ARCH), "--threads", "3"]) == 0     # no calibration for 3 threads
+    out, err = capsys.readouterr()
+    assert "profile: analytic host" in out and "lpfc calibrate --target host --threads 3" in err
+    assert main(["estimate", "--arch", json.dumps(ARCH)]) == 0
+    assert f"profile: calibrated: {tiny_calibration}" in capsys.readouterr().out
 
 
 def test_cli_calibrate_rejects_bad_threads(capsys):
