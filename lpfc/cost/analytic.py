@@ -37,7 +37,8 @@ class UncalibratedWarning(UserWarning):
 
 #: The fraction of the core's peak FLOP/s each emitter's code reaches (nominal). cpp-* kernels are lpfc's
 #: blocked SIMD micro-kernels; "generic" is the scalar recompute emitter (the 2026-12-06 host calibration
-#: measured it at 1-2 GFLOP/s, 1-2 % of an 80 GFLOP/s core, and cpp-gemm at ~23 GFLOP/s, ~30 %); ocl-* are the OpenCL kernels on a GPU.
+#: measured it at 1-2 GFLOP/s, 1-2 % of an 80 GFLOP/s core, and cpp-gemm at ~23 GFLOP/s, ~30 %);
+#: ocl-* are the OpenCL kernels on a GPU.
 EFFICIENCY = {
     "cpp-gemm": 0.3, "cpp-attention": 0.35, "cpp-rowwise": 0.35, "generic": 0.015,
     "ocl-gemm": 0.15, "ocl-attention": 0.05, "ocl-rowwise": 0.05, "ocl-elementwise": 0.05,
@@ -162,7 +163,7 @@ def host_profile() -> Profile:
 #: Snapdragon 865 (Kryo 585): 1× Cortex-A77 at 2.84 GHz, 3× Cortex-A77 at 2.42 GHz, 4× Cortex-A55 at
 #: 1.80 GHz. A77: 2 × 128-bit NEON FMA pipes = 16 fp32 FLOP/cycle; A55: one 128-bit FMA per cycle = 8.
 #: LPDDR5-5500, 4 × 16 bit = 44 GB/s; 512 KB L2 per A77 prime core, 4 MB L3. One core is assumed to
-#: sustain 20 GB/s from DRAM and 16 B/cycle from L3.
+#: sustain 20 GB/s from DRAM and 16 B/cycle from L3; the in-order A55 half the A77's element rate per clock.
 SNAPDRAGON_865_CPU = Profile(
     name="spec snapdragon-865-cpu", source="spec",
     label="Snapdragon 865 from published specs: Cortex-A77 2.84 GHz + 3x2.42 GHz (16 FLOP/cycle) + "
@@ -174,8 +175,9 @@ SNAPDRAGON_865_CPU = Profile(
     call_us=3.0, fork_us=10.0, run_overhead_ms=0.1, band_pct=100.0)
 
 #: Adreno 650: ~1.2 TFLOP/s fp32, the figure commonly reported for it (Qualcomm publishes no FLOP figure;
-#: it matches ~1024 fp32 FMA lanes × 2 × ~587 MHz); it shares the LPDDR5 (44 GB/s) and the 3 MB system-level cache with the CPU. An
-#: OpenCL enqueue + completion is assumed to cost 30 µs. The GPU is one device: threads do not change it.
+#: it matches ~1024 fp32 FMA lanes × 2 × ~587 MHz); it shares the LPDDR5 (44 GB/s) and the 3 MB
+#: system-level cache with the CPU. An OpenCL enqueue + completion is assumed to cost 30 µs. The GPU is one
+#: device: the thread count does not change it.
 ADRENO_650 = Profile(
     name="spec adreno-650", source="spec",
     label="Adreno 650 (Snapdragon 865) from published specs: ~1.2 TFLOP/s fp32, LPDDR5 44 GB/s, "

@@ -96,7 +96,8 @@ class LatencyEstimate:
     def to_dict(self) -> dict:
         return {"ms": self.ms, "band_pct": self.band_pct, "target": self.target, "threads": self.threads,
                 "mode": self.mode, "overhead_ms": self.overhead_ms, "calibration": self.calibration,
-                "runs": self.runs, "source": self.source, "profile": self.profile, "kernels": [k.__dict__ for k in self.kernels]}
+                "runs": self.runs, "source": self.source, "profile": self.profile,
+                "kernels": [k.__dict__ for k in self.kernels]}
 
 
 def _plans_and_module(model, target: str, input_shapes, need_module: bool):
