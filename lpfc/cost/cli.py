@@ -11,7 +11,8 @@ from ..errors import ArchitectureError, LpfcError
 def register(sub) -> None:
     sp = sub.add_parser("estimate", help="predict a model's latency from its kernels (no build)",
                         description="Predict how long one inference takes once lpfc compiles the model: the "
-                        "default pipeline's fused kernels, priced by this machine's calibration (lpfc calibrate). "
+                        "default pipeline's fused kernels, priced by this machine's calibration (lpfc calibrate), "
+                        "else by an analytic profile (the host's ISA; published specs for arm64/opencl). "
                         "MODEL is an ONNX/.mlir file or an architecture JSON file (or give --arch).")
     sp.add_argument("model", nargs="?", help="model.onnx, model.mlir or arch.json")
     sp.add_argument("--arch", metavar="JSON", help='an architecture dict inline, e.g. \'{"layers": 4, "hidden": 512, '
