@@ -5,7 +5,6 @@ the program binaries are cached (the runtime's cache, pointed at a per-session d
 PoCL's own kernel cache in ~/.cache/pocl), so a second run of the suite is much faster.
 """
 import shutil
-import sys
 import time
 
 import numpy as np
@@ -18,6 +17,7 @@ from lpfc.codegen import ocl_attention, ocl_gemm, ocl_rowwise
 from lpfc.codegen.toolchain import compile_executable, find_toolchain, opencl_devices, run_program
 from lpfc.errors import ModelLoadError, ToolchainError
 from lpfc.testing import zoo
+from lpfc.tune.schedule import VariantChooser
 
 from ..frontend.onnx_builders import make, save, vi
 from ..zoo_support import assert_outputs_close, zoo_param
@@ -93,9 +93,8 @@ def test_gemm_epilogue_and_layer_norm_run_on_the_device(ocl, tmp_path, cache_dir
 
 @pytest.mark.parametrize("choice", ocl_gemm.VARIANTS, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()))
 def test_every_gemm_variant(ocl, tmp_path, cache_dir, monkeypatch, choice):
-    compile_mod = sys.modules["lpfc.compile"]
-    monkeypatch.setattr(compile_mod, "_choose", lambda op, tgt, emitter, *a: dict(choice)
-                        if emitter is ocl_gemm.OCL_GEMM_EMITTER else emitter.variants(op, tgt)[0])
+    monkeypatch.setattr(VariantChooser, "choose", lambda self, i, op, emitter: dict(choice)
+                        if emitter is ocl_gemm.OCL_GEMM_EMITTER else emitter.variants(op, self.target)[0])
     model, feeds, want = gemm_model(M=70, K=33, N=67, layer_norm=True)
     res = _compile(save(model, tmp_path / "g.onnx"), tmp_path / "libg.so")
     with lpfc.load(res.library) as s:
@@ -107,9 +106,8 @@ def test_every_gemm_variant(ocl, tmp_path, cache_dir, monkeypatch, choice):
 @pytest.mark.parametrize("op, ls", [("Softmax", 64), ("Softmax", 256), ("LayerNormalization", 32),
                                    ("LayerNormalization", 128)])
 def test_rowwise_variants_with_a_nan_row(ocl, tmp_path, cache_dir, monkeypatch, op, ls):
-    compile_mod = sys.modules["lpfc.compile"]
-    monkeypatch.setattr(compile_mod, "_choose", lambda o, tgt, emitter, *a: {"ls": ls}
-                        if emitter is ocl_rowwise.OCL_ROWWISE_EMITTER else emitter.variants(o, tgt)[0])
+    monkeypatch.setattr(VariantChooser, "choose", lambda self, i, o, emitter: {"ls": ls}
+                        if emitter is ocl_rowwise.OCL_ROWWISE_EMITTER else emitter.variants(o, self.target)[0])
     rng = np.random.default_rng(2)
     x = rng.standard_normal((5, 300)).astype(np.float32)
     x[1, 7] = np.nan
@@ -161,9 +159,8 @@ def test_elementwise_kernels_with_broadcasting_and_mixed_dtypes(ocl, tmp_path, c
 @pytest.mark.zoo
 def test_attention_group_per_row_variant(ocl, tmp_path, cache_dir, monkeypatch):
     """The zoo tests run the default (a work-item per query row); this one the work-group per row."""
-    compile_mod = sys.modules["lpfc.compile"]
-    monkeypatch.setattr(compile_mod, "_choose", lambda o, tgt, emitter, *a: {"ls": 64}
-                        if emitter is ocl_attention.OCL_ATTENTION_EMITTER else emitter.variants(o, tgt)[0])
+    monkeypatch.setattr(VariantChooser, "choose", lambda self, i, o, emitter: {"ls": 64}
+                        if emitter is ocl_attention.OCL_ATTENTION_EMITTER else emitter.variants(o, self.target)[0])
     res = _compile(zoo.export("tiny-gpt2", "dynamo20"), tmp_path / "libt.so", emit_source=tmp_path / "src")
     assert "row-per-group" in (tmp_path / "src" / "kernels.cl").read_text()
     feeds = zoo.sample_inputs("tiny-gpt2")
