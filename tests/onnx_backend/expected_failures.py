@@ -7,20 +7,112 @@ entry is removed here.  Only cases the suite selects (every op imported by lpfc)
 may be listed; ``test_expected_failures_are_selected_cases`` checks that.
 """
 
-_OPSETS = "lpfc supports opsets 13-21 (onnx_loader.MIN_OPSET..MAX_OPSET)"
-
-
-def _opset(version: int, names: str) -> dict:
-    """Cases whose model imports ai.onnx at ``version``, outside lpfc's range."""
-    if version < 13:
-        why = f"opset {version} model: {_OPSETS}; the test pins an opset older than lpfc's minimum"
-    else:
-        why = f"opset {version} model: {_OPSETS}; the test pins the op's opset-{version} schema"
-    return dict.fromkeys(names.split(), why)
-
-
 EXPECTED_FAILURES: dict[str, str] = {
     # -- features lpfc does not support ---------------------------------------------------------------
+    **dict.fromkeys("""
+        test_attention_3d_causal_bf16_expanded test_attention_4d_attn_mask_causal_bf16_expanded
+        test_attention_4d_causal_bf16_expanded test_attention_4d_causal_padded_kv_bf16_expanded
+        test_attention_4d_padded_kv_bf16_expanded test_cast_BFLOAT16_to_FLOAT test_cast_FLOAT_to_BFLOAT16
+        test_castlike_BFLOAT16_to_FLOAT test_castlike_BFLOAT16_to_FLOAT_expanded test_castlike_FLOAT_to_BFLOAT16
+        test_castlike_FLOAT_to_BFLOAT16_expanded test_celu_bfloat16 test_celu_bfloat16_expanded
+        test_onehot_with_bfloat16_values test_range_bfloat16_type_positive_delta
+    """.split(), 'bfloat16 element type unsupported'),
+    **dict.fromkeys("""
+        test_attention_4d_causal_fp16_expanded
+    """.split(), ("fp16 rounding: 2 of 192 elements differ from the expected output by 4.9e-4 "
+                      "absolute, 1.2e-3 relative (the test's rtol is 1e-3)")),
+    **dict.fromkeys("""
+        test_bitshift_left_int16 test_bitshift_left_int32 test_bitshift_left_int32_negative_shift
+        test_bitshift_left_int32_overflow test_bitshift_left_int32_shift_ge_width test_bitshift_left_int64
+        test_bitshift_left_int8 test_bitshift_left_int8_negative_shift test_bitshift_left_int8_overflow
+        test_bitshift_left_int8_shift_ge_width test_bitshift_right_int16 test_bitshift_right_int32
+        test_bitshift_right_int32_negative_input test_bitshift_right_int32_negative_shift
+        test_bitshift_right_int32_shift_ge_width test_bitshift_right_int64 test_bitshift_right_int8
+        test_bitshift_right_int8_negative_input test_bitshift_right_int8_negative_shift
+        test_bitshift_right_int8_shift_ge_width
+    """.split(), ("BitShift-28 on signed integers (arithmetic shift, defined out-of-range "
+                      "shifts): lpfc implements unsigned shifts only")),
+    **dict.fromkeys("""
+        test_cast_FLOAT16_to_FLOAT4E2M1 test_cast_FLOAT16_to_FLOAT8E4M3FN test_cast_FLOAT16_to_FLOAT8E4M3FNUZ
+        test_cast_FLOAT16_to_FLOAT8E5M2 test_cast_FLOAT16_to_FLOAT8E5M2FNUZ test_cast_FLOAT4E2M1_to_FLOAT
+        test_cast_FLOAT4E2M1_to_FLOAT16 test_cast_FLOAT8E4M3FNUZ_to_FLOAT test_cast_FLOAT8E4M3FNUZ_to_FLOAT16
+        test_cast_FLOAT8E4M3FN_to_FLOAT test_cast_FLOAT8E4M3FN_to_FLOAT16 test_cast_FLOAT8E5M2FNUZ_to_FLOAT
+        test_cast_FLOAT8E5M2FNUZ_to_FLOAT16 test_cast_FLOAT8E5M2_to_FLOAT test_cast_FLOAT8E5M2_to_FLOAT16
+        test_cast_FLOAT_to_FLOAT4E2M1 test_cast_FLOAT_to_FLOAT8E4M3FN test_cast_FLOAT_to_FLOAT8E4M3FNUZ
+        test_cast_FLOAT_to_FLOAT8E5M2 test_cast_FLOAT_to_FLOAT8E5M2FNUZ test_cast_e8m0_FLOAT16_to_FLOAT8E8M0
+        test_cast_e8m0_FLOAT8E8M0_to_FLOAT test_cast_e8m0_FLOAT8E8M0_to_FLOAT16 test_cast_e8m0_FLOAT_to_FLOAT8E8M0
+        test_cast_no_saturate_FLOAT16_to_FLOAT8E4M3FN test_cast_no_saturate_FLOAT16_to_FLOAT8E4M3FNUZ
+        test_cast_no_saturate_FLOAT16_to_FLOAT8E5M2 test_cast_no_saturate_FLOAT16_to_FLOAT8E5M2FNUZ
+        test_cast_no_saturate_FLOAT_to_FLOAT8E4M3FN test_cast_no_saturate_FLOAT_to_FLOAT8E4M3FNUZ
+        test_cast_no_saturate_FLOAT_to_FLOAT8E5M2 test_cast_no_saturate_FLOAT_to_FLOAT8E5M2FNUZ
+        test_castlike_FLOAT16_to_FLOAT4E2M1 test_castlike_FLOAT16_to_FLOAT4E2M1_expanded
+        test_castlike_FLOAT16_to_FLOAT8E4M3FN test_castlike_FLOAT16_to_FLOAT8E4M3FNUZ
+        test_castlike_FLOAT16_to_FLOAT8E4M3FNUZ_expanded test_castlike_FLOAT16_to_FLOAT8E4M3FN_expanded
+        test_castlike_FLOAT16_to_FLOAT8E5M2 test_castlike_FLOAT16_to_FLOAT8E5M2FNUZ
+        test_castlike_FLOAT16_to_FLOAT8E5M2FNUZ_expanded test_castlike_FLOAT16_to_FLOAT8E5M2_expanded
+        test_castlike_FLOAT4E2M1_to_FLOAT test_castlike_FLOAT4E2M1_to_FLOAT16
+        test_castlike_FLOAT4E2M1_to_FLOAT16_expanded test_castlike_FLOAT4E2M1_to_FLOAT_expanded
+        test_castlike_FLOAT8E4M3FNUZ_to_FLOAT test_castlike_FLOAT8E4M3FNUZ_to_FLOAT16
+        test_castlike_FLOAT8E4M3FNUZ_to_FLOAT16_expanded test_castlike_FLOAT8E4M3FNUZ_to_FLOAT_expanded
+        test_castlike_FLOAT8E4M3FN_to_FLOAT test_castlike_FLOAT8E4M3FN_to_FLOAT16
+        test_castlike_FLOAT8E4M3FN_to_FLOAT16_expanded test_castlike_FLOAT8E4M3FN_to_FLOAT_expanded
+        test_castlike_FLOAT8E5M2FNUZ_to_FLOAT test_castlike_FLOAT8E5M2FNUZ_to_FLOAT16
+        test_castlike_FLOAT8E5M2FNUZ_to_FLOAT16_expanded test_castlike_FLOAT8E5M2FNUZ_to_FLOAT_expanded
+        test_castlike_FLOAT8E5M2_to_FLOAT test_castlike_FLOAT8E5M2_to_FLOAT16
+        test_castlike_FLOAT8E5M2_to_FLOAT16_expanded test_castlike_FLOAT8E5M2_to_FLOAT_expanded
+        test_castlike_FLOAT_to_FLOAT4E2M1 test_castlike_FLOAT_to_FLOAT4E2M1_expanded
+        test_castlike_FLOAT_to_FLOAT8E4M3FN test_castlike_FLOAT_to_FLOAT8E4M3FNUZ
+        test_castlike_FLOAT_to_FLOAT8E4M3FNUZ_expanded test_castlike_FLOAT_to_FLOAT8E4M3FN_expanded
+        test_castlike_FLOAT_to_FLOAT8E5M2 test_castlike_FLOAT_to_FLOAT8E5M2FNUZ
+        test_castlike_FLOAT_to_FLOAT8E5M2FNUZ_expanded test_castlike_FLOAT_to_FLOAT8E5M2_expanded
+        test_castlike_no_saturate_FLOAT16_to_FLOAT8E4M3FN test_castlike_no_saturate_FLOAT16_to_FLOAT8E4M3FNUZ
+        test_castlike_no_saturate_FLOAT16_to_FLOAT8E4M3FNUZ_expanded
+        test_castlike_no_saturate_FLOAT16_to_FLOAT8E4M3FN_expanded test_castlike_no_saturate_FLOAT16_to_FLOAT8E5M2
+        test_castlike_no_saturate_FLOAT16_to_FLOAT8E5M2FNUZ
+        test_castlike_no_saturate_FLOAT16_to_FLOAT8E5M2FNUZ_expanded
+        test_castlike_no_saturate_FLOAT16_to_FLOAT8E5M2_expanded test_castlike_no_saturate_FLOAT_to_FLOAT8E4M3FN
+        test_castlike_no_saturate_FLOAT_to_FLOAT8E4M3FNUZ
+        test_castlike_no_saturate_FLOAT_to_FLOAT8E4M3FNUZ_expanded
+        test_castlike_no_saturate_FLOAT_to_FLOAT8E4M3FN_expanded test_castlike_no_saturate_FLOAT_to_FLOAT8E5M2
+        test_castlike_no_saturate_FLOAT_to_FLOAT8E5M2FNUZ
+        test_castlike_no_saturate_FLOAT_to_FLOAT8E5M2FNUZ_expanded
+        test_castlike_no_saturate_FLOAT_to_FLOAT8E5M2_expanded
+    """.split(), 'float8/float4 element types unsupported (FLOAT8*/FLOAT4E2M1 ...)'),
+    **dict.fromkeys("""
+        test_cast_FLOAT16_to_INT2 test_cast_FLOAT16_to_INT4 test_cast_FLOAT16_to_UINT2 test_cast_FLOAT16_to_UINT4
+        test_cast_FLOAT_to_INT2 test_cast_FLOAT_to_INT4 test_cast_FLOAT_to_UINT2 test_cast_FLOAT_to_UINT4
+        test_cast_INT2_to_FLOAT test_cast_INT2_to_FLOAT16 test_cast_INT2_to_INT8 test_cast_INT4_to_FLOAT
+        test_cast_INT4_to_FLOAT16 test_cast_INT4_to_INT8 test_cast_UINT2_to_FLOAT test_cast_UINT2_to_FLOAT16
+        test_cast_UINT2_to_UINT8 test_cast_UINT4_to_FLOAT test_cast_UINT4_to_FLOAT16 test_cast_UINT4_to_UINT8
+        test_castlike_FLOAT16_to_INT2 test_castlike_FLOAT16_to_INT2_expanded test_castlike_FLOAT16_to_INT4
+        test_castlike_FLOAT16_to_INT4_expanded test_castlike_FLOAT16_to_UINT2
+        test_castlike_FLOAT16_to_UINT2_expanded test_castlike_FLOAT16_to_UINT4
+        test_castlike_FLOAT16_to_UINT4_expanded test_castlike_FLOAT_to_INT2 test_castlike_FLOAT_to_INT2_expanded
+        test_castlike_FLOAT_to_INT4 test_castlike_FLOAT_to_INT4_expanded test_castlike_FLOAT_to_UINT2
+        test_castlike_FLOAT_to_UINT2_expanded test_castlike_FLOAT_to_UINT4 test_castlike_FLOAT_to_UINT4_expanded
+        test_castlike_INT2_to_FLOAT test_castlike_INT2_to_FLOAT16 test_castlike_INT2_to_FLOAT16_expanded
+        test_castlike_INT2_to_FLOAT_expanded test_castlike_INT2_to_INT8 test_castlike_INT2_to_INT8_expanded
+        test_castlike_INT4_to_FLOAT test_castlike_INT4_to_FLOAT16 test_castlike_INT4_to_FLOAT16_expanded
+        test_castlike_INT4_to_FLOAT_expanded test_castlike_INT4_to_INT8 test_castlike_INT4_to_INT8_expanded
+        test_castlike_UINT2_to_FLOAT test_castlike_UINT2_to_FLOAT16 test_castlike_UINT2_to_FLOAT16_expanded
+        test_castlike_UINT2_to_FLOAT_expanded test_castlike_UINT2_to_UINT8 test_castlike_UINT2_to_UINT8_expanded
+        test_castlike_UINT4_to_FLOAT test_castlike_UINT4_to_FLOAT16 test_castlike_UINT4_to_FLOAT16_expanded
+        test_castlike_UINT4_to_FLOAT_expanded test_castlike_UINT4_to_UINT8 test_castlike_UINT4_to_UINT8_expanded
+    """.split(), '2-/4-bit integer element types unsupported (INT2/UINT2/INT4/UINT4)'),
+    **dict.fromkeys("""
+        test_dropout_default_mask test_dropout_default_mask_ratio
+    """.split(), 'Dropout mask output used: lpfc imports inference graphs only (Dropout is the identity)'),
+    **dict.fromkeys("""
+        test_training_dropout test_training_dropout_default test_training_dropout_default_mask
+        test_training_dropout_mask test_training_dropout_zero_ratio test_training_dropout_zero_ratio_mask
+    """.split(), 'Dropout in training mode (random mask): lpfc imports inference graphs only'),
+    **dict.fromkeys("""
+        test_identity_sequence
+    """.split(), 'sequence-typed graph input unsupported: lpfc values are tensors'),
+    **dict.fromkeys("""
+        test_not_2d test_not_3d test_not_4d
+    """.split(), ("opset 1 model: lpfc supports opsets 7 (onnx_loader.MIN_OPSET) to the newest "
+                      "the installed onnx knows")),
     "test_batchnorm_epsilon_training_mode": "BatchNormalization training_mode=1 (batch statistics, running-mean "
                                             "outputs): lpfc imports inference graphs only",
     "test_batchnorm_example_training_mode": "BatchNormalization training_mode=1 (batch statistics, running-mean "
@@ -29,3 +121,7 @@ EXPECTED_FAILURES: dict[str, str] = {
     "test_equal_string_broadcast": "string tensors unsupported (STRING graph inputs)",
     "test_identity_opt": "optional-typed graph input (optional(seq(tensor))) unsupported: lpfc values are tensors",
 }
+
+# Cases that run but differ from the expected output beyond the test's tolerance (an
+# AssertionError, not an LpfcError); each is in EXPECTED_FAILURES with its reason.
+WRONG_RESULT = {"test_attention_4d_causal_fp16_expanded"}
