@@ -27,6 +27,7 @@ from ..ir.types import DType, TensorType
 from . import limits
 from .onnx_dtypes import ONNX_DTYPES, onnx_dtype  # noqa: F401  (onnx_dtype is used by the converters)
 from .onnx_loader import default_opset, load_model
+from .onnx_versions import REVIEWED_OPSET, op_version
 
 # Results at most this many elements are folded when all operands are constant.
 FOLD_LIMIT = 1 << 16
@@ -96,6 +97,7 @@ class Converter:
             conv = CONVERTERS.get(node.op_type)
             if conv is None:
                 raise self.error(UnsupportedError, "unsupported ONNX op", hint=_unsupported_hint(node.op_type))
+            self._check_op_version(node)
             try:
                 outs = conv(self, node)
             except LpfcError:
@@ -169,6 +171,21 @@ class Converter:
         for a in node.attribute:
             if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
                 raise self.error(UnsupportedError, "ops with subgraphs (control flow) are not supported")
+
+    def op_version(self, node: Optional[onnx.NodeProto] = None) -> int:
+        """The since_version of the node's op at the model's opset (what its attributes and inputs mean)."""
+        node = node if node is not None else self.node
+        v = op_version(node.op_type, self.opset)
+        if v is None:
+            raise self.error(UnsupportedError, f"ONNX {node.op_type} does not exist at opset {self.opset}")
+        return v
+
+    def _check_op_version(self, node: onnx.NodeProto) -> None:
+        v = self.op_version(node)
+        if v > REVIEWED_OPSET:
+            raise self.error(UnsupportedError, f"{node.op_type} version {v} (model opset {self.opset}) is newer than "
+                             f"the versions lpfc implements (up to opset {REVIEWED_OPSET}); its meaning may differ",
+                             hint=f"export at opset {REVIEWED_OPSET} or older")
 
     # -- values ---------------------------------------------------------------------
     def value(self, name: str, what: str = "input") -> Value:

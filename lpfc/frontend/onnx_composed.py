@@ -13,7 +13,7 @@ from ..ir.types import DType
 import onnx
 
 from .onnx import Converter, onnx_dtype
-from .onnx_ops import _axis, _computed, _dim_axis, _reshape, _scalar, attributes, converter, f32
+from .onnx_ops import _axis, _computed, _dim_axis, _reshape, _scalar, attributes, coerced_2d, converter, f32
 
 
 # -- activations composed from graph ops ---------------------------------------------------------
@@ -152,11 +152,11 @@ def convert_one_hot(cv: Converter, node):
 
 @converter("Hardmax")
 def convert_hardmax(cv: Converter, node):
-    x = cv.input(node, 0)
-    axis = _dim_axis(cv, attributes(node).get("axis", -1), x)
-    am = cv.emit1("graph.argmax", [x], {"axis": axis, "keepdims": False})     # the first maximum
-    mask = _one_hot_mask(cv, am, x.type.shape[axis], axis)
-    return [cv.emit1("graph.cast", [mask], {"to": x.type.dtype})]
+    def per_axis(x, axis):
+        am = cv.emit1("graph.argmax", [x], {"axis": axis, "keepdims": False})     # the first maximum
+        mask = _one_hot_mask(cv, am, x.type.shape[axis], axis)
+        return cv.emit1("graph.cast", [mask], {"to": x.type.dtype})
+    return [coerced_2d(cv, node, cv.input(node, 0), per_axis)]
 
 
 # -- normalisations composed from reductions ---------------------------------------------------
@@ -179,6 +179,10 @@ def convert_batch_norm(cv: Converter, node):
     a = attributes(node)
     if a.get("training_mode", 0):
         raise cv.error(UnsupportedError, "BatchNormalization in training mode is not supported")
+    if not a.get("spatial", 1):
+        # BatchNormalization-7: spatial=0 takes per-element (C x D1 x ...) statistics.
+        raise cv.error(UnsupportedError, f"BatchNormalization-{cv.op_version(node)} spatial=0 (per-element "
+                       "statistics) is not supported")
     x = _float_input(cv, node)
     if x.type.rank < 2:
         raise cv.error(ShapeError, f"BatchNormalization needs rank >= 2, got {x.type.rank}")

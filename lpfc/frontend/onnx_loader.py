@@ -20,8 +20,11 @@ from . import limits
 from .onnx_dtypes import onnx_dtype
 from .onnx_validate import validate_model
 
-MIN_OPSET = 13
-MAX_OPSET = 21
+# The oldest opset whose ops lpfc converts by their own version's schema (onnx_versions.py).
+MIN_OPSET = 7
+# The newest: whatever the installed onnx knows.  An op whose version there is newer than
+# the versions lpfc was written against (onnx_versions.REVIEWED_OPSET) is refused per node.
+MAX_OPSET = onnx.defs.onnx_opset_version()
 DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
@@ -98,7 +101,7 @@ def check_opsets(model: onnx.ModelProto) -> None:
     v = default_opset(model)
     if not MIN_OPSET <= v <= MAX_OPSET:
         raise UnsupportedError(f"the model uses ONNX opset {v}; lpfc supports opsets {MIN_OPSET}-{MAX_OPSET}",
-                               hint="convert it with onnx.version_converter.convert_version(model, 17)")
+                               hint=f"convert it with onnx.version_converter.convert_version(model, {MAX_OPSET})")
 
 
 def _tensors_with_external_data(model: onnx.ModelProto):

@@ -101,6 +101,12 @@ def convert_bitshift(cv: Converter, node):
     direction = attributes(node).get("direction", "")
     if direction not in ("LEFT", "RIGHT"):
         raise cv.error(ShapeError, f"BitShift direction must be LEFT or RIGHT, got {direction!r}")
+    x = cv.input(node, 0)
+    if x.type.dtype.numpy.kind == "i":
+        # BitShift-28 added signed types (arithmetic right shift, defined results for out-of-range
+        # shifts); lpfc's shifts implement BitShift-11's unsigned ones only.
+        raise cv.error(UnsupportedError, f"BitShift version {cv.op_version(node)} on signed {x.type.dtype} is not "
+                       "supported (lpfc implements unsigned shifts)")
     return cv.emit(f"graph.bitshift_{direction.lower()}", [cv.input(node, 0), cv.input(node, 1)])
 
 
@@ -200,8 +206,14 @@ def convert_cast_like(cv: Converter, node):
 @converter("Clip")
 def convert_clip(cv: Converter, node):
     x = cv.input(node, 0)
-    lo = cv.const_input(node, 1, "Clip min", optional=True)
-    hi = cv.const_input(node, 2, "Clip max", optional=True)
+    if cv.op_version(node) < 11:
+        # Clip-6: min and max are float attributes, defaulting to no bound.
+        a = attributes(node)
+        lo = np.array(a["min"], np.float32) if "min" in a else None
+        hi = np.array(a["max"], np.float32) if "max" in a else None
+    else:
+        lo = cv.const_input(node, 1, "Clip min", optional=True)
+        hi = cv.const_input(node, 2, "Clip max", optional=True)
     attrs = {}
     for key, arr in (("min", lo), ("max", hi)):
         if arr is not None:
@@ -231,12 +243,32 @@ def convert_gemm(cv: Converter, node):
 
 
 # -- normalisation and reductions ---------------------------------------------------------------
+def coerced_2d(cv: Converter, node, x, per_axis):
+    """Softmax/LogSoftmax/Hardmax by the version's rule: ``per_axis(x, axis)`` -> value.
+
+    From version 13 the op works along ``axis`` (default -1).  Before, it coerced the
+    input to 2-D, [prod(shape[:axis]), prod(shape[axis:])] (default axis 1), and worked
+    along the second dimension: over all trailing dimensions at once.
+    """
+    r = x.type.rank
+    if cv.op_version(node) >= 13:
+        axis = attributes(node).get("axis", -1)
+        return per_axis(x, _dim_axis(cv, axis, x) if node.op_type == "Hardmax" else _axis(cv, axis, r))
+    axis = attributes(node).get("axis", 1)
+    if not -r <= axis < max(r, 1):
+        raise cv.error(ShapeError, f"axis {axis} is out of range for rank {r}")
+    axis = axis % r if r else 0
+    if axis == r - 1:                   # the 2-D view's rows are the last axis: no reshape needed
+        return per_axis(x, axis)
+    s = x.type.shape
+    flat = _reshape(cv, x, [int(np.prod(s[:axis], dtype=np.int64)), int(np.prod(s[axis:], dtype=np.int64))])[0]
+    return _reshape(cv, per_axis(flat, 1), list(s))[0]
+
+
 @converter("Softmax", "LogSoftmax")
 def convert_softmax(cv: Converter, node):
-    x = cv.input(node, 0)
-    axis = _axis(cv, attributes(node).get("axis", -1), x.type.rank)
     name = "graph.softmax" if node.op_type == "Softmax" else "graph.log_softmax"
-    return cv.emit(name, [x], {"axis": axis})
+    return [coerced_2d(cv, node, cv.input(node, 0), lambda x, axis: cv.emit1(name, [x], {"axis": axis}))]
 
 
 @converter("LayerNormalization")
@@ -440,7 +472,10 @@ def convert_split(cv: Converter, node):
     axis = _dim_axis(cv, a.get("axis", 0), x)
     dim = x.type.shape[axis]
     n_out = len(node.output)
-    sizes = cv.const_input(node, 1, "split sizes", optional=True)
+    if cv.op_version(node) < 13:
+        sizes = np.array(a["split"], np.int64) if "split" in a else None   # Split-2/11: an attribute
+    else:
+        sizes = cv.const_input(node, 1, "split sizes", optional=True)
     if sizes is not None:
         sizes = [int(s) for s in sizes.reshape(-1)]
     elif "num_outputs" in a:
@@ -461,11 +496,20 @@ def convert_split(cv: Converter, node):
 @converter("Slice")
 def convert_slice(cv: Converter, node):
     x = cv.input(node, 0)
-    starts = [int(v) for v in cv.const_input(node, 1, "starts").reshape(-1)]
-    ends = [int(v) for v in cv.const_input(node, 2, "ends").reshape(-1)]
-    axes = cv.const_input(node, 3, "axes", optional=True)
+    if cv.op_version(node) < 10:
+        # Slice-1: starts, ends and axes are attributes; there are no steps.
+        a = attributes(node)
+        if "starts" not in a or "ends" not in a:
+            raise cv.error(ShapeError, "Slice-1 needs the starts and ends attributes")
+        starts, ends = [int(v) for v in a["starts"]], [int(v) for v in a["ends"]]
+        axes = np.array(a["axes"], np.int64) if "axes" in a else None
+        steps = None
+    else:
+        starts = [int(v) for v in cv.const_input(node, 1, "starts").reshape(-1)]
+        ends = [int(v) for v in cv.const_input(node, 2, "ends").reshape(-1)]
+        axes = cv.const_input(node, 3, "axes", optional=True)
+        steps = cv.const_input(node, 4, "steps", optional=True)
     axes = list(range(len(starts))) if axes is None else [int(v) for v in axes.reshape(-1)]
-    steps = cv.const_input(node, 4, "steps", optional=True)
     steps = [1] * len(starts) if steps is None else [int(v) for v in steps.reshape(-1)]
     if not (len(starts) == len(ends) == len(axes) == len(steps)):
         raise cv.error(ShapeError, "starts, ends, axes and steps differ in length")
@@ -530,9 +574,17 @@ def convert_pad(cv: Converter, node):
     mode = a.get("mode", "constant")
     if mode not in ("constant", "reflect", "edge", "wrap") or (mode == "wrap" and cv.opset < 19):
         raise cv.error(UnsupportedError, f"Pad mode {mode!r} is not supported at opset {cv.opset}")
-    pads = [int(v) for v in cv.const_input(node, 1, "pads").reshape(-1)]
-    value = cv.const_input(node, 2, "constant_value", optional=True)
-    axes = cv.const_input(node, 3, "axes", optional=True)
+    if cv.op_version(node) < 11:
+        # Pad-2: pads and the (float) value are attributes.
+        if "pads" not in a:
+            raise cv.error(ShapeError, "Pad-2 needs the pads attribute")
+        pads = [int(v) for v in a["pads"]]
+        value = np.array(a["value"], np.float32) if "value" in a else None
+        axes = None
+    else:
+        pads = [int(v) for v in cv.const_input(node, 1, "pads").reshape(-1)]
+        value = cv.const_input(node, 2, "constant_value", optional=True)
+        axes = cv.const_input(node, 3, "axes", optional=True)
     r = x.type.rank
     if axes is not None:
         axes = [_axis(cv, int(v), r) for v in axes.reshape(-1)]

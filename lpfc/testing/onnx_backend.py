@@ -23,6 +23,7 @@ from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupl
 from ..errors import InputError
 from ..frontend.onnx import RuntimeConstantError, import_onnx
 from ..frontend.onnx_loader import MAX_OPSET
+from ..frontend.onnx_versions import REVIEWED_OPSET
 from ..interp import run_function
 from ..ir.core import Module
 
@@ -198,7 +199,7 @@ class LpfcBackend(Backend):
         Inputs that decide shapes are baked in as constants (``specialize``).
         """
         super().run_node(node, inputs, device=device, **kwargs)   # onnx.checker.check_node
-        opset = int(kwargs.get("opset_version", min(onnx.defs.onnx_opset_version(), MAX_OPSET)))
+        opset = int(kwargs.get("opset_version", min(onnx.defs.onnx_opset_version(), MAX_OPSET, REVIEWED_OPSET)))
         names = list(dict.fromkeys(n for n in node.input if n))
         feeds = _feeds(inputs, names)
         graph_inputs = [onnx.helper.make_tensor_value_info(n, onnx.helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)

@@ -82,10 +82,11 @@ def test_foreign_domain():
         lpfc.import_onnx(m)
 
 
-@pytest.mark.parametrize("opset", [7, 12, 22])
+@pytest.mark.parametrize("opset", [1, 6, onnx.defs.onnx_opset_version() + 1])
 def test_unsupported_opset(opset):
     m = make([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [2])], [vi("y", [2])], opset=opset)
-    with pytest.raises(UnsupportedError, match=f"opset {opset}.*13-21"):
+    newest = onnx.defs.onnx_opset_version()
+    with pytest.raises(UnsupportedError, match=f"opset {opset}; lpfc supports opsets 7-{newest}"):
         lpfc.import_onnx(m)
 
 

@@ -1,8 +1,8 @@
 """Ops lpfc imports as compositions of graph ops, against onnx's reference evaluator at opset 21.
 
-ONNX's own node tests for most of these ops pin opset 22 or later (outside lpfc's
-13-21), so ``test_node.py`` cannot cover them; these run one node through
-``LpfcBackend.run_node`` and compare with ``onnx.reference``.
+ONNX's own node tests for most of these ops pin opset 22 or later and cover few
+attribute values; these run one node through ``LpfcBackend.run_node`` with more
+attributes and compare with ``onnx.reference``.
 """
 from __future__ import annotations
 
