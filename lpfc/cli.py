@@ -246,9 +246,10 @@ def cmd_explain(args) -> int:
 
 
 def cmd_ops(args) -> int:
+    from .frontend.onnx_loader import MAX_OPSET, MIN_OPSET
     from .frontend.onnx_ops import SUPPORTED_OPS
 
-    print(f"{len(SUPPORTED_OPS)} ONNX ops (default domain, opsets 13-21):")
+    print(f"{len(SUPPORTED_OPS)} ONNX ops (default domain, opsets {MIN_OPSET}-{MAX_OPSET}):")
     for name in SUPPORTED_OPS:
         print(f"  {name}")
     return 0
