@@ -3,7 +3,8 @@
 A kernel takes ``(inputs, attrs, result_types)`` — numpy arrays, the op's
 attributes with defaults filled in, and the op's result types — and returns
 one array per result.  Semantics are ONNX's current ones (the importer converts
-older op versions to them), integer and bool dtypes included, because the ONNX backend tests are checked through here.
+older op versions to them), integer and bool dtypes included, because the ONNX
+backend tests are checked through here.
 
 Every registered kernel is wrapped so that
 
