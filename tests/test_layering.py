@@ -61,8 +61,6 @@ KNOWN_VIOLATIONS = {
     # expressions; the C printing belongs to codegen, what poly needs moves down)
     ("lpfc.poly.lower", "lpfc.codegen.scalar_expr"),
     ("lpfc.poly.schedule", "lpfc.codegen.scalar_expr"),
-    # item 2: codegen no longer imports tune (kernel_signature moves down)
-    ("lpfc.codegen.generic", "lpfc.tune.database"),
 }
 
 

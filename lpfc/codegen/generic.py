@@ -24,6 +24,7 @@ from ..poly import schedule as _sched
 from . import scalar_expr as se
 from .kernel_source import (KERNEL_SIGNATURE, KERNEL_SIGNATURE_CHECKED, MODEL_DESC_HEADER, PARALLEL_HEADER,
                             KernelSource, register_emitter)
+from .signature import kernel_signature
 from .targets import Target
 
 HEADERS = ("<math.h>", "<stdint.h>", "<cmath>", "<memory>", "<algorithm>", PARALLEL_HEADER)
@@ -67,7 +68,6 @@ class GenericEmitter:
         return _sched.variants(self.kernel(op))
 
     def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
-        from ..tune.database import kernel_signature
         key = (kernel_signature(op), json.dumps(choice, sort_keys=True))
         hit = self._emitted.get(key)
         if hit is None:
