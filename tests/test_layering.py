@@ -57,10 +57,6 @@ KNOWN_VIOLATIONS = {
     ("lpfc.ir.dialects.loop", "lpfc.interp.kernels"),
     ("lpfc.ir.dialects.loop", "lpfc.poly.dialect"),
     ("lpfc.ir.dialects.loop", "lpfc.poly.execute"),
-    # item 2: poly no longer imports codegen (today it takes codegen/scalar_expr.py's op table and
-    # expressions; the C printing belongs to codegen, what poly needs moves down)
-    ("lpfc.poly.lower", "lpfc.codegen.scalar_expr"),
-    ("lpfc.poly.schedule", "lpfc.codegen.scalar_expr"),
 }
 
 
