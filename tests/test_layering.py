@@ -50,20 +50,7 @@ NEVER_IMPORT_CLI = ("lpfc.ir", "lpfc.frontend", "lpfc.passes", "lpfc.poly", "lpf
 
 #: Backward imports that exist today, (importing module, imported module), each with the item of issue #11
 #: that removes it. Remove an entry together with the import; never add one.
-KNOWN_VIOLATIONS = {
-    # item 2: the IR is the ground floor -- the loop dialect moves to lpfc/poly and dialects load from an
-    # explicit name -> loader table (today ir/dialects/loop.py registers loop.kernel's interpreter kernel
-    # and runs it with poly's executor)
-    ("lpfc.ir.dialects.loop", "lpfc.interp.kernels"),
-    ("lpfc.ir.dialects.loop", "lpfc.poly.dialect"),
-    ("lpfc.ir.dialects.loop", "lpfc.poly.execute"),
-    # item 2: poly no longer imports codegen (today it takes codegen/scalar_expr.py's op table and
-    # expressions; the C printing belongs to codegen, what poly needs moves down)
-    ("lpfc.poly.lower", "lpfc.codegen.scalar_expr"),
-    ("lpfc.poly.schedule", "lpfc.codegen.scalar_expr"),
-    # item 2: codegen no longer imports tune (kernel_signature moves down)
-    ("lpfc.codegen.generic", "lpfc.tune.database"),
-}
+KNOWN_VIOLATIONS: set = set()   # #11 item 2 removed the last ones (loop dialect, poly -> codegen, codegen -> tune)
 
 
 def layer_of(module: str) -> int:

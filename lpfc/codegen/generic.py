@@ -3,7 +3,7 @@
 A kernel op (a ``graph.fused`` block or a single graph op) is lowered to
 kernel IR (:mod:`lpfc.poly.lower`), given a schedule variant
 (:func:`lpfc.poly.schedule.apply_variant`), checked against its dependences
-and printed to C++ from isl's AST (:func:`lpfc.poly.schedule.generate_c`).
+and printed to C++ from isl's AST (:func:`lpfc.codegen.poly_c.generate_c`).
 Outer loops that carry no dependence and do enough work run their
 iterations through ``lpfc_parallel::parallel_for`` on ``num_threads``
 threads (the runtime's pool, lpfc/c_runtime/include/lpfc_parallel.hpp).
@@ -21,9 +21,11 @@ from typing import Optional
 from ..ir.core import Operation
 from ..poly.lower import can_lower, lower
 from ..poly import schedule as _sched
+from . import poly_c
 from . import scalar_expr as se
 from .kernel_source import (KERNEL_SIGNATURE, KERNEL_SIGNATURE_CHECKED, MODEL_DESC_HEADER, PARALLEL_HEADER,
                             KernelSource, register_emitter)
+from .signature import kernel_signature
 from .targets import Target
 
 HEADERS = ("<math.h>", "<stdint.h>", "<cmath>", "<memory>", "<algorithm>", PARALLEL_HEADER)
@@ -67,18 +69,17 @@ class GenericEmitter:
         return _sched.variants(self.kernel(op))
 
     def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
-        from ..tune.database import kernel_signature
         key = (kernel_signature(op), json.dumps(choice, sort_keys=True))
         hit = self._emitted.get(key)
         if hit is None:
             k = self.kernel(op)
             choice = choice if choice is not None else _sched.variants(k)[0]
             try:
-                gen = _sched.generate_c(_sched.apply_variant(k, choice),
-                                        use_isl_scheduler=choice.get("variant") == "isl")
+                gen = poly_c.generate_c(_sched.apply_variant(k, choice),
+                                         use_isl_scheduler=choice.get("variant") == "isl")
             except AssertionError:           # an illegal choice (e.g. a stale tuning entry): the default
                 choice = _sched.variants(k)[0]
-                gen = _sched.generate_c(_sched.apply_variant(k, choice))
+                gen = poly_c.generate_c(_sched.apply_variant(k, choice))
             helpers = [se.helper_code([h]) for h in se.C_HELPERS if h in gen.helpers] + gen.extra_helpers
             hit = (gen.body, tuple(helpers), choice)
             if len(self._emitted) > 4096:

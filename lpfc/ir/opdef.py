@@ -92,5 +92,12 @@ def registered_ops() -> list[str]:
     return sorted(_REGISTRY)
 
 
+_dialects_loaded = False
+
+
 def _ensure_dialects_loaded():
-    from . import dialects  # noqa: F401  (registers on import)
+    global _dialects_loaded
+    if not _dialects_loaded:
+        from .dialects import load_all  # every dialect of lpfc.ir.dialects.DIALECTS registers on import
+        load_all()
+        _dialects_loaded = True

@@ -3,7 +3,9 @@
 * :mod:`.model` - the kernel IR: buffers, statements, index and scalar expressions.
 * :mod:`.lower` - graph ops and fused blocks to kernel IR.
 * :mod:`.execute` - the kernel IR's reference semantics (numpy).
-* :mod:`.schedule` - dependences, legal schedules, variants, tiling, isl AST -> C.
+* :mod:`.schedule` - dependences, legal schedules, variants, tiling (printed as C by
+  :mod:`lpfc.codegen.poly_c`: poly never imports codegen).
+* :mod:`.dialect` - the ``loop`` dialect (``loop.kernel``) and kernel IR <-> ``loop.kernel`` ops.
 
 See ``docs/poly.md``.
 """

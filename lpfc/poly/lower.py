@@ -18,13 +18,12 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..codegen.scalar_expr import ELEMENTWISE_OPS
 from ..errors import UnsupportedError
 from ..interp.interpreter import op_attrs
 from ..ir.attributes import constant_array
 from ..ir.core import Operation
 from ..ir.types import DType, TensorType
-from .model import (Aff, Buffer, Const, Div, Expr, IfLess, IndexValue, Kernel, Load, Mod, Op, Read, Stmt, add_index,
+from .model import (ELEMENTWISE_OPS, Aff, Buffer, Const, Div, Expr, IfLess, IndexValue, Kernel, Load, Mod, Op, Read, Stmt, add_index,
                     delinearize, expr_dims, is_expensive, linearize, scale_index, simplify_expr,
                     simplify_index)
 

@@ -14,7 +14,8 @@ Index expressions: :class:`Aff` (integer-linear in the dims), :class:`Div`
 read from an integer tensor: gather's indices, with negative indices wrapped).
 Scalar expressions: :class:`Read`, :class:`Const`, :class:`IndexValue` (an
 index expression as an i64 value, for trilu) and :class:`Op` (an element-wise
-graph op, whose C is :func:`lpfc.codegen.scalar_expr.c_expr`).
+graph op, one of :data:`ELEMENTWISE_OPS`; codegen prints it as C with its
+``scalar_expr.c_expr``).
 
 Everything serialises to plain JSON-able lists (:func:`expr_to_json`,
 :func:`expr_from_json`), which the ``loop`` dialect stores in attributes.
@@ -275,6 +276,17 @@ class Op(Expr):
     def attr_dict(self) -> dict:
         return dict(self.attrs)
 
+
+#: the element-wise graph ops (names without "graph.") an :class:`Op` node may carry: lowering
+#: (lpfc/poly/lower.py) inlines exactly these; codegen's scalar_expr.c_expr prints each of them and the
+#: interpreter (lpfc/interp/kernels.py) runs them (tests/codegen/test_scalar_expr.py runs each through both)
+ELEMENTWISE_OPS = frozenset(
+    ["add", "sub", "mul", "div", "pow", "max", "min", "mod", "and", "or", "xor", "bitshift_left",
+     "bitshift_right", "where", "neg", "reciprocal", "sigmoid", "relu", "gelu", "leaky_relu", "clip", "cast",
+     "isnan", "isinf", "not", "bitwise_not", "sign", "softplus", "identity",
+     "exp", "log", "sqrt", "tanh", "sin", "cos", "erf", "floor", "ceil", "round", "abs",
+     "equal", "less", "less_equal", "greater", "greater_equal",
+     "bitwise_and", "bitwise_or", "bitwise_xor"])
 
 TRANSCENDENTAL = {"exp", "log", "erf", "tanh", "sigmoid", "gelu", "softplus", "sin", "cos", "pow", "sqrt", "div",
                   "reciprocal", "mod"}

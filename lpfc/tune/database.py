@@ -26,17 +26,15 @@ would get without the entry. A bad entry never breaks a compile.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Optional
 
-from ..ir.core import Operation
+from ..codegen.signature import canonical_text, kernel_signature  # noqa: F401  (re-exported: moved down)
 
 VERSION = 1
 
@@ -45,31 +43,6 @@ def default_path() -> Path:
     root = os.environ.get("LPFC_CACHE_DIR")
     base = Path(root) if root else Path.home() / ".cache" / "lpfc"
     return base / "tuning.json"
-
-
-_VALUE = re.compile(r"%[A-Za-z0-9_$.\-]+")
-_LOC = re.compile(r'\s*loc\("(?:[^"\\]|\\.)*", "(?:[^"\\]|\\.)*"\)')
-_NAME_ATTR = re.compile(r'(, )?name = "(?:[^"\\]|\\.)*"(, )?')
-_BLOCK_ARG_HINT = re.compile(r"\^bb\d+\(")
-
-
-def canonical_text(op: Operation) -> str:
-    """The op's IR with value names, locations and block names replaced by positional ones."""
-    from ..ir.printer import print_op
-    text = print_op(op)
-    text = _LOC.sub("", text)
-    text = _NAME_ATTR.sub(lambda m: ", " if m.group(1) and m.group(2) else "", text)
-    names: dict = {}
-
-    def rename(m):
-        return names.setdefault(m.group(0), f"%v{len(names)}")
-    return _VALUE.sub(rename, text)
-
-
-def kernel_signature(op: Operation) -> str:
-    """sha256 of the op's canonical IR and its operand types: equal for kernels identical up to buffers."""
-    text = canonical_text(op) + "|" + ",".join(str(v.type) for v in op.operands)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def target_key(target) -> str:
