@@ -252,16 +252,7 @@ def generate_c(k: Kernel, parallel: bool = True, deps: Optional[isl.UnionMap] = 
     scalars = contracted_temps(k)
     pr = CPrinter(k, set(scalars))
     stmts = {s.name: s for s in k.stmts}
-    for b in k.buffers.values():
-        ct = se.c_type(b.dtype)
-        if b.kind == "in":
-            pr.emit(f"const {ct} *const {b.name} = (const {ct} *)in[{b.index}];", 1)
-            pr.emit(f"(void){b.name};", 1)
-        elif b.kind == "out":
-            pr.emit(f"{ct} *const {b.name} = ({ct} *)out[{b.index}];", 1)
-        elif b.name not in scalars:
-            pr.emit(f"std::unique_ptr<{ct}[]> {b.name}_mem(new {ct}[{max(b.size, 1)}]);", 1)
-            pr.emit(f"{ct} *const {b.name} = {b.name}_mem.get();", 1)
+    _declare_buffers(pr, k, scalars)
     used_par = []
     for ni, nest in enumerate(k.nests):
         n = _sched_len_nest(nest)
@@ -290,9 +281,9 @@ def generate_c(k: Kernel, parallel: bool = True, deps: Optional[isl.UnionMap] = 
     return GeneratedC(body, {h for h in pr.helpers if h in se.C_HELPERS}, extra, used_par)
 
 
-def _generate_c_isl(k: Kernel, deps=None) -> GeneratedC:
-    sched = isl_schedule(k, deps)
-    pr = CPrinter(k, set())
+def _declare_buffers(pr: "CPrinter", k: Kernel, scalars) -> None:
+    """The kernel's buffer pointers: inputs and outputs from the call's arrays, temporaries on the heap
+    (except those contracted to ``scalars``, which each nest declares itself)."""
     for b in k.buffers.values():
         ct = se.c_type(b.dtype)
         if b.kind == "in":
@@ -300,9 +291,15 @@ def _generate_c_isl(k: Kernel, deps=None) -> GeneratedC:
             pr.emit(f"(void){b.name};", 1)
         elif b.kind == "out":
             pr.emit(f"{ct} *const {b.name} = ({ct} *)out[{b.index}];", 1)
-        else:
+        elif b.name not in scalars:
             pr.emit(f"std::unique_ptr<{ct}[]> {b.name}_mem(new {ct}[{max(b.size, 1)}]);", 1)
             pr.emit(f"{ct} *const {b.name} = {b.name}_mem.get();", 1)
+
+
+def _generate_c_isl(k: Kernel, deps=None) -> GeneratedC:
+    sched = isl_schedule(k, deps)
+    pr = CPrinter(k, set())
+    _declare_buffers(pr, k, {})
     pr.emit("// schedule: isl compute_schedule", 1)
     if not sched.get_domain().is_empty():
         ast = isl.AstBuild.from_context(isl.Set("{ : }")).node_from_schedule(sched)
