@@ -61,6 +61,8 @@ def main(argv=None) -> int:
     path = zoo.export("minilm", args.variant)
     print(f"model      {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
 
+    # lpfc never creates -o's directory (docs/reliability.md); the demo owns build/demo and makes it
+    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     result = lpfc.compile(path, args.output)
     stages = ", ".join(f"{k} {v:.1f}" for k, v in result.stage_seconds.items())
     print(f"compile    {result.total_seconds:.1f} s ({stages} s): {result.library} "
