@@ -14,27 +14,21 @@ from onnx import TensorProto, helper, numpy_helper
 import lpfc
 from lpfc.cli import main
 from lpfc.codegen import ocl_attention, ocl_gemm, ocl_rowwise
-from lpfc.codegen.toolchain import compile_executable, find_toolchain, opencl_devices, run_program
-from lpfc.errors import ModelLoadError, ToolchainError
+from lpfc.codegen.toolchain import compile_executable, opencl_devices, run_program
+from lpfc.errors import ModelLoadError
 from lpfc.testing import zoo
 from lpfc.tune.schedule import VariantChooser
 
 from ..frontend.onnx_builders import make, save, vi
 from ..zoo_support import assert_outputs_close, zoo_param
+from .support import opencl_or_skip
 
 TOLERANCE = 1e-3
 
 
 @pytest.fixture(scope="module")
 def ocl(tmp_path_factory):
-    try:
-        tc = find_toolchain("opencl")
-        devices = opencl_devices(tc) if tc.can_run else []
-    except ToolchainError as e:
-        pytest.skip(f"NO OPENCL: {e}")
-    if not devices:
-        pytest.skip(f"NO OPENCL DEVICE: {tc.run_problem or 'the ICD loader lists no device'}")
-    return tc
+    return opencl_or_skip()
 
 
 @pytest.fixture

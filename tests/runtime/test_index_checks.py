@@ -149,15 +149,9 @@ def test_standalone_index_out_of_range_fails_the_run(libs, name, value, node, le
 
 @pytest.fixture(scope="module")
 def ocl_libs(tmp_path_factory, libs):
-    from lpfc.codegen.toolchain import find_toolchain, opencl_devices
-    from lpfc.errors import ToolchainError
-    try:
-        tc = find_toolchain("opencl")
-        devices = opencl_devices(tc) if tc.can_run else []
-    except ToolchainError as e:
-        pytest.skip(f"NO OPENCL: {e}")
-    if not devices:
-        pytest.skip(f"NO OPENCL DEVICE: {tc.run_problem or 'the ICD loader lists no device'}")
+    from ..opencl.support import opencl_or_skip
+
+    opencl_or_skip()
     d = tmp_path_factory.mktemp("idx-ocl")
     return {k: (m, lpfc.compile(m, d / f"lib{k}.so", target="opencl")) for k, (m, _) in libs.items()}
 
