@@ -36,3 +36,15 @@ def mlp_reference(x):
 def save(model, path):
     onnx.save(model, str(path))
     return path
+
+
+def single_node_model(node, inputs, opset=17):
+    """A model of ``node`` alone: graph inputs typed and shaped like the arrays ``inputs`` (one per non-empty
+    input name), outputs untyped (shape inference fills them)."""
+    names = [n for n in node.input if n]
+    graph = helper.make_graph(
+        [node], "g",
+        [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+         for n, a in zip(names, inputs)],
+        [helper.make_empty_tensor_value_info(o) for o in node.output if o])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])

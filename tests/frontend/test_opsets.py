@@ -19,18 +19,11 @@ from lpfc.frontend.onnx import import_onnx
 from lpfc.frontend.onnx_loader import MAX_OPSET, MIN_OPSET
 from lpfc.testing.onnx_backend import LpfcBackend
 
+from .onnx_builders import single_node_model
+
 rng = np.random.default_rng(11)
 X = (rng.standard_normal((2, 3, 4)) * 3).astype(np.float32)
 
-
-def _model(node, inputs, opset):
-    names = [n for n in node.input if n]
-    graph = helper.make_graph(
-        [node], "g",
-        [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
-         for n, a in zip(names, inputs)],
-        [helper.make_empty_tensor_value_info(o) for o in node.output if o])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
 def check(node, inputs, opset, rtol=1e-5, atol=1e-6):
@@ -38,7 +31,8 @@ def check(node, inputs, opset, rtol=1e-5, atol=1e-6):
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime is the oracle for old op versions")
     ours = LpfcBackend.run_node(node, inputs, opset_version=opset)
     names = [n for n in node.input if n]
-    sess = ort.InferenceSession(_model(node, inputs, opset).SerializeToString(), providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(single_node_model(node, inputs, opset).SerializeToString(),
+                                providers=["CPUExecutionProvider"])
     theirs = sess.run(None, dict(zip(names, inputs)))
     assert len(ours) == len(theirs)
     for a, b in zip(ours, theirs):
@@ -127,7 +121,7 @@ def test_bitshift_28_on_signed_types_is_refused():
 
 
 def test_opset_below_7_is_refused():
-    m = _model(helper.make_node("Relu", ["x"], ["y"]), [X], 6)
+    m = single_node_model(helper.make_node("Relu", ["x"], ["y"]), [X], 6)
     with pytest.raises(UnsupportedError, match="opset 6; lpfc supports opsets 7-"):
         import_onnx(m)
 
@@ -137,8 +131,8 @@ def test_an_op_version_newer_than_reviewed_is_refused_by_name(monkeypatch):
     monkeypatch.setattr("lpfc.frontend.onnx.REVIEWED_OPSET", 21)
     node = helper.make_node("Cos", ["x"], ["y"], name="the_cos")
     with pytest.raises(UnsupportedError, match=r"the_cos.*Cos version 22 \(model opset 22\) is newer"):
-        import_onnx(_model(node, [X], 22))
-    import_onnx(_model(node, [X], 21))         # Cos-7 is fine
+        import_onnx(single_node_model(node, [X], 22))
+    import_onnx(single_node_model(node, [X], 21))         # Cos-7 is fine
 
 
 def test_every_supported_op_version_up_to_the_reviewed_opset_is_known():

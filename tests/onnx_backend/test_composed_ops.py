@@ -14,6 +14,8 @@ from onnx.reference import ReferenceEvaluator
 from lpfc.errors import LpfcError
 from lpfc.testing.onnx_backend import LpfcBackend
 
+from ..frontend.onnx_builders import single_node_model
+
 OPSET = 21
 rng = np.random.default_rng(7)
 
@@ -24,13 +26,7 @@ def randn(*shape, dtype=np.float32):
 
 def reference(node, inputs):
     names = [n for n in node.input if n]
-    graph = helper.make_graph(
-        [node], "g",
-        [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
-         for n, a in zip(names, inputs)],
-        [helper.make_empty_tensor_value_info(o) for o in node.output if o])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    return ReferenceEvaluator(model).run(None, dict(zip(names, inputs)))
+    return ReferenceEvaluator(single_node_model(node, inputs, OPSET)).run(None, dict(zip(names, inputs)))
 
 
 def check(op_type, inputs, n_outputs=1, rtol=1e-5, atol=1e-6, **attrs):
