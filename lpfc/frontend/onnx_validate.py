@@ -47,26 +47,27 @@ def _schema(op_type: str, opset: int) -> Optional[onnx.defs.OpSchema]:
     return None
 
 
+def _by_unique_name(protos, what: str) -> dict:
+    """``protos`` (graph inputs or initializers) by name; each must have a name, and no name twice."""
+    out: dict = {}
+    for p in protos:
+        if not p.name:
+            raise InvalidModelError(f"a {what} has an empty name")
+        if p.name in out:
+            raise InvalidModelError(f"{what} {p.name!r} is defined twice")
+        out[p.name] = p
+    return out
+
+
 def validate_model(model: onnx.ModelProto, opset: int) -> None:
     """Raise InvalidModelError (or UnsupportedError) for a model that breaks ONNX's rules."""
     g = model.graph
     if len(g.sparse_initializer):
         raise UnsupportedError(f"sparse initializer {g.sparse_initializer[0].values.name!r}: sparse tensors are "
                                "not supported")
-    inputs: dict[str, onnx.ValueInfoProto] = {}
-    for vi in g.input:
-        if not vi.name:
-            raise InvalidModelError("a graph input has an empty name")
-        if vi.name in inputs:
-            raise InvalidModelError(f"graph input {vi.name!r} is declared twice")
-        inputs[vi.name] = vi
-    inits: dict[str, onnx.TensorProto] = {}
+    inputs = _by_unique_name(g.input, "graph input")
+    inits = _by_unique_name(g.initializer, "initializer")
     for t in g.initializer:
-        if not t.name:
-            raise InvalidModelError("an initializer has an empty name")
-        if t.name in inits:
-            raise InvalidModelError(f"initializer {t.name!r} is defined twice")
-        inits[t.name] = t
         _check_initializer(t, inputs.get(t.name))
     defined: dict[str, str] = {}
     for node in g.node:
