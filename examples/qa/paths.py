@@ -18,7 +18,7 @@ def squad_dir() -> Path:
     env = os.environ.get("LPFC_SQUAD_DIR")
     if env:
         return Path(env)
-    for base in (REPO, REPO.parent / "main", Path.cwd()):
+    for base in (REPO, Path.cwd()):
         cand = base.parent / "shared" / "data" / "squad"
         if cand.is_dir():
             return cand
