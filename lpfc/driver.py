@@ -27,7 +27,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -195,7 +195,11 @@ class DriverSession(Session):
     ``runner`` is the emulator prefix, e.g. ``('/usr/bin/qemu-aarch64', '-L', '/usr/aarch64-linux-gnu')``.
     """
 
-    def __init__(self, path: Union[str, os.PathLike], threads: Optional[int] = None):
+    def __init__(self, path: Union[str, os.PathLike], threads: Optional[int] = None,
+                 runner: Optional[Sequence[str]] = None):
+        """``runner``: a command prefix that runs the driver on the real device (e.g. a script that pushes
+        the files with adb and runs them there); then ``profile`` times kernels, which it refuses to do
+        under an emulator. Without it, foreign libraries run under qemu."""
         p = Path(path)
         if not p.is_file():
             raise ModelLoadError(f"model library {str(path)!r} does not exist")
@@ -203,7 +207,8 @@ class DriverSession(Session):
         self._lib_path = str(p.resolve())
         self._lock = threading.Lock()
         self.elf = elf_info(p)
-        self.runner = _runner_for(self.elf, p)
+        self.on_device = runner is not None
+        self.runner = tuple(runner) if runner is not None else _runner_for(self.elf, p)
         self.driver = find_driver(p, self.elf)
         self._threads = 0
         self._closed = False
@@ -265,20 +270,53 @@ class DriverSession(Session):
             raise SessionClosedError(f"the session of {self.path.name} is closed (close() was called)")
 
     def profile(self, feeds, runs: int = 10, warmup: int = 1):
-        """Not offered: per-kernel times under an emulator say nothing about the phone."""
+        """Per-kernel times from the driver's ``--profile`` (one warm-up run), only with a device ``runner``:
+        per-kernel times under an emulator say nothing about the phone."""
+        if self.on_device:
+            return self._profile_on_device(feeds, runs)
         raise ModelLoadError(f"{self.path.name} is an {self.elf.machine} library run under "
                              f"{Path(self.runner[0]).name}; per-kernel times under an emulator say nothing about "
                              "the real processor",
                              hint="profile it on the device, or count instructions with bench/qemu_icount.py")
 
+    def _profile_on_device(self, feeds, runs: int):
+        from .profile import Profile
+
+        if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= 10000:
+            raise InputError(f"runs must be an integer from 1 to 10000, not {runs!r}")
+        self._check_open()
+        arrays = self._checked_inputs(feeds)
+        with self._lock, tempfile.TemporaryDirectory(prefix="lpfc-driver-") as d:
+            text = self._call(["--threads", self._threads, "--profile", runs, *self._input_args(arrays, d)],
+                              "profile")
+        totals, info, samples = [], [], [[] for _ in range(runs)]
+        for line in text.splitlines():
+            f = line.split()
+            if f and f[0] == "run_ms":
+                totals = [float(x) / 1e3 for x in f[1:]]
+            elif f and f[0] == "kernel" and len(f) == 3 + runs:
+                info.append(bytes.fromhex(f[2][1:]).decode("ascii", "replace"))
+                for r in range(runs):
+                    samples[r].append(float(f[3 + r]))
+        if len(totals) != runs or not info:
+            raise ModelLoadError(f"the driver's --profile output for {self.path.name} is not what this lpfc "
+                                 f"reads: {text[:200]!r}")
+        return Profile.from_samples("\n".join(info), samples, totals, threads=self.threads,
+                                    library=str(self.path))
+
+    @staticmethod
+    def _input_args(arrays: list, d: str) -> list:
+        args = []
+        for k, a in enumerate(arrays):
+            f = Path(d) / f"in{k}.bin"
+            a.tofile(f)
+            args += ["--in", f]
+        return args
+
     def _execute(self, arrays: list, profile: bool = False) -> dict:
         assert not profile, "DriverSession.profile refuses before running"
         with self._lock, tempfile.TemporaryDirectory(prefix="lpfc-driver-") as d:
-            args = ["--threads", self._threads]
-            for k, a in enumerate(arrays):
-                f = Path(d) / f"in{k}.bin"
-                a.tofile(f)
-                args += ["--in", f]
+            args = ["--threads", self._threads, *self._input_args(arrays, d)]
             outs = [Path(d) / f"out{k}.bin" for k in range(len(self._outputs))]
             for f in outs:
                 args += ["--out", f]

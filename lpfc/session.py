@@ -272,6 +272,10 @@ class Session:
                                      "lpfc.load the library again to run it")
 
     def _run(self, feeds: Mapping, profile: bool = False):
+        return self._execute(self._checked_inputs(feeds), profile)
+
+    def _checked_inputs(self, feeds: Mapping) -> list:
+        """The inputs as contiguous arrays in the model's order; InputError names a wrong one."""
         self._check_open()
         if not isinstance(feeds, Mapping):
             raise InputError(f"inputs must be a dict {{name: array}}, not {type(feeds).__name__}")
@@ -296,7 +300,7 @@ class Session:
                 raise InputError(f"input {i.name!r} has shape {list(a.shape)}, the model expects "
                                  f"{i.dtype.name} {i.shape}")
             arrays.append(np.ascontiguousarray(a))
-        return self._execute(arrays, profile)
+        return arrays
 
     def _execute(self, arrays: list, profile: bool = False):
         """Runs the model on checked, contiguous inputs (in the model's order); with ``profile`` returns

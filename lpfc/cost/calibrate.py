@@ -73,11 +73,16 @@ def fit_calibration(models: list) -> dict:
 
 def calibrate(target: str = "host", threads: Sequence[int] = (1,), archs: Sequence[dict] = CALIBRATION_ARCHS,
               budget_s: Optional[float] = None, runs: int = 20, profile_runs: int = 10,
-              progress: Optional[Callable[[str], None]] = None) -> dict:
+              progress: Optional[Callable[[str], None]] = None, runner: Optional[Sequence[str]] = None) -> dict:
     """Measures ``archs`` (until ``budget_s`` runs out; at least two), fits, writes one JSON per thread
-    count; returns {threads: path}."""
+    count; returns {threads: path}.
+
+    ``runner`` (a command prefix, e.g. a script that pushes files with adb and runs them on the phone)
+    runs each calibration library through lpfc's driver (``--profile``) on the device of a cross target;
+    without it only the host can be calibrated."""
     from ..codegen.targets import get_target
     from ..compile import compile as lpfc_compile
+    from ..driver import DriverSession
     from ..errors import LpfcError
     from ..session import load
     from .arch import build_encoder
@@ -86,9 +91,15 @@ def calibrate(target: str = "host", threads: Sequence[int] = (1,), archs: Sequen
 
     say = progress or (lambda s: None)
     tgt = get_target(target)
-    if tgt.is_cross or tgt.opencl:
-        raise LpfcError(f"calibrating {tgt.name} needs the device: lpfc calibrate measures on this machine only",
-                        hint="calibrate on the host target; other targets are not calibrated yet (docs/cost.md)")
+    if tgt.opencl:
+        raise LpfcError(f"calibrating {tgt.name} is not supported: its kernels run on the OpenCL device, where "
+                        "lpfc's driver cannot time them one by one",
+                        hint="its estimates come from the published specification profile (docs/cost.md)")
+    if tgt.is_cross and runner is None:
+        raise LpfcError(f"calibrating {tgt.name} needs the device: give a runner command that runs lpfc's driver "
+                        "there (--runner)", hint="docs/cost.md, 'Calibrating a phone'")
+    if runner is not None and not tgt.is_cross:
+        raise LpfcError(f"--runner is for cross targets; {tgt.name} is calibrated on this machine")
     threads = sorted({int(t) for t in threads})
     tkey = target_key_cached(tgt.name)
     t0 = time.monotonic()
@@ -109,9 +120,14 @@ def calibrate(target: str = "host", threads: Sequence[int] = (1,), archs: Sequen
             lpfc_compile(module, lib, target=tgt.name, pipeline="")
             tc = time.monotonic() - tc
             for t in threads:
-                with load(lib, threads=t) as sess:
-                    prof = sess.profile(sample_feeds(sess), runs=profile_runs, warmup=2)
-                    ts = time_session(sess, runs=runs)
+                if runner is not None:      # one driver process per thread count; its profiled runs are the times
+                    dev = DriverSession(lib, threads=t, runner=runner)
+                    prof = dev.profile(sample_feeds(dev), runs=max(runs, profile_runs))
+                    ts = [prof.total_seconds * 1e3]
+                else:
+                    with load(lib, threads=t) as sess:
+                        prof = sess.profile(sample_feeds(sess), runs=profile_runs, warmup=2)
+                        ts = time_session(sess, runs=runs)
                 if len(prof.kernels) != len(plans):
                     raise LpfcError(f"calibration model {i + 1}: the library ran {len(prof.kernels)} kernels, "
                                     f"the plan has {len(plans)} (a planning bug)")
@@ -124,7 +140,8 @@ def calibrate(target: str = "host", threads: Sequence[int] = (1,), archs: Sequen
     out = {}
     for t, models in per_t.items():
         res = fit_calibration(models)
-        data = {"version": VERSION, "target": tgt.name, "target_key": tkey, "cpu": cpu_model(), "threads": t,
+        where = f"device via {' '.join(runner)}" if runner is not None else cpu_model()
+        data = {"version": VERSION, "target": tgt.name, "target_key": tkey, "cpu": where, "threads": t,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": runs,
                 "profile_runs": profile_runs, "models": models, **res}
         p = save_calibration(data, tkey, t)

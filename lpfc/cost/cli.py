@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -39,6 +40,9 @@ def register(sub) -> None:
     sp.add_argument("--runs", type=int, default=20, help="timed runs per model (median; default 20)")
     sp.add_argument("--refit", action="store_true",
                     help="refit the stored calibrations from their samples; no measuring")
+    sp.add_argument("--runner", metavar="COMMAND",
+                    help="for a cross target: the command prefix that runs lpfc's driver on the device, e.g. a "
+                         "script that pushes the files with adb and runs them there (docs/cost.md)")
     sp.set_defaults(func=cmd_calibrate)
 
 
@@ -102,8 +106,11 @@ def cmd_calibrate(args) -> int:
     archs = CALIBRATION_ARCHS[:args.models] if args.models else CALIBRATION_ARCHS
     if args.models is not None and args.models < 2:
         raise LpfcError("--models needs at least 2 (the fit needs two models)")
+    runner = shlex.split(args.runner) if args.runner else None
+    if args.runner is not None and not runner:
+        raise LpfcError("--runner is empty; give the command that runs a program on the device")
     calibrate(args.target, threads, archs, budget_s=args.budget, runs=args.runs,
-              progress=say)
+              progress=say, runner=runner)
     return 0
 
 

@@ -20,6 +20,11 @@
  *   --out FILE   write the next output's raw bytes to FILE, in the model's output order
  *   --threads N  threads for the run (0 or absent: every online processor)
  *   --repeat N   run N times (the outputs are those of the last run) and print "ms_per_run <t>"
+ *   --profile N  after one warm-up run, run N times through lpfc_model_profile and print
+ *                  run_ms <wall ms of run 1> ... <wall ms of run N>
+ *                  kernel <index> x<the kernel's info line as hex> <seconds in run 1> ... <run N>
+ *                (`lpfc calibrate --runner` reads this on a device; exit 2 when the library was
+ *                built without profiling support)
  *
  * Each output is summarised on stdout (name, dtype, shape, sum).  Exit status: 0 on success,
  * 1 for a usage or file error, 2 when the library cannot be loaded, 3 when the model refuses the
@@ -54,6 +59,8 @@ typedef struct api {
     const char *(*dtype_name)(lpfc_dtype);
     size_t (*dtype_size)(lpfc_dtype);
     const char *(*runtime_version)(void);
+    lpfc_status (*profile)(lpfc_model *, const lpfc_tensor *, size_t, lpfc_tensor *, size_t, double *, size_t,
+                           size_t *, const char **);   /* optional: NULL in a library without profiling */
 } api;
 
 static int fail(int code, const char *fmt, ...) {
@@ -86,7 +93,8 @@ static int bind_api(void *lib, api *a) {
            lookup(lib, "lpfc_status_name", (void **)&a->status_name) &&
            lookup(lib, "lpfc_dtype_name", (void **)&a->dtype_name) &&
            lookup(lib, "lpfc_dtype_size", (void **)&a->dtype_size) &&
-           lookup(lib, "lpfc_runtime_version", (void **)&a->runtime_version);
+           lookup(lib, "lpfc_runtime_version", (void **)&a->runtime_version) &&
+           (lookup(lib, "lpfc_model_profile", (void **)&a->profile), 1);
 }
 
 static void print_tensor_line(const char *kind, size_t index, const lpfc_tensor_info *t) {
@@ -143,13 +151,50 @@ static double now_ms(void) {
 }
 
 static int usage(const char *argv0) {
-    return fail(1, "usage: %s --lib LIB.so [--info] [--threads N] [--repeat N] [--in FILE]... [--out FILE]...",
-                argv0);
+    return fail(1, "usage: %s --lib LIB.so [--info] [--threads N] [--repeat N | --profile N] [--in FILE]... "
+                "[--out FILE]...", argv0);
+}
+
+/* --profile: `runs` timed runs after one warm-up; per kernel call one line with its time in every run. */
+static int profile_runs(const api *a, lpfc_model *model, lpfc_tensor *in, size_t ni, lpfc_tensor *out, size_t no,
+                        int runs) {
+    enum { CAPACITY = 1 << 16 };
+    double *seconds = (double *)calloc((size_t)runs * CAPACITY, sizeof *seconds);
+    double *wall = (double *)calloc((size_t)runs, sizeof *wall);
+    size_t count = 0, k;
+    const char *info = "", *line;
+    int r, status = 1;
+    lpfc_status s;
+    if (seconds == NULL || wall == NULL) { fail(1, "out of memory"); goto done; }
+    for (r = -1; r < runs; ++r) {
+        double t0 = now_ms();
+        s = a->profile(model, in, ni, out, no, seconds + (size_t)(r < 0 ? 0 : r) * CAPACITY, CAPACITY, &count, &info);
+        if (s != LPFC_OK) { status = fail(3, "%s: %s", a->status_name(s), a->last_error(model)); goto done; }
+        if (r >= 0) wall[r] = now_ms() - t0;
+    }
+    if (count == 0 || info == NULL) { status = fail(2, "the library records no per-kernel times"); goto done; }
+    if (count > CAPACITY) count = CAPACITY;
+    printf("run_ms");
+    for (r = 0; r < runs; ++r) printf(" %.6f", wall[r]);
+    printf("\n");
+    line = info;
+    for (k = 0; k < count; ++k) {
+        printf("kernel %lu x", (unsigned long)k);
+        for (; *line && *line != '\n'; ++line) printf("%02x", (unsigned char)*line);
+        if (*line == '\n') ++line;
+        for (r = 0; r < runs; ++r) printf(" %.9g", seconds[(size_t)r * CAPACITY + k]);
+        printf("\n");
+    }
+    status = 0;
+done:
+    free(seconds);
+    free(wall);
+    return status;
 }
 
 int main(int argc, char **argv) {
     const char *lib_path = NULL, *in_files[MAX_FILES], *out_files[MAX_FILES];
-    int info = 0, threads = 0, repeat = 1, n_in = 0, n_out = 0, status = 1, i, r;
+    int info = 0, threads = 0, repeat = 1, profile = 0, n_in = 0, n_out = 0, status = 1, i, r;
     size_t k, ni = 0, no = 0;
     void *lib;
     api a;
@@ -167,11 +212,12 @@ int main(int argc, char **argv) {
         if (strcmp(opt, "--lib") == 0) lib_path = val;
         else if (strcmp(opt, "--threads") == 0) threads = atoi(val);
         else if (strcmp(opt, "--repeat") == 0) repeat = atoi(val);
+        else if (strcmp(opt, "--profile") == 0) profile = atoi(val);
         else if (strcmp(opt, "--in") == 0 && n_in < MAX_FILES) in_files[n_in++] = val;
         else if (strcmp(opt, "--out") == 0 && n_out < MAX_FILES) out_files[n_out++] = val;
         else return usage(argv[0]);
     }
-    if (lib_path == NULL || threads < 0 || repeat < 1) return usage(argv[0]);
+    if (lib_path == NULL || threads < 0 || repeat < 1 || profile < 0 || profile > 10000) return usage(argv[0]);
 
     lib = dlopen(lib_path, RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL) return fail(2, "cannot load %s: %s", lib_path, dlerror());
@@ -220,6 +266,11 @@ int main(int argc, char **argv) {
         if (out[k].data == NULL) { fail(1, "out of memory"); goto done; }
     }
     if (a.set_threads(model, threads) != LPFC_OK) { fail(1, "%s", a.last_error(model)); goto done; }
+    if (profile) {
+        if (a.profile == NULL) { status = fail(2, "%s was built without profiling support", lib_path); goto done; }
+        status = profile_runs(&a, model, in, ni, out, no, profile);
+        goto done;
+    }
 
     t0 = now_ms();
     for (r = 0; r < repeat; ++r) {
