@@ -1,0 +1,44 @@
+"""tiny-llama (SmolLM2's architecture in miniature: RMSNorm, RoPE, 4 query heads sharing 2 key/value heads,
+SiLU-gated MLP, tied LM head), both exporters: imported, interpreted and compiled, each matched against
+onnxruntime on the logits; and the fused plan uses the specialised kernels (docs/llama.md)."""
+import shutil
+
+import numpy as np
+import pytest
+
+import lpfc
+from lpfc.passes import DEFAULT_PIPELINE, Pipeline
+from lpfc.testing import zoo
+
+from ..zoo_support import assert_outputs_close, zoo_param
+
+MODEL = "tiny-llama"
+VARIANTS = [zoo_param(MODEL, v) for v in zoo.DEFAULT_VARIANTS]
+
+
+@pytest.mark.parametrize("model, variant", VARIANTS)
+def test_tiny_llama_interpreted_matches_onnxruntime(model, variant):
+    path = zoo.export(model, variant)
+    module = lpfc.import_onnx(path)
+    lpfc.verify(module)
+    feeds = zoo.sample_inputs(model)
+    expected = zoo.reference_outputs(path, feeds)
+    assert_outputs_close(f"{model}-{variant} imported", lpfc.interpret(module, feeds), expected, 1e-4)
+    Pipeline.parse(DEFAULT_PIPELINE).run(module)
+    lpfc.verify(module)
+    assert_outputs_close(f"{model}-{variant} fused", lpfc.interpret(module, feeds), expected, 1e-4)
+
+
+@pytest.mark.parametrize("model, variant", VARIANTS)
+def test_tiny_llama_compiled_matches_onnxruntime(tmp_path, model, variant):
+    path = zoo.export(model, variant)
+    result = lpfc.compile(path, tmp_path / "libmodel.so")
+    feeds = zoo.sample_inputs(model)
+    expected = zoo.reference_outputs(path, feeds)
+    sess = lpfc.load(result.library, threads=2)
+    actual = sess.run(feeds)
+    sess.close()
+    shutil.rmtree(tmp_path, ignore_errors=True)
+    assert_outputs_close(f"{model}-{variant} compiled", actual, expected, 1e-3)
+    assert actual["logits"].shape == (zoo.BATCH, zoo.SEQ_LEN, 1000)
+    assert np.isfinite(actual["logits"]).all()
