@@ -42,7 +42,7 @@ from ..ir.core import Block, Function, Operation, Region, Value
 from ..ir.opdef import ONE_TO_MANY, ONE_TO_ONE, REORGANIZE, SHUFFLE, lookup
 
 MATMULS = ("graph.matmul", "graph.gemm")
-ROW_NORMS = ("graph.layer_norm",)
+ROW_NORMS = ("graph.layer_norm", "graph.rms_norm")  # rms_norm fuses exactly as layer_norm does
 SOFTMAXES = ("graph.softmax", "graph.log_softmax")
 VIEW_OPS = ("graph.reshape",)  # a reshape outside a block is a view, not a kernel
 NOT_KERNELS = ("graph.constant", "func.return", "graph.reshape")
@@ -386,7 +386,7 @@ def block_kind(ops: Iterable[Operation]) -> str:
     has_mm = any(n in MATMULS for n in names)
     has_softmax = any(n in SOFTMAXES for n in names)
     row_reductions = sum(1 for o in ops if is_row_reduction(o))
-    has_ln = "graph.layer_norm" in names or row_reductions >= 2
+    has_ln = any(n in ROW_NORMS for n in names) or row_reductions >= 2
     embedding = any(o.name == "graph.gather" and _is_constant(o.operands[0]) and not _is_constant(o.operands[1])
                     for o in ops)
     if has_softmax and has_mm:
