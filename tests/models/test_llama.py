@@ -42,3 +42,25 @@ def test_tiny_llama_compiled_matches_onnxruntime(tmp_path, model, variant):
     assert_outputs_close(f"{model}-{variant} compiled", actual, expected, 1e-3)
     assert actual["logits"].shape == (zoo.BATCH, zoo.SEQ_LEN, 1000)
     assert np.isfinite(actual["logits"]).all()
+
+
+@pytest.mark.parametrize("model, variant", VARIANTS)
+def test_tiny_llama_fuses_like_bert(model, variant):
+    """Per layer: QKV GEMM, attention, o_proj + residual + RMSNorm, gate GEMM + SiLU, up GEMM x gate,
+    down + residual + RMSNorm; every GEMM and norm on the specialised emitters (docs/llama.md)."""
+    from lpfc.codegen import emitters  # noqa: F401  (registers the emitters)
+    from lpfc.codegen.kernel_source import emitter_for
+    from lpfc.codegen.targets import get_target
+    from lpfc.passes.fused_blocks import kernels
+
+    module = lpfc.import_onnx(zoo.export(model, variant))
+    Pipeline.parse(DEFAULT_PIPELINE).run(module)
+    names = {op.name for op in module.main.walk()}
+    assert "graph.rms_norm" in names and "graph.reduce_mean" not in names and "graph.sqrt" not in names
+    target = get_target("host")
+    plan = [(op.attributes["kind"], emitter_for(op, target).name) for op in kernels(module.main)]
+    layer = [("gemm", "cpp-gemm"), ("attention", "generic"), ("gemm_layer_norm", "cpp-gemm"),
+             ("gemm", "cpp-gemm"), ("gemm", "cpp-gemm"), ("gemm_layer_norm", "cpp-gemm")]
+    expected = ([("embedding", "cpp-rowwise"), layer[0], ("elementwise", "generic")] + layer[1:] + layer
+                + [("gemm", "cpp-gemm")])
+    assert plan == expected
