@@ -30,9 +30,10 @@ def test_tiny_llama_interpreted_matches_onnxruntime(model, variant):
 
 
 @pytest.mark.parametrize("model, variant", VARIANTS)
-def test_tiny_llama_compiled_matches_onnxruntime(tmp_path, model, variant):
+@pytest.mark.parametrize("fusion", [True, False], ids=["fused", "nofusion"])
+def test_tiny_llama_compiled_matches_onnxruntime(tmp_path, model, variant, fusion):
     path = zoo.export(model, variant)
-    result = lpfc.compile(path, tmp_path / "libmodel.so")
+    result = lpfc.compile(path, tmp_path / "libmodel.so", fusion=fusion)
     feeds = zoo.sample_inputs(model)
     expected = zoo.reference_outputs(path, feeds)
     sess = lpfc.load(result.library, threads=2)
