@@ -65,3 +65,20 @@ def test_tiny_llama_fuses_like_bert(model, variant):
     expected = ([("embedding", "cpp-rowwise"), layer[0], ("elementwise", "generic")] + layer[1:] + layer
                 + [("gemm", "cpp-gemm")])
     assert plan == expected
+
+
+@pytest.mark.zoo
+def test_tiny_llama_on_opencl(tmp_path):
+    """The opencl target: the GEMMs run on the device; blocks with rms_norm (no OpenCL row kernel yet) and the
+    GQA attention run on the host fallback, exactly (docs/llama.md)."""
+    from ..opencl.support import opencl_or_skip
+
+    opencl_or_skip()
+    path = zoo.export(MODEL, "dynamo20")
+    result = lpfc.compile(path, tmp_path / "libmodel.so", target="opencl", emit_source=tmp_path / "src")
+    code = (tmp_path / "src" / "model.cc").read_text()
+    assert code.count("lpfc_ocl_launch(") > 0 and code.count(", on the host") > 0
+    feeds = zoo.sample_inputs(MODEL)
+    with lpfc.load(result.library) as sess:
+        actual = sess.run(feeds)
+    assert_outputs_close(f"{MODEL} opencl", actual, zoo.reference_outputs(path, feeds), 1e-3)
