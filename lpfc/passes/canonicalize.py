@@ -26,7 +26,8 @@ The rewrites, each exact up to float rounding:
   norm is their only user, and a ones scale / zero bias dropped; erf GELU and GPT-2's
   tanh GELU in any association of the products → ``graph.gelu``;
 * Llama's layers (canonical_patterns_llama.py): decomposed RMSNorm (pow(x,2) or x*x, division or
-  reciprocal / 1÷) → ``graph.rms_norm`` with its scale folded in (docs/llama.md);
+  reciprocal / 1÷) → ``graph.rms_norm`` with its scale folded in; a transpose of trailing dims moves
+  above a reshape that only regroups leading dims (GQA's repeat_kv before kᵀ) (docs/llama.md);
 * placement: constants go second in commutative ops; chained scalar factors merge;
   a matmul's scalar factors gather on its left operand (SDPA's q·√s @ kᵀ·√s and
   eager attention's (q @ kᵀ)·s both become (q·s) @ kᵀ);

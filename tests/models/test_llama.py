@@ -82,3 +82,19 @@ def test_tiny_llama_on_opencl(tmp_path):
     with lpfc.load(result.library) as sess:
         actual = sess.run(feeds)
     assert_outputs_close(f"{MODEL} opencl", actual, zoo.reference_outputs(path, feeds), 1e-3)
+
+
+@pytest.mark.zoo
+def test_tiny_llama_exporters_reach_the_same_ops():
+    """One canonical form whichever exporter wrote the model (as tests/passes/test_canonicalize.py checks for
+    the encoder zoo): after canonicalize both exports of tiny-llama have the same op counts."""
+    import collections
+
+    counts = {}
+    for variant in zoo.DEFAULT_VARIANTS:
+        module = lpfc.import_onnx(zoo.export(MODEL, variant))
+        Pipeline.parse("canonicalize,fold-constants,cse,dce").run(module)
+        counts[variant] = collections.Counter(op.name for op in module.main.walk() if op.name != "graph.constant")
+    ts, dyn = (counts[v] for v in zoo.DEFAULT_VARIANTS)
+    assert ts == dyn, (ts - dyn, dyn - ts)
+    assert ts["graph.rms_norm"] == 5 and ts["graph.reduce_mean"] == 0 and ts["graph.sqrt"] == 0

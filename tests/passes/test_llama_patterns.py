@@ -113,3 +113,45 @@ def test_rms_norm_fuses_as_a_gemm_epilogue():
     Pipeline.parse("lp-fusion").run(m, verify_each=True)
     fused = [op for op in m.main.walk() if op.name == "graph.fused"]
     assert [op.attributes["kind"] for op in fused] == ["gemm_layer_norm"]
+
+
+def _kt_module(spelling: str):
+    """GQA's kᵀ after repeat_kv, [1, 2, 2, 3, 4] -> [1, 4, 4, 3], as each exporter writes it."""
+    x5, e5 = "tensor<1x2x1x3x4xf32>", "tensor<1x2x2x3x4xf32>"
+    head = (f'module {{\n  func @main(%k: {x5}) -> (tensor<1x4x4x3xf32>) attributes {{input_names = ["k"], '
+            f'output_names = ["y"]}} {{\n'
+            f"    %e = graph.expand %k {{shape = [1, 2, 2, 3, 4]}} : ({x5}) -> {e5}\n")
+    if spelling == "ts14":
+        body = (f"    %r = graph.reshape %e {{shape = [1, 4, 3, 4]}} : ({e5}) -> tensor<1x4x3x4xf32>\n"
+                "    %y = graph.transpose %r {perm = [0, 1, 3, 2]} : (tensor<1x4x3x4xf32>) -> tensor<1x4x4x3xf32>\n")
+    elif spelling == "dynamo":
+        body = (f"    %r = graph.reshape %e {{shape = [4, 3, 4]}} : ({e5}) -> tensor<4x3x4xf32>\n"
+                "    %t = graph.transpose %r {perm = [0, 2, 1]} : (tensor<4x3x4xf32>) -> tensor<4x4x3xf32>\n"
+                "    %y = graph.reshape %t {shape = [1, 4, 4, 3]} : (tensor<4x4x3xf32>) -> tensor<1x4x4x3xf32>\n")
+    else:           # expected
+        body = (f"    %t = graph.transpose %e {{perm = [0, 1, 2, 4, 3]}} : ({e5}) -> tensor<1x2x2x4x3xf32>\n"
+                "    %y = graph.reshape %t {shape = [1, 4, 4, 3]} : (tensor<1x2x2x4x3xf32>) -> tensor<1x4x4x3xf32>\n")
+    return lpfc.parse_module(head + body + "    func.return %y : (tensor<1x4x4x3xf32>) -> ()\n  }\n}\n")
+
+
+@pytest.mark.parametrize("spelling", ["ts14", "dynamo"])
+def test_repeat_kv_transpose_meets_across_exporters(spelling):
+    m, want = _kt_module(spelling), _kt_module("expected")
+    feeds = {"k": np.random.default_rng(0).standard_normal((1, 2, 1, 3, 4)).astype(np.float32)}
+    ref = lpfc.interpret(m, feeds)["y"]
+    Pipeline.parse("canonicalize,dce").run(m, verify_each=True)
+    assert structure(m.main) == structure(want.main), lpfc.print_module(m)
+    np.testing.assert_array_equal(lpfc.interpret(m, feeds)["y"], ref)
+
+
+def test_transpose_that_moves_a_regrouped_dim_stays():
+    """The reshape regroups dims the transpose moves: no rewrite (it would not be a transpose of x)."""
+    m = lpfc.parse_module(
+        'module {\n  func @main(%x: tensor<2x6x5xf32>) -> (tensor<3x4x5xf32>) attributes {input_names = ["x"], '
+        'output_names = ["y"]} {\n'
+        "    %r = graph.reshape %x {shape = [4, 3, 5]} : (tensor<2x6x5xf32>) -> tensor<4x3x5xf32>\n"
+        "    %y = graph.transpose %r {perm = [1, 0, 2]} : (tensor<4x3x5xf32>) -> tensor<3x4x5xf32>\n"
+        "    func.return %y : (tensor<3x4x5xf32>) -> ()\n  }\n}\n")
+    before = structure(m.main)
+    Pipeline.parse("canonicalize,dce").run(m, verify_each=True)
+    assert structure(m.main) == before
