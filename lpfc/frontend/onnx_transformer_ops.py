@@ -163,6 +163,8 @@ def convert_attention(cv: Converter, node):
         raise cv.error(ShapeError, "Q, K and V must all be 3-D or all 4-D, got ranks "
                                    f"{q.type.rank}, {k.type.rank}, {v.type.rank}")
     three_d = q.type.rank == 3
+    if not three_d and cv.op_version(node) >= 25 and ("q_num_heads" in a or "kv_num_heads" in a):
+        raise cv.error(ShapeError, "q_num_heads and kv_num_heads must not be given for 4-D inputs (Attention-25)")
     if three_d:
         qh, kvh = int(a.get("q_num_heads", 0)), int(a.get("kv_num_heads", 0))
         q, k, v = _heads(cv, q, qh, "Q"), _heads(cv, k, kvh, "K"), _heads(cv, v, kvh, "V")

@@ -181,3 +181,11 @@ def test_attention_bad_attributes(attrs, inputs, outputs, error, match):
     with pytest.raises(error, match=match) as e:
         LpfcBackend.run_node(node, inputs, opset_version=23)
     assert "Attention" in str(e.value)
+
+
+def test_attention_25_refuses_head_counts_for_4d_inputs():
+    node = helper.make_node("Attention", ["q", "k", "v"], ["y"], q_num_heads=4, kv_num_heads=2)
+    inputs = [f32(1, 4, 5, 8), f32(1, 2, 5, 8), f32(1, 2, 5, 8)]
+    check(node, inputs, opset=24)                   # allowed (ignored) before version 25
+    with pytest.raises(ShapeError, match="must not be given for 4-D inputs"):
+        LpfcBackend.run_node(node, inputs, opset_version=25)
