@@ -57,11 +57,13 @@ SCHEMAS: dict[tuple[str, str], dict] = {
     ("", "LayerNormalization"): {"axis": (A.INT, -1), "epsilon": (A.FLOAT, 1e-5), "stash_type": (A.INT, 1)},
 }
 # Inputs each op takes at most, and how many it needs.
-ARITY: dict[tuple[str, str], tuple[int, int]] = {
-    (MS, "Attention"): (2, 7), (MS, "MultiHeadAttention"): (1, 10), (MS, "SkipLayerNormalization"): (3, 5),
-    (MS, "SkipSimplifiedLayerNormalization"): (3, 4), (MS, "EmbedLayerNormalization"): (7, 9),
-    (MS, "FastGelu"): (1, 2), (MS, "BiasGelu"): (2, 2), (MS, "Gelu"): (1, 1),
-    ("", "SimplifiedLayerNormalization"): (2, 2), ("", "LayerNormalization"): (2, 3),
+# (required input positions, most inputs)
+ARITY: dict[tuple[str, str], tuple[tuple[int, ...], int]] = {
+    (MS, "Attention"): ((0, 1), 7), (MS, "MultiHeadAttention"): ((0,), 10),
+    (MS, "SkipLayerNormalization"): ((0, 1, 2), 5), (MS, "SkipSimplifiedLayerNormalization"): ((0, 1, 2), 4),
+    (MS, "EmbedLayerNormalization"): ((0, 2, 3, 5, 6), 9),
+    (MS, "FastGelu"): ((0,), 2), (MS, "BiasGelu"): ((0, 1), 2), (MS, "Gelu"): ((0,), 1),
+    ("", "SimplifiedLayerNormalization"): ((0, 1), 2), ("", "LayerNormalization"): ((0, 1), 3),
 }
 CONTRIB_CONVERTERS: dict[tuple[str, str], Callable] = {}
 
@@ -87,11 +89,13 @@ def contrib_converter(cv: Converter, node) -> Optional[Callable]:
         if versions and versions[0] != CONTRIB_VERSION:
             raise cv.error(UnsupportedError, f"{domain} opset {versions[0]}: lpfc imports its version "
                            f"{CONTRIB_VERSION} ops (the only version onnxruntime defines)")
-    lo, hi = ARITY[key]
+    required, hi = ARITY[key]
     n = len(node.input)
-    if not lo <= n <= hi or any(not node.input[i] for i in range(lo)):
-        raise cv.error(InvalidModelError, f"the node has {n} inputs; {domain or 'onnxruntime'} {node.op_type} "
-                       f"takes {lo} to {hi}, the first {lo} required")
+    missing = [i for i in required if i >= n or not node.input[i]]
+    if n > hi or missing:
+        raise cv.error(InvalidModelError, f"the node has {n} inputs" + (f", input #{missing[0]} missing" if missing
+                       else "") + f"; {domain or 'onnxruntime'} {node.op_type} takes at most {hi}, inputs "
+                       f"{', '.join(f'#{i}' for i in required)} required")
     return conv
 
 
@@ -334,14 +338,17 @@ def _mask_bias(cv: Converter, mask, batch: int, q_len: int, kv_len: int, fill: f
         else:
             raise cv.error(UnsupportedError, f"a mask of shape {list(shape)} is not supported (batch {batch}, "
                            f"sequence {q_len}, total sequence {kv_len}: [B], [2B], [B, T] or [B, S, T])")
+    bias = None if valid is None else cv.emit1("graph.where", [valid, _scalar(cv, 0.0, dt), _scalar(cv, fill, dt)])
     if causal:
-        # Query i sees keys up to i + (T - S): the past, when there is one, is all visible.
+        # Query i sees keys up to i + (T - S).  onnxruntime gives a future key the lowest float, not
+        # the fill: in a row whose visible keys are all padded, the padded ones still win.
         tri = np.tril(np.ones((q_len, kv_len), dtype=bool), k=kv_len - q_len).reshape(1, 1, q_len, kv_len)
-        c = cv.constant(tri)
-        valid = c if valid is None else cv.emit1("graph.and", [valid, c])
-    if valid is None:
-        return None
-    return cv.emit1("graph.where", [valid, _scalar(cv, 0.0, dt), _scalar(cv, fill, dt)])
+        lowest = np.finfo(dt.numpy).min
+        if bias is None:
+            bias = cv.constant(np.where(tri, 0.0, lowest).astype(dt.numpy))
+        else:
+            bias = cv.emit1("graph.where", [cv.constant(tri), bias, _scalar(cv, lowest, dt)])
+    return bias
 
 
 def _attention(cv: Converter, q, k, v, heads: int, scale: float, bias, attn_bias):
