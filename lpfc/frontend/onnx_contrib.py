@@ -254,6 +254,11 @@ def convert_ort_layer_norm(cv: Converter, node):
     return convert_layer_norm(cv, node)
 
 
+def _is_used(cv: Converter, name: str) -> bool:
+    """Whether a node output is read (the optimizer names outputs nothing reads)."""
+    return bool(name) and (any(name in n.input for n in cv.graph.node) or any(o.name == name for o in cv.graph.output))
+
+
 @_contrib(MS, "EmbedLayerNormalization")
 def convert_embed_layer_norm(cv: Converter, node):
     attrs = contrib_attributes(cv, node)
@@ -283,8 +288,8 @@ def convert_embed_layer_norm(cv: Converter, node):
         raise cv.error(ShapeError, f"position_ids of shape {list(pos_ids.type.shape)} do not match "
                        f"input_ids {[b, s]}")
     outs = [_layer_norm(cv, y, cv.input(node, 5), cv.input(node, 6), f32(attrs["epsilon"]))]
-    want_index = len(node.output) > 1 and node.output[1]
-    want_sum = len(node.output) > 2 and node.output[2]
+    want_index = len(node.output) > 1 and _is_used(cv, node.output[1])
+    want_sum = len(node.output) > 2 and _is_used(cv, node.output[2])
     if want_index or want_sum:
         mask = cv.input(node, 7, optional=True)
         if want_index and (mask is None or attrs["mask_index_type"] != 1):
@@ -316,8 +321,10 @@ def _mask_bias(cv: Converter, mask, batch: int, q_len: int, kv_len: int, fill: f
         if not mask.type.dtype.is_int:
             raise cv.error(ShapeError, f"the mask must be an integer tensor, got {mask.type.dtype}")
         ar = cv.constant(np.arange(kv_len, dtype=mask.type.dtype.numpy).reshape(1, kv_len))
-        # A raw mask keeps a key where it is > 0 (onnxruntime: a -1 masks, a 2 keeps).
-        positive = cv.emit1("graph.greater", [mask, _scalar(cv, 0, mask.type.dtype)]) if len(shape) > 1 else None
+        # A raw mask keeps a key where it is > 0 (onnxruntime: a -1 masks, a 2 keeps).  bool(relu(m)) is
+        # m > 0 with no constant operand, so the mask kernel is the export's cast(m, bool) kernel.
+        positive = (cv.emit1("graph.cast", [cv.emit1("graph.relu", [mask])], {"to": DType.bool})
+                    if len(shape) > 1 else None)
         if len(shape) == 1 and shape[0] in (batch, 2 * batch):
             # 1-D: end positions [B] (right padding), or end then start positions [2B].
             end = _reshape(cv, cv.emit1("graph.slice", [mask], {"starts": [0], "ends": [batch], "axes": [0],
