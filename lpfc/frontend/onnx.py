@@ -101,7 +101,8 @@ class Converter:
                 if conv is not None:
                     self._check_op_version(node)
             if conv is None:
-                raise self.error(UnsupportedError, "unsupported ONNX op", hint=_unsupported_hint(node.op_type))
+                raise self.error(UnsupportedError, "unsupported ONNX op" if node.domain in ("", "ai.onnx") else
+                                 f"unsupported op of domain {node.domain!r}", hint=_unsupported_hint(node.op_type))
             try:
                 outs = conv(self, node)
             except LpfcError:
