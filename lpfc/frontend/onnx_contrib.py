@@ -66,6 +66,27 @@ ARITY: dict[tuple[str, str], tuple[tuple[int, ...], int]] = {
     ("", "SimplifiedLayerNormalization"): ((0, 1), 2), ("", "LayerNormalization"): ((0, 1), 3),
 }
 CONTRIB_CONVERTERS: dict[tuple[str, str], Callable] = {}
+# (domain, op) -> (the graph ops it becomes, what is refused): docs/onnx-support.md is generated from this.
+LIMITS: dict[tuple[str, str], tuple[str, str]] = {
+    (MS, "Attention"): ("3 matmuls, softmax attention, head merge",
+                        "masks [B] end, [2B] end+start, [B,T] raw (> 0 keeps), [B,1] dummy, [B,S,T]; "
+                        "unidirectional, scale, qkv_hidden_sizes, attention_bias. Refused: past/present "
+                        "(KV cache), past_sequence_length, do_rotary, past_present_share_buffer, 4-D masks"),
+    (MS, "MultiHeadAttention"): ("softmax attention, head merge",
+                                 "3-D query/key/value, bias, key_padding_mask [B] or [B,T], attention_bias, "
+                                 "unidirectional. Refused: packed QKV/KV, BNSH key/value, past/present, qk output"),
+    (MS, "SkipLayerNormalization"): ("add, layer_norm", "mean / inv_std_var / input_skip_bias_sum outputs too"),
+    (MS, "SkipSimplifiedLayerNormalization"): ("add, RMS norm (reduce_mean of x², sqrt, div, mul)",
+                                               "as SkipLayerNormalization"),
+    (MS, "EmbedLayerNormalization"): ("gathers, add, layer_norm",
+                                      "position_ids optional; mask_index output needs the mask input "
+                                      "(mask_index_type 1)"),
+    (MS, "FastGelu"): ("(add,) gelu tanh", ""),
+    (MS, "BiasGelu"): ("add, gelu", ""),
+    (MS, "Gelu"): ("gelu", ""),
+    ("", "SimplifiedLayerNormalization"): ("RMS norm", "stash_type 1; inv_std_var output refused"),
+    ("", "LayerNormalization"): ("layer_norm", "below opset 17, where onnxruntime defines it and ONNX does not"),
+}
 
 
 def _contrib(domain: str, *op_types: str):
