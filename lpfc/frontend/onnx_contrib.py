@@ -49,6 +49,10 @@ SCHEMAS: dict[tuple[str, str], dict] = {
     (MS, "EmbedLayerNormalization"): {"epsilon": (A.FLOAT, 1e-12), "mask_index_type": (A.INT, 1)},
     (MS, "FastGelu"): {},
     (MS, "BiasGelu"): {},
+    (MS, "MatMulNBits"): {"K": (A.INT, REQUIRED), "N": (A.INT, REQUIRED), "block_size": (A.INT, REQUIRED),
+                          "bits": (A.INT, 4), "accuracy_level": (A.INT, 0), "weight_prepacked": (A.INT, 0)},
+    (MS, "RotaryEmbedding"): {"num_heads": (A.INT, 0), "rotary_embedding_dim": (A.INT, 0),
+                              "interleaved": (A.INT, 0), "is_packed_batching": (A.INT, 0), "scale": (A.FLOAT, 1.0)},
     (MS, "Gelu"): {},
     ("", "SimplifiedLayerNormalization"): {"axis": (A.INT, -1), "epsilon": (A.FLOAT, 1e-5),
                                            "stash_type": (A.INT, 1)},
@@ -63,6 +67,7 @@ ARITY: dict[tuple[str, str], tuple[tuple[int, ...], int]] = {
     (MS, "SkipLayerNormalization"): ((0, 1, 2), 5), (MS, "SkipSimplifiedLayerNormalization"): ((0, 1, 2), 4),
     (MS, "EmbedLayerNormalization"): ((0, 2, 3, 5, 6), 9),
     (MS, "FastGelu"): ((0,), 2), (MS, "BiasGelu"): ((0, 1), 2), (MS, "Gelu"): ((0,), 1),
+    (MS, "MatMulNBits"): ((0, 1, 2), 6), (MS, "RotaryEmbedding"): ((0, 1, 2, 3), 4),
     ("", "SimplifiedLayerNormalization"): ((0, 1), 2), ("", "LayerNormalization"): ((0, 1), 3),
 }
 CONTRIB_CONVERTERS: dict[tuple[str, str], Callable] = {}
@@ -84,6 +89,13 @@ LIMITS: dict[tuple[str, str], tuple[str, str]] = {
     (MS, "FastGelu"): ("(add,) gelu tanh", ""),
     (MS, "BiasGelu"): ("add, gelu", ""),
     (MS, "Gelu"): ("gelu", ""),
+    (MS, "MatMulNBits"): ("matmul (+ add) with the weight dequantized to fp32 at import",
+                          "constant B / scales / zero_points, bits 2/4/8; refused: g_idx, weight_prepacked. The fp32 "
+                          "weight is 32/bits times the packed one (issue #17 item 4)"),
+    (MS, "RotaryEmbedding"): ("gathers of the cos/sin caches, slices, mul/add/sub, concat",
+                              "3-D [B,S,hidden] (num_heads needed for a partial rotary) or 4-D [B,N,S,H] input, "
+                              "position_ids [B,S] or a [1] offset, interleaved, rotary_embedding_dim; "
+                              "refused: is_packed_batching"),
     ("", "SimplifiedLayerNormalization"): ("RMS norm", "stash_type 1; inv_std_var output refused"),
     ("", "LayerNormalization"): ("layer_norm", "below opset 17, where onnxruntime defines it and ONNX does not"),
 }
@@ -479,3 +491,127 @@ def convert_multi_head_attention(cv: Converter, node):
     mask = _mask_bias(cv, cv.input(node, 4, optional=True), b, s, k.type.shape[1],
                       f32(attrs["mask_filter_value"]), bool(attrs["unidirectional"]), q.type.dtype)
     return _attention(cv, q, k, v, heads, f32(attrs["scale"]), mask, cv.input(node, 5, optional=True))
+
+
+# -- quantized weights --------------------------------------------------------------------------------
+def _unpack(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
+    """[..., bytes] of ``bits``-bit unsigned values, lowest bits first, -> [..., count] uint8."""
+    per = 8 // bits
+    shifts = (np.arange(per, dtype=np.uint8) * bits).astype(np.uint8)
+    vals = (packed[..., None] >> shifts) & np.uint8((1 << bits) - 1)
+    return vals.reshape(*packed.shape[:-1], -1)[..., :count]
+
+
+@_contrib(MS, "MatMulNBits")
+def convert_matmul_nbits(cv: Converter, node):
+    attrs = contrib_attributes(cv, node)
+    k, n, block, bits = (int(attrs[a]) for a in ("K", "N", "block_size", "bits"))
+    if bits not in (2, 4, 8):
+        raise cv.error(InvalidModelError, f"attribute 'bits'={bits} must be 2, 4 or 8")
+    if block < 16 or block & (block - 1):
+        raise cv.error(InvalidModelError, f"attribute 'block_size'={block} must be a power of 2 and >= 16")
+    if k <= 0 or n <= 0:
+        raise cv.error(InvalidModelError, f"attributes K={k} and N={n} must be positive")
+    _refuse_nonzero(cv, attrs, "weight_prepacked", why="a prepacked weight is onnxruntime's private layout")
+    _refuse_inputs(cv, node, {4: "g_idx"}, "act-order group indices")
+    a = _float(cv, cv.input(node, 0), "A")
+    if a.type.shape[-1] != k:
+        raise cv.error(ShapeError, f"A's last dimension {a.type.shape[-1]} is not K={k}")
+    blocks = -(-k // block)
+    blob = block * bits // 8
+    q = cv.const_input(node, 1, "B (the packed weight)")
+    scales = cv.const_input(node, 2, "scales")
+    if q.dtype != np.uint8 or q.size != n * blocks * blob:
+        raise cv.error(ShapeError, f"B must be uint8 [N={n}, {blocks} blocks, {blob} bytes], has {q.dtype} "
+                       f"{list(q.shape)}")
+    if scales.size != n * blocks:
+        raise cv.error(ShapeError, f"scales has {scales.size} values, expected N x blocks = {n * blocks}")
+    vals = _unpack(q.reshape(n, blocks, blob), bits, block).astype(np.float32)        # [N, blocks, block]
+    zp = cv.const_input(node, 3, "zero_points", optional=True)
+    if zp is None:
+        zero = np.full((n, blocks, 1), 1 << (bits - 1), np.float32)
+    elif zp.dtype == np.uint8:
+        per_row = -(-blocks * bits // 8)
+        if zp.size != n * per_row:
+            raise cv.error(ShapeError, f"zero_points has {zp.size} bytes, expected {n * per_row}")
+        zero = _unpack(zp.reshape(n, per_row), bits, blocks).astype(np.float32)[..., None]
+    else:
+        if zp.size != n * blocks:
+            raise cv.error(ShapeError, f"zero_points has {zp.size} values, expected {n * blocks}")
+        zero = None
+    s = scales.astype(np.float32).reshape(n, blocks, 1)
+    if zero is None:    # float zero points: (q - zp) * s with zp in A's type
+        w = (vals - zp.astype(np.float32).reshape(n, blocks, 1)) * s
+    else:
+        w = (vals - zero) * s
+    w = w.reshape(n, blocks * block)[:, :k].T.astype(a.type.dtype.numpy)               # [K, N]
+    y = cv.emit1("graph.matmul", [a, cv.constant(np.ascontiguousarray(w), node.input[1])])
+    bias = cv.input(node, 5, optional=True)
+    if bias is not None:
+        y = cv.emit1("graph.add", [y, bias])
+    return [y]
+
+
+# -- rotary position embedding ------------------------------------------------------------------------
+@_contrib(MS, "RotaryEmbedding")
+def convert_rotary_embedding(cv: Converter, node):
+    attrs = contrib_attributes(cv, node)
+    _refuse_nonzero(cv, attrs, "is_packed_batching", why="packed batches")
+    if attrs["scale"] != 1.0:
+        raise cv.error(UnsupportedError, f"attribute scale={attrs['scale']} is not supported (1.0 only)")
+    x = _float(cv, cv.input(node, 0), "input")
+    pos, cos, sin = cv.input(node, 1), cv.input(node, 2), cv.input(node, 3)
+    if x.type.rank not in (3, 4) or cos.type.rank != 2 or sin.type.shape != cos.type.shape:
+        raise cv.error(ShapeError, f"input {list(x.type.shape)}, cos_cache {list(cos.type.shape)} and sin_cache "
+                       f"{list(sin.type.shape)}: need a 3-D or 4-D input and equal 2-D caches")
+    half = cos.type.shape[1]
+    rot = 2 * half
+    heads = int(attrs["num_heads"])
+    if x.type.rank == 4:       # [B, N, S, H]
+        b, nh, s, hd = x.type.shape
+        x4 = x
+    else:                      # [B, S, hidden]: heads of hd = hidden / num_heads (or the rotary width)
+        b, s, hidden = x.type.shape
+        if heads <= 0:
+            if attrs["rotary_embedding_dim"]:
+                raise cv.error(InvalidModelError, "attribute 'num_heads' is needed with 'rotary_embedding_dim' "
+                               "and a 3-D input")
+            heads = hidden // rot if rot and hidden % rot == 0 else 0
+        if heads <= 0 or hidden % heads:
+            raise cv.error(InvalidModelError, f"attribute 'num_heads'={heads} does not divide the hidden size {hidden}")
+        nh, hd = heads, hidden // heads
+        x4 = cv.emit1("graph.transpose", _reshape(cv, x, [b, s, nh, hd]), {"perm": [0, 2, 1, 3]})
+    if attrs["rotary_embedding_dim"] and int(attrs["rotary_embedding_dim"]) != rot:
+        raise cv.error(InvalidModelError, f"attribute 'rotary_embedding_dim'={attrs['rotary_embedding_dim']} is not "
+                       f"twice the caches' width {half}")
+    if rot > hd or rot == 0:
+        raise cv.error(ShapeError, f"the caches' rotary width {rot} exceeds the head size {hd}")
+    if not pos.type.dtype.is_int:
+        raise cv.error(ShapeError, f"position_ids must be integers, got {pos.type.dtype}")
+    if pos.type.shape in ((1,), ()):    # one offset: positions offset .. offset + S - 1 for every batch row
+        ar = cv.constant(np.arange(s, dtype=pos.type.dtype.numpy).reshape(1, s))
+        pos = cv.emit1("graph.add", [ar, _reshape(cv, pos, [1, 1])[0]])
+    elif pos.type.shape not in ((b, s), (1, s)):
+        raise cv.error(ShapeError, f"position_ids of shape {list(pos.type.shape)}: need [{b}, {s}] or [1]")
+    c = _reshape(cv, cv.emit1("graph.gather", [cos, pos], {"axis": 0}), [pos.type.shape[0], 1, s, half])[0]
+    sn = _reshape(cv, cv.emit1("graph.gather", [sin, pos], {"axis": 0}), [pos.type.shape[0], 1, s, half])[0]
+
+    def cut(v, lo, hi, step=1):
+        return cv.emit1("graph.slice", [v], {"starts": [lo], "ends": [hi], "axes": [3], "steps": [step]})
+
+    if attrs["interleaved"]:
+        x1, x2 = cut(x4, 0, rot, 2), cut(x4, 1, rot, 2)
+    else:
+        x1, x2 = cut(x4, 0, half), cut(x4, half, rot)
+    r1 = cv.emit1("graph.sub", [cv.emit1("graph.mul", [x1, c]), cv.emit1("graph.mul", [x2, sn])])
+    r2 = cv.emit1("graph.add", [cv.emit1("graph.mul", [x2, c]), cv.emit1("graph.mul", [x1, sn])])
+    if attrs["interleaved"]:
+        pair = [_reshape(cv, r, [b, nh, s, half, 1])[0] for r in (r1, r2)]
+        y = _reshape(cv, cv.emit1("graph.concat", pair, {"axis": 4}), [b, nh, s, rot])[0]
+    else:
+        y = cv.emit1("graph.concat", [r1, r2], {"axis": 3})
+    if rot < hd:
+        y = cv.emit1("graph.concat", [y, cut(x4, rot, hd)], {"axis": 3})
+    if x.type.rank == 3:
+        y = _reshape(cv, cv.emit1("graph.transpose", [y], {"perm": [0, 2, 1, 3]}), [b, s, nh * hd])[0]
+    return [y]

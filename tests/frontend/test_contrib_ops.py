@@ -239,3 +239,65 @@ def test_onnx_op_wins_over_the_ort_extension_where_onnx_defines_it():
 
 def test_onnx_is_still_loaded():
     assert onnx.defs.onnx_opset_version() >= 17
+
+
+# -- quantized matmul ------------------------------------------------------------------------------------
+def _pack(vals: np.ndarray, bits: int) -> np.ndarray:
+    per = 8 // bits
+    v = vals.reshape(*vals.shape[:-1], -1, per).astype(np.uint8)
+    return np.bitwise_or.reduce(v << (np.arange(per, dtype=np.uint8) * bits), axis=-1).astype(np.uint8)
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+@pytest.mark.parametrize("zero_points", [None, "packed", "float"])
+@pytest.mark.parametrize("k", [64, 40])                  # 40: the last block is partial
+def test_matmul_nbits(bits, zero_points, k):
+    n, block = 12, 16
+    blocks = -(-k // block)
+    q = rng.integers(0, 1 << bits, (n, blocks, block))
+    weights = {"B": _pack(q, bits).reshape(n, blocks, block * bits // 8),
+               "s": (rng.random(n * blocks) * 0.1 + 0.01).astype(np.float32), "bias": arr(n)}
+    inputs = ["a", "B", "s", "", "", "bias"]
+    if zero_points == "packed":
+        zp = rng.integers(0, 1 << bits, (n, blocks))
+        per = 8 // bits
+        zp = np.pad(zp, ((0, 0), (0, -blocks % per)))
+        weights["zp"] = _pack(zp, bits).reshape(-1)
+        inputs[3] = "zp"
+    elif zero_points == "float":
+        weights["zp"] = (rng.random(n * blocks) * (1 << bits)).astype(np.float32)
+        inputs[3] = "zp"
+    node = helper.make_node("MatMulNBits", inputs, ["y"], domain=MS, name="mmq", K=k, N=n, bits=bits,
+                            block_size=block)
+    try:
+        check(node, {"a": arr(2, 3, k)}, weights, atol=1e-4)
+    except Exception as e:
+        if "onnxruntime" in type(e).__module__ and zero_points == "float" and bits == 8:
+            pytest.skip(f"onnxruntime has no kernel for this combination: {e}")
+        raise
+
+
+def test_matmul_nbits_bad_bits_names_the_attribute():
+    node = helper.make_node("MatMulNBits", ["a", "B", "s"], ["y"], domain=MS, name="mmq", K=16, N=2, bits=3,
+                            block_size=16)
+    m = model(node, {"a": arr(1, 16)}, {"B": np.zeros((2, 1, 6), np.uint8), "s": arr(2)})
+    with pytest.raises(InvalidModelError, match="'bits'=3"):
+        lpfc.import_onnx(m)
+
+
+# -- rotary embedding --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("interleaved", [0, 1])
+@pytest.mark.parametrize("layout,rot", [("bsh", 16), ("bnsh", 16), ("bsh", 8)], ids=["3d", "4d", "partial"])
+@pytest.mark.parametrize("positions", ["ids", "offset"])
+def test_rotary_embedding(interleaved, layout, rot, positions):
+    heads, hd, max_pos = 2, 16, 20
+    x = arr(B, S, heads * hd) if layout == "bsh" else arr(B, heads, S, hd)
+    pos = (rng.integers(0, max_pos - S, (B, S)) if positions == "ids" else np.array([3])).astype(np.int64)
+    attrs = {"interleaved": interleaved}
+    if layout == "bsh":
+        attrs["num_heads"] = heads
+    if rot < hd:
+        attrs["rotary_embedding_dim"] = rot
+    node = helper.make_node("RotaryEmbedding", ["x", "p", "cos", "sin"], ["y"], domain=MS, name="rope", **attrs)
+    ang = rng.random((max_pos, rot // 2)).astype(np.float32) * 3
+    check(node, {"x": x, "p": pos}, {"cos": np.cos(ang), "sin": np.sin(ang)})
