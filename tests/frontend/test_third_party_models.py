@@ -99,7 +99,7 @@ def test_imports_at_a_fixed_shape_and_matches_onnxruntime(package):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("package", list(PACKAGES))
-def test_compiles_and_matches_onnxruntime(package, tmp_path, record_property):
+def test_compiles_and_matches_onnxruntime(package, tmp_path, capsys):
     path = fetch(package)
     inputs = feeds(PACKAGES[package][2])
     result = lpfc.compile(str(path), output=str(tmp_path / "libmodel.so"), input_shapes=shapes(package))
@@ -107,6 +107,7 @@ def test_compiles_and_matches_onnxruntime(package, tmp_path, record_property):
         ours = session.run(inputs)
     assert_outputs_close(package, ours, onnxruntime_outputs(path, inputs), 1e-5)
     # What the weights cost: the int8 model's weights are dequantized to fp32 at import today
-    # (issue #17 item 4 keeps them int8); recorded, not asserted.
-    record_property("weights", f"{package}: source file {path.stat().st_size} bytes, library weights "
+    # (issue #17 item 4 keeps them int8); printed (pytest -s), not asserted.
+    with capsys.disabled():
+        print(f"\n{package}: source file {path.stat().st_size} bytes, library weights "
                                f"{result.weights_bytes} bytes, .so {Path(result.library).stat().st_size} bytes")
