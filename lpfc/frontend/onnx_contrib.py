@@ -49,6 +49,13 @@ SCHEMAS: dict[tuple[str, str], dict] = {
     (MS, "EmbedLayerNormalization"): {"epsilon": (A.FLOAT, 1e-12), "mask_index_type": (A.INT, 1)},
     (MS, "FastGelu"): {},
     (MS, "BiasGelu"): {},
+    (MS, "GroupQueryAttention"): {
+        "num_heads": (A.INT, REQUIRED), "kv_num_heads": (A.INT, REQUIRED), "scale": (A.FLOAT, 0.0),
+        "local_window_size": (A.INT, -1), "do_rotary": (A.INT, 0), "rotary_interleaved": (A.INT, 0),
+        "softcap": (A.FLOAT, 0.0), "smooth_softmax": (A.INT, 0), "qk_output": (A.INT, 0),
+        "k_quant_type": (A.STRING, "NONE"), "v_quant_type": (A.STRING, "NONE"), "kv_cache_bit_width": (A.INT, 0),
+        "q_norm_epsilon": (A.FLOAT, 0.0), "k_norm_epsilon": (A.FLOAT, 0.0), "qk_norm_epsilon": (A.FLOAT, 0.0),
+        "causal": (A.INT, 1), "sliding_window_cache": (A.INT, 0)},
     (MS, "MatMulNBits"): {"K": (A.INT, REQUIRED), "N": (A.INT, REQUIRED), "block_size": (A.INT, REQUIRED),
                           "bits": (A.INT, 4), "accuracy_level": (A.INT, 0), "weight_prepacked": (A.INT, 0)},
     (MS, "RotaryEmbedding"): {"num_heads": (A.INT, 0), "rotary_embedding_dim": (A.INT, 0),
@@ -67,7 +74,7 @@ ARITY: dict[tuple[str, str], tuple[tuple[int, ...], int]] = {
     (MS, "SkipLayerNormalization"): ((0, 1, 2), 5), (MS, "SkipSimplifiedLayerNormalization"): ((0, 1, 2), 4),
     (MS, "EmbedLayerNormalization"): ((0, 2, 3, 5, 6), 9),
     (MS, "FastGelu"): ((0,), 2), (MS, "BiasGelu"): ((0, 1), 2), (MS, "Gelu"): ((0,), 1),
-    (MS, "MatMulNBits"): ((0, 1, 2), 6), (MS, "RotaryEmbedding"): ((0, 1, 2, 3), 4),
+    (MS, "MatMulNBits"): ((0, 1, 2), 6), (MS, "GroupQueryAttention"): ((0, 5, 6), 17), (MS, "RotaryEmbedding"): ((0, 1, 2, 3), 4),
     ("", "SimplifiedLayerNormalization"): ((0, 1), 2), ("", "LayerNormalization"): ((0, 1), 3),
 }
 CONTRIB_CONVERTERS: dict[tuple[str, str], Callable] = {}
@@ -89,6 +96,10 @@ LIMITS: dict[tuple[str, str], tuple[str, str]] = {
     (MS, "FastGelu"): ("(add,) gelu tanh", ""),
     (MS, "BiasGelu"): ("add, gelu", ""),
     (MS, "Gelu"): ("gelu", ""),
+    (MS, "GroupQueryAttention"): ("K/V heads repeated (reshape, expand), softmax attention, head merge",
+                                  "the prompt: no past_key/past_value (present_key/present_value are this "
+                                  "step's K/V), causal, seqlens_k padding; refused: past, do_rotary, "
+                                  "local_window_size, softcap, smooth_softmax, head_sink, QK norms, quantized KV"),
     (MS, "MatMulNBits"): ("matmul (+ add) with the weight dequantized to fp32 at import",
                           "constant B / scales / zero_points, bits 2/4/8; refused: g_idx, weight_prepacked. The fp32 "
                           "weight is 32/bits times the packed one (issue #17 item 4)"),
@@ -615,3 +626,59 @@ def convert_rotary_embedding(cv: Converter, node):
     if x.type.rank == 3:
         y = _reshape(cv, cv.emit1("graph.transpose", [y], {"perm": [0, 2, 1, 3]}), [b, s, nh * hd])[0]
     return [y]
+
+
+# -- grouped-query attention ------------------------------------------------------------------------------
+@_contrib(MS, "GroupQueryAttention")
+def convert_group_query_attention(cv: Converter, node):
+    attrs = contrib_attributes(cv, node)
+    heads, kv_heads = _positive(cv, attrs, "num_heads"), _positive(cv, attrs, "kv_num_heads")
+    if heads % kv_heads:
+        raise cv.error(InvalidModelError, f"attribute 'num_heads'={heads} is not a multiple of "
+                       f"'kv_num_heads'={kv_heads}")
+    _refuse_nonzero(cv, attrs, "do_rotary", "softcap", "smooth_softmax", "qk_output", "kv_cache_bit_width",
+                    "q_norm_epsilon", "k_norm_epsilon", "qk_norm_epsilon", "sliding_window_cache",
+                    why="not implemented")
+    if attrs["local_window_size"] != -1:
+        raise cv.error(UnsupportedError, f"attribute local_window_size={attrs['local_window_size']} is not "
+                       "supported (sliding-window attention)")
+    if not attrs["causal"]:
+        raise cv.error(UnsupportedError, "attribute causal=0 is not supported")
+    for a in ("k_quant_type", "v_quant_type"):
+        if attrs[a] != "NONE":
+            raise cv.error(UnsupportedError, f"attribute {a}={attrs[a]!r} is not supported (quantized KV cache)")
+    _refuse_inputs(cv, node, {3: "past_key", 4: "past_value", 7: "cos_cache", 8: "sin_cache", 9: "position_ids",
+                              11: "head_sink", 12: "k_scale", 13: "v_scale", 14: "q_norm_weight",
+                              15: "k_norm_weight", 16: "query_seqlens"}, "only the prompt without a KV cache")
+    _refuse_outputs(cv, node, {3: "output_qk"}, "debug output")
+    q = _float(cv, cv.input(node, 0), "query")
+    k, v = cv.input(node, 1, optional=True), cv.input(node, 2, optional=True)
+    if k is None or v is None or any(t.type.rank != 3 for t in (q, k, v)):
+        raise cv.error(UnsupportedError, "only separate 3-D query, key and value are supported (not packed QKV)")
+    b, s, dq = q.type.shape
+    if dq % heads or k.type.shape != (b, s, dq // heads * kv_heads) or v.type.shape != k.type.shape:
+        raise cv.error(ShapeError, f"query {list(q.type.shape)}, key {list(k.type.shape)}, value "
+                       f"{list(v.type.shape)} do not fit num_heads={heads}, kv_num_heads={kv_heads}")
+    hd = dq // heads
+    total = cv.const_input(node, 6, "total_sequence_length")
+    if total.size != 1 or int(total.reshape(())) != s:
+        raise cv.error(UnsupportedError, f"total_sequence_length {total.reshape(-1).tolist()} is not the "
+                       f"sequence length {s}: only the prompt (no past) is supported")
+    seqlens = cv.input(node, 5)
+    if seqlens.type.shape != (b,) or not seqlens.type.dtype.is_int:
+        raise cv.error(ShapeError, f"seqlens_k must be integers of shape [{b}], got {seqlens.type}")
+    present = [cv.emit1("graph.transpose", _reshape(cv, t, [b, s, kv_heads, hd]), {"perm": [0, 2, 1, 3]})
+               for t in (k, v)]
+    group = heads // kv_heads
+    if group > 1:       # each K/V head serves `group` query heads in a row
+        k, v = (_reshape(cv, cv.emit1("graph.expand", _reshape(cv, t, [b, s, kv_heads, 1, hd]),
+                                      {"shape": [b, s, kv_heads, group, hd]}), [b, s, dq])[0] for t in (k, v))
+    # Key j is visible to query i when j <= i and j <= seqlens_k[b] (the batch row's last token).
+    dt = q.type.dtype
+    ar = cv.constant(np.arange(s, dtype=seqlens.type.dtype.numpy).reshape(1, s))
+    last = _reshape(cv, seqlens, [b, 1])[0]
+    valid = _reshape(cv, cv.emit1("graph.less_equal", [ar, last]), [b, 1, 1, s])[0]
+    valid = cv.emit1("graph.and", [valid, cv.constant(np.tril(np.ones((s, s), dtype=bool)).reshape(1, 1, s, s))])
+    bias = cv.emit1("graph.where", [valid, _scalar(cv, 0.0, dt), _scalar(cv, np.finfo(dt.numpy).min, dt)])
+    out = _attention(cv, q, k, v, heads, f32(attrs["scale"]), bias, cv.input(node, 10, optional=True))
+    return out + present

@@ -110,4 +110,4 @@ def test_compiles_and_matches_onnxruntime(package, tmp_path, capsys):
     # (issue #17 item 4 keeps them int8); printed (pytest -s), not asserted.
     with capsys.disabled():
         print(f"\n{package}: source file {path.stat().st_size} bytes, library weights "
-                               f"{result.weights_bytes} bytes, .so {Path(result.library).stat().st_size} bytes")
+              f"{result.weights_bytes} bytes, .so {Path(result.library).stat().st_size} bytes")
