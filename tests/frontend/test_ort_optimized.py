@@ -1,4 +1,5 @@
-"""Zoo models after onnxruntime's transformer optimizer: lpfc imports the contrib ops it writes.
+"""Zoo models after onnxruntime's transformer optimizer (and its 4-bit weight quantizer): lpfc imports
+the contrib ops they write.
 
 ``onnxruntime.transformers.optimizer.optimize_model`` rewrites an export into
 com.microsoft ops (Attention, SkipLayerNormalization, BiasGelu, ...).  For each
@@ -44,6 +45,8 @@ CONFIGS = {
     "gpt2": ("tiny-gpt2", "ts14-eager", "gpt2", 4, 64, {}, {"FastGelu", "SkipLayerNormalization"}),
     "llama": ("tiny-llama", "ts14", "gpt2", 4, 64, {},
               {"SimplifiedLayerNormalization", "SkipSimplifiedLayerNormalization"}),
+    # Not the optimizer: onnxruntime's 4-bit weight-only quantizer (MatMulNBitsQuantizer, block 32).
+    "bert-4bit": ("tiny-bert", "ts14", "nbits", 0, 0, {"block_size": 32}, {"MatMulNBits"}),
     "distilbert": ("distilbert", "ts14", "bert", 12, 768, {"attention_mask_format": 2},
                    {"EmbedLayerNormalization", "SkipLayerNormalization", "BiasGelu"}),
 }
@@ -79,13 +82,20 @@ def optimized(config: str) -> Path:
             return out
     except (OSError, ValueError):
         pass
-    from onnxruntime.transformers.fusion_options import FusionOptions
-    from onnxruntime.transformers.optimizer import optimize_model
-    fo = FusionOptions(model_type)
-    for k, v in options.items():
-        setattr(fo, k, v)
-    opt = optimize_model(str(src), model_type=model_type, num_heads=heads, hidden_size=hidden, opt_level=0,
-                         optimization_options=fo)
+    if model_type == "nbits":
+        import onnx
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+        opt = MatMulNBitsQuantizer(onnx.load(str(src)), block_size=options["block_size"], is_symmetric=False)
+        opt.process()
+        opt = opt.model
+    else:
+        from onnxruntime.transformers.fusion_options import FusionOptions
+        from onnxruntime.transformers.optimizer import optimize_model
+        fo = FusionOptions(model_type)
+        for k, v in options.items():
+            setattr(fo, k, v)
+        opt = optimize_model(str(src), model_type=model_type, num_heads=heads, hidden_size=hidden, opt_level=0,
+                             optimization_options=fo)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.onnx")
     opt.save_model_to_file(str(tmp))
