@@ -37,6 +37,8 @@ NOTES = {
     "LayerNormalization": "stash_type 1 only; also onnxruntime's version below opset 17",
     "Cast": "no bfloat16, float8, float4, 2-/4-bit or string types",
     "CastLike": "as Cast",
+    "DequantizeLinear": "int8/uint8/int16/uint16/int32; per tensor, axis, block; a constant weight folds to fp32",
+    "QuantizeLinear": "to int8/uint8/int16/uint16/int32; per tensor, axis, block",
 }
 
 
