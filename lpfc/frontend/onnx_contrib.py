@@ -27,7 +27,7 @@ from onnx import AttributeProto as A
 from ..errors import InvalidModelError, ShapeError, UnsupportedError
 from ..ir.types import DType
 from .onnx import Converter
-from .onnx_ops import _reshape, _scalar, attributes, convert_layer_norm, f32
+from .onnx_ops import _computed, _reshape, _scalar, attributes, convert_layer_norm, f32
 from .onnx_versions import op_version
 
 MS = "com.microsoft"
@@ -393,6 +393,7 @@ def _mask_bias(cv: Converter, mask, batch: int, q_len: int, kv_len: int, fill: f
     if causal:
         # Query i sees keys up to i + (T - S).  onnxruntime gives a future key the lowest float, not
         # the fill: in a row whose visible keys are all padded, the padded ones still win.
+        _computed(cv, [q_len, kv_len], 4, "causal mask")      # before it is allocated (untrusted shapes)
         tri = np.tril(np.ones((q_len, kv_len), dtype=bool), k=kv_len - q_len).reshape(1, 1, q_len, kv_len)
         lowest = np.finfo(dt.numpy).min
         if bias is None:
@@ -537,6 +538,7 @@ def convert_matmul_nbits(cv: Converter, node):
                        f"{list(q.shape)}")
     if scales.size != n * blocks:
         raise cv.error(ShapeError, f"scales has {scales.size} values, expected N x blocks = {n * blocks}")
+    _computed(cv, [n, blocks * block], 4, "MatMulNBits dequantized weight")   # before it is allocated
     vals = _unpack(q.reshape(n, blocks, blob), bits, block).astype(np.float32)        # [N, blocks, block]
     zp = cv.const_input(node, 3, "zero_points", optional=True)
     if zp is None:
@@ -678,6 +680,7 @@ def convert_group_query_attention(cv: Converter, node):
     ar = cv.constant(np.arange(s, dtype=seqlens.type.dtype.numpy).reshape(1, s))
     last = _reshape(cv, seqlens, [b, 1])[0]
     valid = _reshape(cv, cv.emit1("graph.less_equal", [ar, last]), [b, 1, 1, s])[0]
+    _computed(cv, [s, s], 1, "causal mask")
     valid = cv.emit1("graph.and", [valid, cv.constant(np.tril(np.ones((s, s), dtype=bool)).reshape(1, 1, s, s))])
     bias = cv.emit1("graph.where", [valid, _scalar(cv, 0.0, dt), _scalar(cv, np.finfo(dt.numpy).min, dt)])
     out = _attention(cv, q, k, v, heads, f32(attrs["scale"]), bias, cv.input(node, 10, optional=True))

@@ -319,3 +319,15 @@ def test_group_query_attention_refuses_a_kv_cache():
     with pytest.raises(UnsupportedError, match="past_key") as e:
         lpfc.import_onnx(model(node, feeds, {"total": np.array(S + 3, np.int32)}))
     assert "node 'gqa'" in str(e.value)
+
+
+def test_a_huge_dequantized_weight_is_refused_before_it_is_allocated(monkeypatch):
+    """The fp32 weight is 8x a 4-bit one: it is bounded like every constant the importer computes."""
+    from lpfc.errors import LimitError
+    monkeypatch.setattr("lpfc.frontend.limits.MAX_COMPUTED_BYTES", 1024)      # the 64 x 12 weight is 3 KiB
+    node = helper.make_node("MatMulNBits", ["a", "B", "s"], ["y"], domain=MS, name="mmq", K=64, N=12, bits=4,
+                            block_size=16)
+    m = model(node, {"a": arr(1, 64)}, {"B": np.zeros((12, 4, 8), np.uint8), "s": arr(48)})
+    with pytest.raises(LimitError, match="MatMulNBits dequantized weight") as e:
+        lpfc.import_onnx(m)
+    assert "node 'mmq'" in str(e.value)
