@@ -89,15 +89,20 @@ class Converter:
         self.function = f
         for i, a in zip(inputs, f.args):
             self.values[i.name] = a
+        from .onnx_contrib import contrib_converter
         from .onnx_ops import CONVERTERS
         consumed = {i for n in g.node for i in n.input} | {o.name for o in g.output}
         for node in g.node:
             self.node = node
             self._check_node(node)
-            conv = CONVERTERS.get(node.op_type)
+            conv = contrib_converter(self, node)    # onnxruntime's ops: com.microsoft, default-domain extensions
+            if conv is None and node.domain in ("", "ai.onnx"):
+                conv = CONVERTERS.get(node.op_type)
+                if conv is not None:
+                    self._check_op_version(node)
             if conv is None:
-                raise self.error(UnsupportedError, "unsupported ONNX op", hint=_unsupported_hint(node.op_type))
-            self._check_op_version(node)
+                raise self.error(UnsupportedError, "unsupported ONNX op" if node.domain in ("", "ai.onnx") else
+                                 f"unsupported op of domain {node.domain!r}", hint=_unsupported_hint(node.op_type))
             try:
                 outs = conv(self, node)
             except LpfcError:
@@ -165,9 +170,10 @@ class Converter:
         return TensorType(shape, dtype)
 
     def _check_node(self, node: onnx.NodeProto) -> None:
-        if node.domain not in ("", "ai.onnx"):
+        from .onnx_contrib import CONTRIB_DOMAINS
+        if node.domain not in ("", "ai.onnx") + CONTRIB_DOMAINS:
             raise self.error(UnsupportedError, f"op from domain {node.domain!r} is not supported",
-                             hint="lpfc supports the default ONNX domain only")
+                             hint="lpfc supports the default ONNX domain and onnxruntime's com.microsoft ops")
         for a in node.attribute:
             if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
                 raise self.error(UnsupportedError, "ops with subgraphs (control flow) are not supported")
