@@ -1,7 +1,9 @@
 """Architecture dict -> graph IR of a BERT-style encoder, without torch or ONNX.
 
 ``{"layers", "hidden", "heads", "ffn", "seq", "batch", "vocab"}`` (``heads`` and ``ffn`` may be lists,
-one entry per layer) becomes the graph that a ``transformers`` ``BertModel`` export of that shape
+one entry per layer; an optional ``head_dim`` fixes the width of one head, so that a layer's attention is
+``heads × head_dim`` wide instead of ``hidden`` — what a model whose heads were pruned looks like, as
+``BertModel.prune_heads`` and the NAS's weight-inherited sub-networks leave it) becomes the graph that a ``transformers`` ``BertModel`` export of that shape
 canonicalizes to (TorchScript export, SDPA attention, outputs ``last_hidden_state`` and
 ``pooler_output``): the same ops in the same order, so the default pipeline fuses it into the same
 kernels. ``tests/cost/test_arch.py`` proves it against real exports.
@@ -24,8 +26,8 @@ from ..ir.builder import create_op
 from ..ir.core import Function, Location, Module
 from ..ir.types import DType, TensorType
 
-KEYS = ("layers", "hidden", "heads", "ffn", "seq", "batch", "vocab")
-DEFAULTS = {"batch": 1, "vocab": 30522}
+KEYS = ("layers", "hidden", "heads", "ffn", "seq", "batch", "vocab", "head_dim")
+DEFAULTS = {"batch": 1, "vocab": 30522, "head_dim": None}   # head_dim None: hidden // heads
 TYPE_VOCAB = 2            # BertConfig.type_vocab_size
 LN_EPS = 1e-12            # BertConfig.layer_norm_eps
 INLINE_LIMIT = 16         # as the ONNX importer: larger non-splat constants are resources
@@ -54,6 +56,8 @@ def normalize(arch: Mapping) -> dict:
 
     for k in ("layers", "hidden", "seq", "batch", "vocab"):
         out[k] = positive(k, out[k])
+    if out["head_dim"] is not None:
+        out["head_dim"] = positive("head_dim", out["head_dim"])
     n = out["layers"]
     for k in ("heads", "ffn"):
         v = out[k]
@@ -65,10 +69,18 @@ def normalize(arch: Mapping) -> dict:
         else:
             out[k] = [positive(k, v)] * n
     for i, h in enumerate(out["heads"]):
-        if out["hidden"] % h:
+        if out["head_dim"] is None and out["hidden"] % h:
             where = f"[{i}]" if len(set(out["heads"])) > 1 else ""
-            raise ArchitectureError(f"'hidden' ({out['hidden']}) is not divisible by 'heads'{where} ({h})")
+            raise ArchitectureError(f"'hidden' ({out['hidden']}) is not divisible by 'heads'{where} ({h})",
+                                    hint="or give 'head_dim', the width of one head")
     return out
+
+
+def attention_width(a: Mapping, layer: int) -> tuple:
+    """(heads, head width, attention width) of layer ``layer`` of a normalized architecture."""
+    nh = a["heads"][layer]
+    hd = a["head_dim"] or a["hidden"] // nh
+    return nh, hd, nh * hd
 
 
 _PATTERN = ((np.arange(4099, dtype=np.int64) * 7919 % 2003).astype(np.float32) - 1001.0) * np.float32(0.02 / 1001.0)
@@ -163,8 +175,8 @@ def build_encoder(arch: Mapping, weights: Optional[Mapping] = None, pooler: bool
     mask_add = None
 
     for i in range(a["layers"]):
-        nh, F = a["heads"][i], a["ffn"][i]
-        hd = H // nh
+        F = a["ffn"][i]
+        nh, hd, A = attention_width(a, i)
         pre, path = f"encoder.layer.{i}", f"/encoder/layer.{i}"
         sa = f"{pre}.attention.self"
 
@@ -176,12 +188,12 @@ def build_encoder(arch: Mapping, weights: Optional[Mapping] = None, pooler: bool
             return b.op("graph.add", [y, bias], None, loc(f"{lpath}/Add", "Add"))
 
         ap = f"{path}/attention/self"
-        q = proj("q", x, H, H, f"{sa}.query", f"{ap}/query")
+        q = proj("q", x, A, H, f"{sa}.query", f"{ap}/query")
         q = b.op("graph.reshape", [q], {"shape": [B, S, nh, hd]}, loc(f"{ap}/Reshape", "Reshape"))
         q = b.op("graph.transpose", [q], {"perm": [0, 2, 1, 3]}, loc(f"{ap}/Transpose", "Transpose"))
-        k = proj("k", x, H, H, f"{sa}.key", f"{ap}/key")
+        k = proj("k", x, A, H, f"{sa}.key", f"{ap}/key")
         k = b.op("graph.reshape", [k], {"shape": [B, S, nh, hd]}, loc(f"{ap}/Reshape_1", "Reshape"))
-        v = proj("v", x, H, H, f"{sa}.value", f"{ap}/value")
+        v = proj("v", x, A, H, f"{sa}.value", f"{ap}/value")
         v = b.op("graph.reshape", [v], {"shape": [B, S, nh, hd]}, loc(f"{ap}/Reshape_2", "Reshape"))
         v = b.op("graph.transpose", [v], {"perm": [0, 2, 1, 3]}, loc(f"{ap}/Transpose_1", "Transpose"))
         k = b.op("graph.transpose", [k], {"perm": [0, 2, 3, 1]}, loc(f"{ap}/Transpose_2", "Transpose"))
@@ -196,8 +208,8 @@ def build_encoder(arch: Mapping, weights: Optional[Mapping] = None, pooler: bool
         s = b.op("graph.softmax", [s], {"axis": 3, "nan_to_zero": True}, loc(f"{ap}/Softmax", "Softmax"))
         c = b.op("graph.matmul", [s, v], None, loc(f"{ap}/MatMul_1", "MatMul"))
         c = b.op("graph.transpose", [c], {"perm": [0, 2, 1, 3]}, loc(f"{ap}/Transpose_3", "Transpose"))
-        c = b.op("graph.reshape", [c], {"shape": [B, S, H]}, loc(f"{ap}/Reshape_4", "Reshape"))
-        o = proj("o", c, H, H, f"{pre}.attention.output.dense", f"{path}/attention/output/dense")
+        c = b.op("graph.reshape", [c], {"shape": [B, S, A]}, loc(f"{ap}/Reshape_4", "Reshape"))
+        o = proj("o", c, H, A, f"{pre}.attention.output.dense", f"{path}/attention/output/dense")
         o = b.op("graph.add", [o, x], None, loc(f"{path}/attention/output/Add", "Add"))
         x = _layer_norm(b, W, o, f"{pre}.attention.output.LayerNorm", f"{path}/attention/output/LayerNorm")
         f = proj("i", x, F, H, f"{pre}.intermediate.dense", f"{path}/intermediate/dense")
@@ -226,4 +238,4 @@ def _layer_norm(b: _Builder, W: _Weights, x, prefix: str, path: str):
     return b.op("graph.layer_norm", [x, w, bias], {"axis": 2, "epsilon": LN_EPS}, Location(f"{path}/Add_1", "Add"))
 
 
-__all__ = ["KEYS", "build_encoder", "normalize"]
+__all__ = ["KEYS", "attention_width", "build_encoder", "normalize"]

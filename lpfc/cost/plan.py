@@ -177,11 +177,12 @@ def plan_arch(arch: Mapping, target: str = "host") -> list:
     H, S, B, V = a["hidden"], a["seq"], a["batch"], a["vocab"]
     if a["layers"] == 1:
         return list(_planned(target, a)["all"])
-    ends = _planned(target, {"layers": 2, "hidden": H, "heads": 1, "ffn": 16, "seq": S, "batch": B, "vocab": V})
+    ends = _planned(target, {"layers": 2, "hidden": H, "heads": 1, "ffn": 16, "seq": S, "batch": B, "vocab": V,
+                             "head_dim": a["head_dim"] and H})
     out = [replace(k, part="embeddings") for k in ends.get("embeddings", [])]
     for i in range(a["layers"]):
         mid = _planned(target, {"layers": 2, "hidden": H, "heads": a["heads"][i], "ffn": a["ffn"][i], "seq": S,
-                                "batch": B, "vocab": 2})
+                                "batch": B, "vocab": 2, "head_dim": a["head_dim"]})
         out += [replace(k, part=f"layer {i}") for k in mid.get("layer 1", [])]
     return out + [replace(k, part="pooler") for k in ends.get("pooler", [])]
 

@@ -19,9 +19,36 @@ def cache_dir() -> Path:
     return d
 
 
-def export_bert(arch: dict):
-    """(onnx path, state dict of numpy arrays) for a uniform ``arch``; skips without torch/transformers."""
+def _prune_heads(torch, model, prune: dict):
+    """Drop heads as the removed ``BertModel.prune_heads`` did (transformers 5 has no such method):
+    narrower query/key/value rows and attention-output columns; the attention infers its head count."""
+    def keep(linear, idx, dim):
+        w = linear.weight.index_select(dim, idx)
+        b = linear.bias if dim == 1 else linear.bias.index_select(0, idx)
+        new = torch.nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            new.weight.copy_(w)
+            new.bias.copy_(b)
+        return new
+
+    for layer, heads in prune.items():
+        att = model.encoder.layer[int(layer)].attention
+        hd = att.self.attention_head_size
+        n = att.self.query.out_features // hd
+        rows = torch.tensor([h * hd + j for h in range(n) if h not in heads for j in range(hd)])
+        for name in ("query", "key", "value"):
+            setattr(att.self, name, keep(getattr(att.self, name), rows, 0))
+        att.output.dense = keep(att.output.dense, rows, 1)
+
+
+def export_bert(arch: dict, prune: dict = None):
+    """(onnx path, state dict of numpy arrays) for a uniform ``arch``; skips without torch/transformers.
+
+    ``prune`` ({layer: [head, ...]}) removes those heads with ``BertModel.prune_heads`` after the weights
+    are drawn, leaving layers whose attention is narrower than ``hidden``."""
     key = "bert-" + "-".join(f"{k}{arch[k]}" for k in sorted(arch))
+    if prune:
+        key += "-pruned" + "".join(f"-{layer}h" + ".".join(map(str, hs)) for layer, hs in sorted(prune.items()))
     onnx_path, npz = cache_dir() / f"{key}.onnx", cache_dir() / f"{key}.npz"
     if onnx_path.exists() and npz.exists():
         return onnx_path, dict(np.load(npz))
@@ -35,6 +62,8 @@ def export_bert(arch: dict):
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0, 0.2)
+    if prune:
+        _prune_heads(torch, model, prune)
 
     class Wrap(torch.nn.Module):
         def __init__(self):

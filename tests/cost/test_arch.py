@@ -40,6 +40,23 @@ def test_same_kernels_and_outputs_as_a_bertmodel_export(arch):
         np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-4, err_msg=name)
 
 
+def test_head_dim_describes_a_model_with_pruned_heads():
+    """A model whose heads were pruned (BertModel.prune_heads: attention narrower than hidden) is the
+    architecture with per-layer heads and the original head_dim: same kernels, same outputs."""
+    path, state = export_bert(BASE, prune={0: [1], 1: [0, 2]})
+    arch = dict(BASE, heads=[3, 2], head_dim=BASE["hidden"] // BASE["heads"])
+    exported, built = lpfc.import_onnx(str(path)), build_encoder(arch, weights=state)
+    assert kernel_list(built) == kernel_list(exported)
+    shape = (1, BASE["seq"])
+    feeds = {"input_ids": np.arange(BASE["seq"]).reshape(shape) % BASE["vocab"],
+             "attention_mask": np.ones(shape, np.int64), "token_type_ids": np.zeros(shape, np.int64)}
+    want, got = lpfc.interpret(exported, feeds), lpfc.interpret(built, feeds)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-4, err_msg=name)
+    # without head_dim the same heads would be hidden // heads wide: another model
+    assert kernel_list(build_encoder(dict(BASE, heads=[4, 2]))) != kernel_list(built)
+
+
 def test_per_layer_lists_give_per_layer_shapes():
     arch = dict(BASE, layers=2, heads=[2, 8], ffn=[40, 72])
     ks = kernel_list(build_encoder(arch))
@@ -56,6 +73,7 @@ def test_defaults_and_scalars_become_lists():
     (dict(BASE, colour=3), "'colour'"),
     (dict(BASE, heads=5), "'heads'"),
     (dict(BASE, heads=[4, 3]), "'heads'[1]"),
+    (dict(BASE, head_dim=0), "'head_dim'"),
     (dict(BASE, hidden=-32), "'hidden'"),
     (dict(BASE, seq=0), "'seq'"),
     (dict(BASE, ffn=[64]), "'ffn'"),
