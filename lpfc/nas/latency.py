@@ -26,26 +26,13 @@ def arch_flops(arch: Mapping) -> int:
     ffn = arch["ffn"] if isinstance(arch["ffn"], (list, tuple)) else [arch["ffn"]] * n
     total = 0
     for nh, F in zip(heads, ffn):
-        A = nh * arch.get("head_dim", H // nh)            # attention width
+        A = nh * (arch.get("head_dim") or H // nh)        # attention width
         total += 2 * S * H * A * 3                        # Q, K, V projections
         total += 2 * S * S * A * 2                        # scores and context
         total += 2 * S * A * H                            # output projection
         total += 2 * S * H * F * 2                        # FFN up and down
     total += 2 * H * H                                    # pooler
     return int(total * B)
-
-
-def _oracle_arch(arch: Mapping) -> dict:
-    """The dict the oracle takes; an oracle without ``head_dim`` gets none where the default width equals it."""
-    from ..cost.arch import KEYS
-
-    a = dict(arch)
-    if "head_dim" in a and "head_dim" not in KEYS:
-        hd = a.pop("head_dim")
-        if any(a["hidden"] != nh * hd for nh in a["heads"]):
-            raise NasError("this lpfc's latency oracle has no 'head_dim' (attention width = heads x head_dim); "
-                           "search a space with head_dim None (heads dividing hidden)")
-    return a
 
 
 class LatencyModel:
@@ -69,7 +56,7 @@ class LatencyModel:
         with warnings.catch_warnings(record=True) as caught:   # the uncalibrated warning: said once, in describe()
             warnings.simplefilter("always")
             try:
-                est = estimate_latency(_oracle_arch(arch), target=self.target, threads=self.threads)
+                est = estimate_latency(dict(arch), target=self.target, threads=self.threads)
             except NasError:
                 raise
             except LpfcError as e:

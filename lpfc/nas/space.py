@@ -6,12 +6,13 @@ fixes the width of a head (attention width = heads × head_dim, as in a sub-netw
 keep MiniLM's 32 dimensions).
 
 The default is the sub-network space of MiniLM-L6-H384 (the QA app's super-network): 1–6 layers,
-hidden 128–384 in steps of 64, 1–12 heads of 32 dimensions (no more than the hidden size holds:
-heads × 32 ≤ hidden), FFN 128–1536 in steps of 128, at the QA app's sequence length 384.
+hidden 128–384 in steps of 64, 1–12 heads of 32 dimensions each (MiniLM's 12 heads, pruned by
+importance; the attention width heads × 32 need not equal hidden), FFN 128–1536 in steps of 128, at the
+QA app's sequence length 384.
 
 The controller makes its decisions in a fixed order (``decisions``): first the layer count, then the
 hidden size, then heads and FFN for each layer; ``allowed`` says which choices a decision may take
-given the ones before it (a head count must fit the chosen hidden size).
+given the ones before it (without a fixed head width, a head count must divide the chosen hidden size).
 """
 from __future__ import annotations
 
@@ -64,16 +65,14 @@ class SearchSpace:
             raise NasError(f"search space 'head_dim' must be a positive integer or None, got {self.head_dim!r}")
         bad = [h for h in self.hidden if not any(self.head_fits(h, n) for n in self.heads)]
         if bad:
-            rule = (f"heads x head_dim ({self.head_dim}) <= hidden" if self.head_dim
-                    else "heads dividing hidden")
             raise NasError(f"the search space is empty for hidden {bad[0]}: no head count in {list(self.heads)} "
-                           f"fits ({rule})")
+                           f"divides it (give a head_dim, or head counts dividing every hidden size)")
         return self
 
     def head_fits(self, hidden: int, heads: int) -> bool:
-        if self.head_dim is None:
-            return hidden % heads == 0
-        return heads * self.head_dim <= hidden
+        """With a fixed head width any head count fits (the attention is heads x head_dim wide, projected
+        from and back to hidden); without one, heads must divide hidden."""
+        return self.head_dim is not None or hidden % heads == 0
 
     # -- the controller's decisions ------------------------------------------------------------------------
     def decisions(self, layers: int) -> list:
