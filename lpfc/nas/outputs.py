@@ -22,7 +22,9 @@ from ..errors import LpfcError, NasError
 TIMED_RUNS = 20
 
 
-def write_outputs(res, *, export: bool = True, progress=lambda s: None) -> None:
+def write_outputs(res, *, export: bool = True, progress=lambda s: None, executor=None) -> None:
+    """best.json, pareto.png, then (``export``) best.onnx -- exported in a worker of ``executor`` when given,
+    where the evaluator's base model is already loaded -- and libbest.so, compiled and timed here."""
     out: Path = res.out
     _write_best(res)
     res.files["best.json"] = out / "best.json"
@@ -36,9 +38,13 @@ def write_outputs(res, *, export: bool = True, progress=lambda s: None) -> None:
     if export:
         t0 = time.perf_counter()
         progress(f"exporting the best architecture to {out / 'best.onnx'}")
+        args = (res.best.arch, res.settings["evaluator_spec"], res.settings["evaluator_opts"])
         try:
-            onnx_path = export_onnx(res.best.arch, res.settings["evaluator"], res.settings["evaluator_opts"],
-                                    out / "best.onnx")
+            data = executor.submit(export_onnx_bytes, *args).result() if executor else export_onnx_bytes(*args)
+            onnx_path = out / "best.onnx"
+            tmp = onnx_path.with_name(onnx_path.name + ".tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, onnx_path)
         except ImportError as e:
             res.export_note = f"best.onnx and libbest.so skipped: {e}"
             progress(res.export_note)
@@ -46,9 +52,12 @@ def write_outputs(res, *, export: bool = True, progress=lambda s: None) -> None:
             res.files["best.onnx"] = onnx_path
             progress(f"compiling {out / 'libbest.so'} for {res.settings['target']} "
                      f"(export {time.perf_counter() - t0:.1f} s)")
+            t1 = time.perf_counter()
             lib = compile_best(onnx_path, out / "libbest.so", res.settings["target"])
             res.files["libbest.so"] = lib
             if res.settings["target"] == "host":
+                progress(f"timing libbest.so ({TIMED_RUNS} runs, {res.settings['threads']} thread(s); "
+                         f"compile {time.perf_counter() - t1:.1f} s)")
                 res.measured_ms = measure(lib, res.settings["threads"])
             else:
                 res.export_note = (f"libbest.so is built for {res.settings['target']}: not measured here "
@@ -121,6 +130,14 @@ def export_model(arch: dict, evaluator: str, opts: dict):
     return minilm_subnetwork(dict(arch))
 
 
+def export_onnx_bytes(arch: dict, evaluator: str, opts: dict) -> bytes:
+    """best.onnx's bytes (run in a worker: the bytes travel back, so a remote Dask worker works too)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        return export_onnx(arch, evaluator, opts, Path(d) / "best.onnx").read_bytes()
+
+
 def export_onnx(arch: dict, evaluator: str, opts: dict, dest: Path) -> Path:
     import torch
 
@@ -184,4 +201,4 @@ def measure(lib: Path, threads: int, runs: int = TIMED_RUNS) -> float:
     return float(np.median(times))
 
 
-__all__ = ["compile_best", "draw_pareto", "export_onnx", "measure", "write_outputs"]
+__all__ = ["compile_best", "draw_pareto", "export_onnx", "export_onnx_bytes", "measure", "write_outputs"]

@@ -284,8 +284,8 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
         return (f"best acc {b.accuracy:.4f} @ {b.latency_ms:.2f} ms (trial {b.trial}"
                 + ("" if ok else ", over target") + ")")
 
-    if len(history) < trials:
-        with make_executor(workers, dask, executor) as (ex, where):
+    with make_executor(workers, dask, executor) as (ex, where):
+        if len(history) < trials:
             _say(progress, f"evaluator {evaluator} ({spec}) on {where}; {trials - len(history)} trial(s) to go")
             t_loop, n_loop = time.perf_counter(), 0
             while len(history) < trials:
@@ -338,16 +338,16 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
                 _say(progress, f"{len(history)}/{trials} done, {best_line()}; {_fmt_s(el)} elapsed, "
                                f"ETA {_fmt_s(eta)}")
 
-    best, ok = choose_best(history, reward.target_ms)
-    res = NasResult(history, best, ok, settings, out_dir)
-    if best is not None:
-        res.oracle_ms = lat.oracle(best.arch) if lat.kind != "oracle" else best.latency_ms
-        if not ok:
-            _say(progress, f"warning: no trial met the {reward.target_ms:g} ms target; best.json holds the "
-                           f"highest-reward trial")
-    if out_dir is not None and best is not None:
-        from .outputs import write_outputs
-        write_outputs(res, export=export, progress=lambda s: _say(progress, s))
+        best, ok = choose_best(history, reward.target_ms)
+        res = NasResult(history, best, ok, settings, out_dir)
+        if best is not None:
+            res.oracle_ms = lat.oracle(best.arch) if lat.kind != "oracle" else best.latency_ms
+            if not ok:
+                _say(progress, f"warning: no trial met the {reward.target_ms:g} ms target; best.json holds the "
+                               f"highest-reward trial")
+        if out_dir is not None and best is not None:
+            from .outputs import write_outputs
+            write_outputs(res, export=export, progress=lambda s: _say(progress, s), executor=ex)
     res.seconds = time.perf_counter() - t_start
     return res
 
