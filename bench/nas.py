@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     space = SearchSpace(layers=parse_choices(args.layers, "--layers"), hidden=parse_choices(args.hidden, "--hidden"),
                         seq=args.seq)
-    full = space.largest()
+    full = SearchSpace(seq=args.seq).largest()      # MiniLM-L6-H384 itself, whatever --layers/--hidden restrict
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
