@@ -25,7 +25,7 @@ def register(sub) -> None:
     sp.add_argument("--dask", metavar="ADDRESS", help="evaluate on a Dask cluster: a scheduler address, or 'local' "
                     "for a LocalCluster of --workers workers")
     sp.add_argument("--workers", type=int, default=1, help="candidates evaluated at once (default 1)")
-    sp.add_argument("--dry-run", action="store_true", help=f"a smoke run: at most 4 trials, the evaluator's "
+    sp.add_argument("--dry-run", action="store_true", help="a smoke run: at most 4 trials, the evaluator's "
                     "smallest setting, every output written")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--latency-model", choices=("oracle", "flops"), default="oracle",

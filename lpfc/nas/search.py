@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Optional
+from typing import Mapping, Optional
 
 from ..errors import NasError
 from .latency import LatencyModel
@@ -205,7 +205,10 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
                 "seed": seed, "latency_model": latency_model, "hard_constraint": hard_constraint,
                 "reward_weight": reward_weight, "workers": workers, "phase1_fraction": phase1_fraction,
                 "controller_lr": controller_lr, "entropy_weight": entropy_weight, "dask": dask, "dry_run": dry_run}
-    json.loads(json.dumps(settings))         # the evaluator options must be JSON (they go to search.json)
+    try:
+        json.dumps(settings)                 # the evaluator options go to search.json
+    except (TypeError, ValueError) as e:
+        raise NasError(f"the evaluator options must be JSON values (numbers, strings, lists, dicts): {e}") from None
 
     out_dir = Path(out) if out is not None else None
     done: list = []

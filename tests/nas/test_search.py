@@ -102,6 +102,7 @@ def test_target_below_the_fastest_architecture_is_refused_before_any_evaluation(
     (dict(latency_model="params"), "unknown latency model"),
     (dict(target="nowhere"), "unknown target"),
     (dict(phase1_fraction=2), "phase1_fraction"),
+    (dict(evaluator_opts={"x": object()}), "must be JSON values"),
 ])
 def test_bad_requests_are_one_clear_error(tiny_space, kw, match):
     with pytest.raises(NasError, match=match):
