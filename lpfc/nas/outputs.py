@@ -72,6 +72,8 @@ def _write_best(res) -> None:
          "latency_target_ms": res.settings["latency_ms"], "target": res.settings["target"],
          "threads": res.settings["threads"], "oracle_ms": res.oracle_ms, "measured_ms": res.measured_ms,
          "measured_runs": TIMED_RUNS if res.measured_ms is not None else None,
+         "measured_meets_target": (None if res.measured_ms is None
+                                   else res.measured_ms <= res.settings["latency_ms"]),   # meets_target: predicted
          "evaluator": res.settings["evaluator"], "trials": len(res.trials),
          "pareto": [{"trial": t.trial, "accuracy": t.accuracy, "latency_ms": t.latency_ms}
                     for t in res.pareto()]}
