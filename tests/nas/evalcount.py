@@ -13,3 +13,10 @@ def evaluate(arch, *, log=None, **opts):
 
 def failing(arch, **opts):
     raise RuntimeError("this evaluator always fails")
+
+
+def pid(arch, **opts):
+    """The worker's process id as the score (to see where candidates ran)."""
+    import os
+
+    return float(os.getpid())

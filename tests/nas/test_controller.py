@@ -9,7 +9,7 @@ from lpfc.nas.controller import Controller  # noqa: E402
 SPACE = SearchSpace()
 
 
-def draws(seed, n=8, reward=None):
+def draws(seed, n=6, reward=None):
     c = Controller(SPACE, seed=seed)
     out = []
     for _ in range(n):

@@ -142,3 +142,12 @@ def test_hard_constraint_is_recorded(tiny_space):
     for t in res.trials:
         expect = t.accuracy if t.latency_ms <= 2.0 else t.accuracy * 2.0 / t.latency_ms
         assert t.reward == pytest.approx(expect)
+
+
+def test_the_default_executor_is_a_process_pool(tiny_space):
+    import os
+
+    res = search(space=tiny_space, trials=2, workers=1, latency_ms=1000.0, evaluator="tests.nas.evalcount:pid",
+                 export=False, progress=False)
+    pids = {t.accuracy for t in res.trials if not t.cached}
+    assert pids and float(os.getpid()) not in pids
