@@ -363,6 +363,7 @@ class Result:
     f1: float
     exact_match: float
     teacher_f1: float
+    f1_before: Optional[float]   # the inherited sub-network before distillation (run(score_before=True))
     kd_before: float      # mean KD loss on the first two distillation batches, before and after
     kd_after: float
     losses: list
@@ -378,7 +379,7 @@ class Result:
 def run(arch, *, teacher_dir=None, steps: int = STEPS, questions: int = QUESTIONS, seed: int = 0,
         threads: Optional[int] = None, batch_size: int = BATCH, lr: float = LR, temperature: float = TEMPERATURE,
         hidden_mse: float = 0.0, importance_batches: int = IMPORTANCE_BATCHES, layers="even",
-        dry_run: bool = False, return_model: bool = False, log=None):
+        dry_run: bool = False, return_model: bool = False, score_before: bool = False, log=None):
     """Everything ``evaluate`` measures (a :class:`Result`; with ``return_model``, also the student)."""
     import torch
     from ..subnet import apply_plan, plan_subnetwork
@@ -404,6 +405,7 @@ def run(arch, *, teacher_dir=None, steps: int = STEPS, questions: int = QUESTION
     t2 = time.perf_counter()
     probe, probe_t = batches[:2], targets[:2]
     kd_before = mean_kd(student, probe, probe_t, temperature)
+    f1_before = round(score(window_logits(student, enc), examples, enc)["f1"], 4) if score_before else None
     losses = distill(student, batches[:steps], targets[:steps], steps, lr=lr, temperature=temperature,
                      hidden_mse=hidden_mse, teacher=ctx.teacher, plan=plan, log=log)
     kd_after = mean_kd(student, probe, probe_t, temperature) if steps else kd_before
@@ -413,7 +415,8 @@ def run(arch, *, teacher_dir=None, steps: int = STEPS, questions: int = QUESTION
     t4 = time.perf_counter()
     seconds = {"setup": round(t1 - t0, 2), "extract": round(t2 - t1, 2), "distill": round(t3 - t2, 2),
                "eval": round(t4 - t3, 2), "total": round(t4 - t0, 2)}
-    res = Result(round(scores["f1"], 4), round(scores["exact_match"], 4), round(teacher_f1, 4), kd_before, kd_after,
+    res = Result(round(scores["f1"], 4), round(scores["exact_match"], 4), round(teacher_f1, 4), f1_before,
+                 kd_before, kd_after,
                  losses, seconds, dict(arch), int(steps), int(questions))
     return (res, student) if return_model else res
 
