@@ -8,7 +8,7 @@ paragraph is the most cosine-similar of the ``n``. The score is the fraction ans
 
 The architecture's ``seq`` is the latency's sequence length; the texts here are tokenized to at most
 ``max_len`` tokens (paragraphs) and padded only to the longest in a batch. The data: ``$LPFC_SQUAD_DIR``,
-else ``../shared/data/squad`` next to the checkout (as examples/qa/paths.py). Offline: HF_HUB_OFFLINE=1.
+else ``../shared/data/squad`` next to the checkout (``lpfc.nas.squad.squad_dir``). Offline: HF_HUB_OFFLINE=1.
 Each process keeps the base model and the tokenized subset after its first call.
 """
 from __future__ import annotations
@@ -24,18 +24,13 @@ from ...errors import NasError
 DEFAULT_N = 50
 DRY_RUN_N = 16
 DEFAULT_MAX_LEN = 64      # paragraph tokens: their first 64 (a MiniLM pass over 50 x 64 tokens: seconds on 2 cores)
-REPO = Path(__file__).resolve().parents[3]
 
 
 def squad_dir() -> Path:
-    env = os.environ.get("LPFC_SQUAD_DIR")
-    if env:
-        return Path(env)
-    for base in (REPO, Path.cwd()):
-        cand = base.parent / "shared" / "data" / "squad"
-        if cand.is_dir():
-            return cand
-    return REPO.parent / "shared" / "data" / "squad"
+    """$LPFC_SQUAD_DIR, else ../shared/data/squad next to the checkout (lpfc.nas.squad, shared with qa-distill)."""
+    from ..squad import squad_dir as where
+
+    return where()
 
 
 @lru_cache(maxsize=4)
