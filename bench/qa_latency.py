@@ -30,9 +30,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from examples.qa.build import build
-    from examples.qa.data import encode, load_squad, load_tokenizer
     from examples.qa.infer import Answerer, _feeds
-    from examples.qa.paths import squad_dir
+    from examples.qa.paths import load_tokenizer
+    from lpfc.nas.squad import encode, load_squad, squad_dir
 
     onnx_path, lib = build(args.model, quiet=True)
     tok = load_tokenizer()

@@ -43,3 +43,7 @@ __all__ += ["InvalidModelError", "LimitError"]
 from .cost import LatencyEstimate, estimate_latency  # noqa: E402  (the latency oracle, docs/cost.md)
 
 __all__ += ["LatencyEstimate", "estimate_latency"]
+
+from . import nas  # noqa: E402  (lpfc.nas.search: compiler-aware architecture search, docs/nas.md)
+
+__all__ += ["nas"]

@@ -368,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("bench", help="the benchmark harness (python -m bench; lpfc bench --help)", add_help=False)
     from .cost.cli import register as register_cost  # lpfc estimate, lpfc calibrate (docs/cost.md)
     register_cost(sub)
+    from .nas.cli import register as register_nas  # lpfc nas (docs/nas.md)
+    register_nas(sub)
     return p
 
 

@@ -86,3 +86,8 @@ class ArchitectureError(LpfcError):
 
 class CalibrationError(LpfcError):
     """No latency calibration for the target (says which command makes one), or an unreadable one."""
+
+
+class NasError(LpfcError):
+    """An architecture search (lpfc nas) that cannot run: an empty space, an unreachable latency target,
+    an unknown evaluator, or an output directory holding another search."""

@@ -37,6 +37,8 @@ LAYERS = [
     ("lpfc.explain", 8),
     ("lpfc.cost", 9),            # built on the library: the latency oracle compiles and runs models
     ("lpfc.testing", 9),         # test support (the zoo, the ONNX backend)
+    ("lpfc.nas", 9.5),           # architecture search: above the oracle and the compiler, below the CLI
+    ("lpfc.nas.cli", 10),        # `lpfc nas`
     ("lpfc.cli", 10),            # the command line and what only it uses
     ("lpfc.cli_signals", 10),
     ("lpfc.cost.cli", 10),       # `lpfc estimate` / `lpfc calibrate`

@@ -7,5 +7,6 @@
     python -m examples.qa serve                   # the web page on http://127.0.0.1:8014/
     python -m examples.qa curve --limit 500       # F1 against training time over the run's snapshots
 
-The app uses only lpfc's public API (``lpfc.compile``, ``lpfc.load``).
+The app uses only lpfc's public API (``lpfc.compile``, ``lpfc.load``, and ``lpfc.nas.squad``:
+SQuAD reading, the official metric, span post-processing).
 """

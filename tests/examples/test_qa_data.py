@@ -1,7 +1,7 @@
 """SQuAD windows (384 tokens, stride 128) and training labels."""
 import pytest
 
-from examples.qa.data import Example, encode, load_squad, train_features
+from lpfc.nas.squad import Example, encode, load_squad, train_features
 
 
 def test_labels_point_at_the_answer(tokenizer, squad_dir):

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from examples.qa.metric import evaluate, exact_match_score, f1_score, normalize_answer
+from lpfc.nas.squad import evaluate, exact_match_score, f1_score, normalize_answer
 
 
 @pytest.mark.parametrize("raw, norm", [
@@ -44,7 +44,7 @@ def test_evaluate_max_over_ground_truths_and_missing():
     ("Logistic Regression Baseline (Stanford University).v1.1-dev.json", 40.142, 50.982),
 ])
 def test_published_leaderboard_scores(squad_dir, name, em, f1):
-    from examples.qa.data import load_squad
+    from lpfc.nas.squad import load_squad
     path = squad_dir / "reference_predictions" / name
     if not path.exists():
         pytest.skip(f"{path} is missing")

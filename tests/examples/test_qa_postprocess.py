@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from examples.qa.postprocess import best_spans
+from lpfc.nas.squad import best_spans
 
 CTX = "Paris is the capital of France."
 # tokens: [CLS] q [SEP] Paris is the capital of France . [SEP]

@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 
 from examples.qa.infer import Answer, QAError
-from examples.qa.postprocess import Span
+from lpfc.nas.squad import Span
 
 
 class FakeAnswerer:

@@ -1,5 +1,8 @@
 """SQuAD reading and the standard sliding-window features (max length 384, doc stride 128).
 
+Where the data is: ``squad_dir()`` = ``$LPFC_SQUAD_DIR``, else ``../shared/data/squad`` next to the
+checkout (or next to the current directory). Shared by the QA app (examples/qa) and the NAS evaluators.
+
 A feature is one window of the context next to the question: ``[CLS] question [SEP] context-part [SEP]``.
 Consecutive windows overlap by ``stride`` tokens so that every answer lies wholly inside at least
 one window; the offsets map tokens back to characters of the context for the post-processing.
@@ -7,6 +10,7 @@ one window; the offsets map tokens back to characters of the context for the pos
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +19,19 @@ import numpy as np
 MAX_LEN = 384
 STRIDE = 128
 MAX_QUERY = 64  # question tokens kept (the standard recipe's max_query_length)
+REPO = Path(__file__).resolve().parents[3]
+
+
+def squad_dir() -> Path:
+    """SQuAD v1.1/v2.0 json files: $LPFC_SQUAD_DIR, else ../shared/data/squad next to the checkout."""
+    env = os.environ.get("LPFC_SQUAD_DIR")
+    if env:
+        return Path(env)
+    for base in (REPO, Path.cwd()):
+        cand = base.parent / "shared" / "data" / "squad"
+        if cand.is_dir():
+            return cand
+    return REPO.parent / "shared" / "data" / "squad"
 
 
 @dataclass
@@ -39,13 +56,6 @@ def load_squad(path: Path | str, limit: int | None = None) -> list[Example]:
                 if limit is not None and len(out) >= limit:
                     return out
     return out
-
-
-def load_tokenizer(model_dir=None):
-    from transformers import AutoTokenizer
-
-    from .paths import minilm_dir
-    return AutoTokenizer.from_pretrained(str(model_dir or minilm_dir()), local_files_only=True)
 
 
 def _truncate_question(tok, question: str) -> str:
