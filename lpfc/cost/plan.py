@@ -166,8 +166,7 @@ def _planned(target: str, arch: dict) -> dict:
 def plan_arch(arch: Mapping, target: str = "host") -> list:
     """The kernel plans of an architecture dict, put together from cached per-part plans.
 
-    With one layer the mask's kernel fuses into the attention (its only user), so a one-layer model is
-    planned whole. With more, the embeddings and mask kernels depend only on hidden/seq/batch/vocab, the
+    The embeddings and mask kernels depend only on hidden/seq/batch/vocab, the
     pooler's on hidden/seq/batch, and each layer's on its own sizes: each part comes from a two-layer
     model (layer 1's kernels; layer 0 is the same) with a tiny vocabulary where the vocabulary does not
     matter, and is cached."""
@@ -175,8 +174,6 @@ def plan_arch(arch: Mapping, target: str = "host") -> list:
 
     a = normalize(arch)
     H, S, B, V = a["hidden"], a["seq"], a["batch"], a["vocab"]
-    if a["layers"] == 1:
-        return list(_planned(target, a)["all"])
     ends = _planned(target, {"layers": 2, "hidden": H, "heads": 1, "ffn": 16, "seq": S, "batch": B, "vocab": V,
                              "head_dim": a["head_dim"] and H})
     out = [replace(k, part="embeddings") for k in ends.get("embeddings", [])]

@@ -290,14 +290,22 @@ class Grouper:
                 for use in r.uses:
                     if id(use.operation) not in inside and use.operation is not consumer:
                         single = False
-        if single:
+        if single and not self._into_anchor(consumer):
             return True
-        if role(consumer) == "elementwise":
-            out_shape = consumer.results[0].type.shape
-            for v in consumer.operands:
-                if self.group_of_value(v) is u and v.type.shape != out_shape:
-                    return False
-        return True
+        return not self._broadcast_into(u, consumer)
+
+    def _into_anchor(self, consumer: Operation) -> bool:
+        g = self.group.get(id(consumer))
+        return g is not None and g.anchored
+
+    def _broadcast_into(self, u: Group, consumer: Operation) -> bool:
+        """Does the element-wise ``consumer`` broadcast a value of ``u``?  Such a prologue would be
+        recomputed for every broadcast element, and inside an anchored block (the attention's mask, even
+        when only one layer reads it) it hides the block's pattern from its emitter."""
+        if role(consumer) != "elementwise":
+            return False
+        out_shape = consumer.results[0].type.shape
+        return any(self.group_of_value(v) is u and v.type.shape != out_shape for v in consumer.operands)
 
     def _pull_unanchored(self, g: Group, op: Operation) -> None:
         for p in self.producers(op):
@@ -369,7 +377,8 @@ class Grouper:
                 if p.anchored and not p.opaque and self.try_merge(p, g):
                     continue
             succ = self.successors(g)
-            if len(succ) == 1 and not succ[0].opaque:
+            if len(succ) == 1 and not succ[0].opaque and not (
+                    succ[0].anchored and any(self._broadcast_into(g, op) for op in succ[0].ops)):
                 self.try_merge(succ[0], g)
 
     def groups(self) -> list[Group]:

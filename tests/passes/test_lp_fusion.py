@@ -336,3 +336,24 @@ def test_zoo_default_pipeline(model, variant):
     feeds = zoo.sample_inputs(model)
     expected = zoo.reference_outputs(path, feeds)
     assert_outputs_close(f"{model}-{variant}", lpfc.interpret(module, feeds), expected, TOLERANCE)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_the_attention_mask_is_its_own_kernel_whatever_the_layer_count(layers):
+    """The mask (cast -> reshape -> where, broadcast over heads and queries) stays out of the attention
+    block even when one layer is its only reader: pulled in, it was recomputed per score and hid the
+    block's pattern from cpp-attention (a one-layer BERT ran on the generic emitter, ~60x slower)."""
+    from lpfc.codegen.kernel_source import emitter_for
+    from lpfc.codegen.targets import get_target
+    from lpfc.cost.arch import build_encoder
+    from lpfc.passes.fused_blocks import block_kind
+
+    m = build_encoder(dict(layers=layers, hidden=64, heads=2, ffn=128, seq=32, vocab=100))
+    Pipeline.parse("default").run(m)
+    ks = kernels(m.main)
+    attention = [k for k in ks if block_kind(k.regions[0].blocks[0].ops) == "attention"]
+    assert len(attention) == layers
+    for k in attention:
+        assert not {o.name for o in k.regions[0].blocks[0].ops} & {"graph.cast", "graph.where"}
+        assert emitter_for(k, get_target("host")).name == "cpp-attention"
+    assert len(ks) == 3 + 5 * layers      # embeddings, mask, 5 per layer, pooler
