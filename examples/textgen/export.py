@@ -223,7 +223,7 @@ def _export(module, args, names_in, names_out, dest: Path):
 
 def export(model, dest_dir: Path, prompt_len: int, capacity: int) -> tuple[Path, Path, Shapes]:
     """Writes ``prefill.onnx`` and ``decode.onnx`` for ``model`` (a transformers causal LM, eval mode)."""
-    model = model.eval().float()
+    model = model.eval()
     arch = adapter(model, capacity)
     sh = shapes_of(arch, model.config.vocab_size, prompt_len, capacity)
     kv_names = [f"{kind}.{i}" for i in range(sh.layers) for kind in ("key", "value")]
