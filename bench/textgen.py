@@ -10,7 +10,7 @@ Per runtime and thread count: greedy generation of ``--tokens`` tokens from a fi
 times (runtimes interleaved round by round, so other load on the machine hits all alike; one warm-up
 generation first).  prefill = the prompt's forward pass (lpfc and onnxruntime run the padded P-token
 graph, PyTorch only the real tokens); first token = prefill + choosing the token; decode tokens/s =
-decode steps / their total time (median over rounds).  GB/s = the decode graph's weight bytes x tokens/s
+decode steps / their total time (median over rounds).  GB/s = the decode graph's weight bytes (less the tables only gathered from) x tokens/s
 (the KV cache read is small at these lengths and not counted).  Bandwidth: the best of 5 numpy copies of
 a 256 MiB array (read + write bytes; one thread).  The CPU and load average are printed with the numbers.
 """
@@ -43,14 +43,22 @@ def memory_bandwidth_gbs(mib: int = 256, repeats: int = 5) -> float:
 
 
 def weight_bytes(onnx_path) -> int:
+    """Bytes of the initializers a decode step reads whole: tables only gathered from (the token
+    embedding, the position or RoPE tables) are read one row per token and are left out."""
     import onnx
     m = onnx.load(str(onnx_path), load_external_data=False)
+    gathered, used = set(), set()
+    for node in m.graph.node:
+        for k, name in enumerate(node.input):
+            (gathered if node.op_type == "Gather" and k == 0 else used).add(name)
     n = 0
     for t in m.graph.initializer:
+        if t.name in gathered and t.name not in used:
+            continue
         size = 1
         for d in t.dims:
             size *= d
-        n += size * {1: 4, 7: 8, 10: 2, 3: 1, 2: 1, 6: 4, 9: 1}.get(t.data_type, 4)
+        n += size * {1: 4, 7: 8, 10: 2, 3: 1, 2: 1, 6: 4, 9: 1, 11: 8}.get(t.data_type, 4)
     return n
 
 
