@@ -3,9 +3,9 @@
     python -m examples.textgen build [--model smollm2|gpt2-tiny]
 
 Everything lives in ``$LPFC_CACHE_DIR/textgen/<model>-<key>/`` (default ``~/.cache/lpfc``), where the
-key hashes what determines the result: the model's weights (the GGUF file's size and mtime, or the tiny
-model's config and seed), P and L, the versions of transformers, torch and lpfc's sources that shape the
-export.  A build is written to a temporary directory and renamed into place, so two processes building
+key hashes what determines the export: the model's weights (the GGUF file's size and mtime, or the tiny
+model's config and seed), P, L, the target, export.py and the versions of transformers and torch.  The
+libraries' names carry a hash of lpfc's own sources, so they are rebuilt when lpfc changes.  A build is written to a temporary directory and renamed into place, so two processes building
 at once never see half a build.
 """
 from __future__ import annotations
@@ -38,6 +38,17 @@ def cache_root() -> Path:
     return (Path(root) if root else Path.home() / ".cache" / "lpfc") / "textgen"
 
 
+def lpfc_fingerprint() -> str:
+    """A hash of lpfc's sources (Python, C runtime, templates): a library is rebuilt when lpfc changes."""
+    import importlib.util
+    root = Path(importlib.util.find_spec("lpfc").origin).resolve().parent   # without importing lpfc
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.suffix in (".py", ".c", ".h", ".hpp", ".j2", ".cpp", ".cl") and "__pycache__" not in p.parts:
+            h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def _key(name: str, prompt_len: int, capacity: int, target: str) -> str:
     here = Path(__file__).resolve().parent
     src = hashlib.sha256((here / "export.py").read_bytes()).hexdigest()
@@ -53,8 +64,9 @@ def build(name: str = "smollm2", prompt_len: int | None = None, capacity: int | 
     spec = SPECS[name]
     P, L = prompt_len or spec.prompt_len, capacity or spec.capacity
     d = cache_root() / f"{name}-P{P}-L{L}-{target}-{_key(name, P, L, target)}"
+    lib = lpfc_fingerprint() if compile_libs else "none"     # the ONNX is kept when only lpfc changed
     files = dict(prefill_onnx=d / "prefill.onnx", decode_onnx=d / "decode.onnx",
-                 prefill_lib=d / "libprefill.so", decode_lib=d / "libdecode.so")
+                 prefill_lib=d / f"libprefill-{lib}.so", decode_lib=d / f"libdecode-{lib}.so")
     meta = d / "shapes.json"
     if not meta.exists():
         d.parent.mkdir(parents=True, exist_ok=True)
