@@ -14,7 +14,8 @@ region is exactly
   operand being a block argument that is a scalar, a row of ``N`` (bias), one
   value per row, or the whole ``[M, N]`` tensor (residual) - all f32;
 * for ``gemm_layer_norm``: one ``graph.layer_norm`` over the last axis only (length
-  ``N``), scale and bias of ``N`` elements (or none), followed only by reshapes;
+  ``N``), scale and bias of ``N`` elements (or none), or one ``graph.rms_norm`` likewise (scale
+  only: Llama's RMSNorm, ``"rms"`` in the plan), followed only by reshapes;
 * yields: values of the epilogue (any number, e.g. GPT-2's residual and its LayerNorm).
 
 A bare ``graph.matmul``/``graph.gemm`` outside blocks (``--no-fusion``) is taken as a one-op
@@ -339,7 +340,7 @@ def analyse(op: Operation) -> Optional[GemmPlan]:
             continue
         if ln_value is not None:
             return None                      # only reshapes after the LayerNorm
-        if o.name == "graph.layer_norm":
+        if o.name in ("graph.layer_norm", "graph.rms_norm"):
             if kind != "gemm_layer_norm" or ln is not None:
                 return None
             x = o.operands[0]
@@ -357,7 +358,8 @@ def analyse(op: Operation) -> Optional[GemmPlan]:
             ln = {"x": epi.names[id(x)], "eps": float(o.attributes.get("epsilon", 1e-5)),
                   "scale": extra[0] if len(extra) > 0 else None, "bias": extra[1] if len(extra) > 1 else None,
                   "scale_scalar": len(extra) > 0 and math.prod(o.operands[1].type.shape) == 1 and N != 1,
-                  "bias_scalar": len(extra) > 1 and math.prod(o.operands[2].type.shape) == 1 and N != 1}
+                  "bias_scalar": len(extra) > 1 and math.prod(o.operands[2].type.shape) == 1 and N != 1,
+                  "rms": o.name == "graph.rms_norm"}
             ln_value = o.results[0]
             continue
         if not o.has_trait("elementwise") or len(o.results) != 1 or not _f32(o.results[0]):
@@ -592,9 +594,11 @@ def _ln_rows_lines(ln: dict, N: int, ns: str) -> list:
     b = f"(const float *)in[{ln['bias']}]" if ln["bias"] is not None else "(const float *)0"
     gs = "true" if ln["scale_scalar"] else "false"
     bs = "true" if ln["bias_scalar"] else "false"
+    call = (f"rms_norm(C + m * N, N, {_simd._f(ln['eps'])}, {g}, {gs});" if ln.get("rms") else
+            f"layer_norm(C + m * N, N, {_simd._f(ln['eps'])}, {g}, {gs}, {b}, {bs});")
     return ["    auto rows = [&](long m0, long mc, long, long) {",
             "        for (long m = m0; m < m0 + mc; ++m)",
-            f"            {ns}_row::layer_norm(C + m * N, N, {_simd._f(ln['eps'])}, {g}, {gs}, {b}, {bs});",
+            f"            {ns}_row::{call}",
             "    };"]
 
 

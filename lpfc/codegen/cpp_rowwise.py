@@ -6,7 +6,8 @@ Accepts ``graph.fused`` blocks of kind ``layer_norm``, ``softmax`` or ``embeddin
   row gathers ``graph.gather(table [V, N], indices, axis = 0)`` (table and indices block
   arguments, integer indices, negative ones counting from the end);
 * exactly one anchor: ``graph.layer_norm`` over the last axis only (scale/bias of ``N`` or 1
-  elements), or ``graph.softmax`` over the last axis (``nan_to_zero`` honoured);
+  elements), ``graph.rms_norm`` likewise (scale only), or ``graph.softmax`` over the last axis
+  (``nan_to_zero`` honoured);
 * after it only reshapes; yields: the anchor's result and any prologue values (GPT-2's
   embedding also yields the sum before its LayerNorm).
 
@@ -35,14 +36,15 @@ _INT = (DType.i64, DType.i32)
 
 
 def analyse(op: Operation) -> Optional[dict]:
-    view = kernel_view(op, {"graph.layer_norm": "layer_norm", "graph.softmax": "softmax"})
+    view = kernel_view(op, {"graph.layer_norm": "layer_norm", "graph.rms_norm": "layer_norm",
+                            "graph.softmax": "softmax"})
     if view is None:
         return None
     kind, ops, args, yielded = view
     if kind not in ("layer_norm", "softmax", "embedding"):
         return None
     arg_index = {id(a): i for i, a in enumerate(args)}
-    anchors = [o for o in ops if o.name in ("graph.layer_norm", "graph.softmax")]
+    anchors = [o for o in ops if o.name in ("graph.layer_norm", "graph.rms_norm", "graph.softmax")]
     if len(anchors) != 1:
         return None
     anchor = anchors[0]
@@ -126,7 +128,7 @@ def analyse(op: Operation) -> Optional[dict]:
         return None
     info = {"anchor": anchor.name, "N": N, "R": R, "x": xt, "leaves": leaves, "steps": steps,
             "gathers": gathers, "arg_types": [a.type for a in args]}
-    if anchor.name == "graph.layer_norm":
+    if anchor.name in ("graph.layer_norm", "graph.rms_norm"):
         extra = []
         for w in anchor.operands[1:]:
             if id(w) not in arg_index or w.type.dtype != DType.f32 or math.prod(w.type.shape) not in (1, N):
@@ -221,7 +223,11 @@ def emit_rowwise(op: Operation, target: Target, symbol: str, choice: Optional[di
     L.append("            const int cnt = (int)(N - n);")
     L += ["            " + s for s in _body(info, True)]
     L.append("        }")
-    if info["anchor"] == "graph.layer_norm":
+    if info["anchor"] == "graph.rms_norm":
+        gs = "(const float *)in[%d]" % info["scale"][0] if info["scale"] else "(const float *)0"
+        L.append(f"        {isa.ns}_row::rms_norm(Y + m * N, N, {_simd._f(info['eps'])}, {gs}, "
+                 f"{'true' if info['scale'] and info['scale'][1] else 'false'});")
+    elif info["anchor"] == "graph.layer_norm":
         gs = "(const float *)in[%d]" % info["scale"][0] if info["scale"] else "(const float *)0"
         bs = "(const float *)in[%d]" % info["bias"][0] if info["bias"] else "(const float *)0"
         L.append(f"        {isa.ns}_row::layer_norm(Y + m * N, N, {_simd._f(info['eps'])}, {gs}, "

@@ -722,5 +722,6 @@ def convert_range(cv: Converter, node):
 
 
 from . import onnx_composed  # noqa: E402,F401  (registers the composed converters)
+from . import onnx_transformer_ops  # noqa: E402,F401  (opset 23: RMSNormalization, RotaryEmbedding, Attention)
 
 SUPPORTED_OPS = sorted(CONVERTERS)

@@ -352,6 +352,16 @@ def _layer_norm(ins, attrs, rts):
     return [y]
 
 
+@kernel("graph.rms_norm")
+def _rms_norm(ins, attrs, rts):
+    x = _wide(ins[0])
+    axes = tuple(range(_axis(attrs["axis"], x.ndim), x.ndim))
+    y = x / np.sqrt(np.mean(x * x, axis=axes, keepdims=True) + attrs["epsilon"])
+    if len(ins) > 1:
+        y = y * _wide(ins[1])
+    return [y]
+
+
 # -- reductions ----------------------------------------------------------------------------
 # ``axes`` lists the reduced axes.  An empty list reduces over no axes, so each output
 # element is the reduction of a single element: the identity for sum/mean/max/min/prod,

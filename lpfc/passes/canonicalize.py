@@ -25,6 +25,8 @@ The rewrites, each exact up to float rounding:
   division or reciprocal) → ``graph.layer_norm`` with gamma/beta folded in when the
   norm is their only user, and a ones scale / zero bias dropped; erf GELU and GPT-2's
   tanh GELU in any association of the products → ``graph.gelu``;
+* Llama's layers (canonical_patterns_llama.py): decomposed RMSNorm (pow(x,2) or x*x, division or
+  reciprocal / 1÷) → ``graph.rms_norm`` with its scale folded in (docs/llama.md);
 * placement: constants go second in commutative ops; chained scalar factors merge;
   a matmul's scalar factors gather on its left operand (SDPA's q·√s @ kᵀ·√s and
   eager attention's (q @ kᵀ)·s both become (q·s) @ kᵀ);
@@ -46,7 +48,7 @@ bounds and runs after it, followed by one more greedy round.
 from __future__ import annotations
 
 from ..ir.core import Module
-from . import canonical_patterns_math, canonical_patterns_shape
+from . import canonical_patterns_llama, canonical_patterns_math, canonical_patterns_shape
 from .canonical_patterns_softmax import rewrite_nan_guards
 from .fold_constants import FoldConstantOp
 from .manager import Option, Pass, register_pass
@@ -55,7 +57,7 @@ from .rewrite import Rewriter, apply_patterns
 
 def canonical_patterns(max_fold_elements: int = 1 << 16) -> list:
     return (canonical_patterns_shape.patterns() + canonical_patterns_math.patterns()
-            + [FoldConstantOp(max_fold_elements)])
+            + canonical_patterns_llama.patterns() + [FoldConstantOp(max_fold_elements)])
 
 
 @register_pass

@@ -19,6 +19,7 @@ from ..ir.opdef import ELEMENTWISE
 PER_ELEMENT = {
     "graph.softmax": 4,        # max, subtract+exp, sum, divide
     "graph.log_softmax": 4,
+    "graph.rms_norm": 3,       # square-sum, rsqrt, scale (+1 for gamma)
     "graph.layer_norm": 5,     # mean, centre, variance, rsqrt, scale (+1 for each of gamma, beta)
 }
 MOVEMENT = {"graph.constant", "graph.reshape", "graph.transpose", "graph.expand", "graph.concat", "graph.split",
@@ -43,8 +44,8 @@ def op_computations(op: Operation) -> int:
         k = a.shape[0] if op.name == "graph.gemm" and op.attributes.get("trans_a") else a.shape[-1]
         extra = n if op.name == "graph.gemm" and len(op.operands) == 3 else 0
         return 2 * n * k + extra
-    if op.name == "graph.layer_norm":
-        return n * (PER_ELEMENT["graph.layer_norm"] + len(op.operands) - 1)
+    if op.name in ("graph.layer_norm", "graph.rms_norm"):
+        return n * (PER_ELEMENT[op.name] + len(op.operands) - 1)
     if op.name in PER_ELEMENT:
         return n * PER_ELEMENT[op.name]
     if op.name.startswith("graph.reduce_") or op.name in ("graph.argmax", "graph.argmin", "graph.cumsum"):

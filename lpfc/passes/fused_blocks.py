@@ -42,7 +42,7 @@ from ..ir.core import Block, Function, Operation, Region, Value
 from ..ir.opdef import ONE_TO_MANY, ONE_TO_ONE, REORGANIZE, SHUFFLE, lookup
 
 MATMULS = ("graph.matmul", "graph.gemm")
-ROW_NORMS = ("graph.layer_norm",)
+ROW_NORMS = ("graph.layer_norm", "graph.rms_norm")  # rms_norm fuses exactly as layer_norm does
 SOFTMAXES = ("graph.softmax", "graph.log_softmax")
 VIEW_OPS = ("graph.reshape",)  # a reshape outside a block is a view, not a kernel
 NOT_KERNELS = ("graph.constant", "func.return", "graph.reshape")
@@ -386,7 +386,7 @@ def block_kind(ops: Iterable[Operation]) -> str:
     has_mm = any(n in MATMULS for n in names)
     has_softmax = any(n in SOFTMAXES for n in names)
     row_reductions = sum(1 for o in ops if is_row_reduction(o))
-    has_ln = "graph.layer_norm" in names or row_reductions >= 2
+    has_ln = any(n in ROW_NORMS for n in names) or row_reductions >= 2
     embedding = any(o.name == "graph.gather" and _is_constant(o.operands[0]) and not _is_constant(o.operands[1])
                     for o in ops)
     if has_softmax and has_mm:
@@ -608,6 +608,7 @@ def fuse_horizontal_gemms(fn: Function) -> int:
             if x.owner is not fn.body and (not isinstance(x.owner, Operation) or x.owner.parent is None):
                 continue  # erased by an earlier fusion in this round
             members = [m for m in (_sibling_member(x, u) for u in x.users) if m is not None]
+            members = _without_gated_pairs(members)
             if len(members) < 2:
                 continue
             dtype = x.type.dtype
@@ -619,6 +620,36 @@ def fuse_horizontal_gemms(fn: Function) -> int:
             changed = True
             index = {id(o): i for i, o in enumerate(fn.body.ops)}
     return count
+
+
+#: how many element-wise ops a gate may pass through before it meets its partner (SiLU: sigmoid, mul)
+_GATE_DEPTH = 3
+
+
+def _elementwise_reach(v: Value) -> set:
+    """ids of the element-wise ops that read v directly or through up to _GATE_DEPTH element-wise ops."""
+    seen, frontier = set(), [v]
+    for _ in range(_GATE_DEPTH):
+        nxt = []
+        for w in frontier:
+            for u in w.users:
+                if role(u) == "elementwise" and id(u) not in seen:
+                    seen.add(id(u))
+                    nxt.extend(u.results)
+        frontier = nxt
+    return seen
+
+
+def _without_gated_pairs(members: list) -> list:
+    """Siblings whose results meet again in one element-wise op (Llama's SiLU-gated MLP:
+    ``silu(x @ Wg) * (x @ Wu)``) stay separate GEMMs: then the gate's activation is the first GEMM's
+    epilogue and the gating product the second's (both GEMM kernels), where one concatenated GEMM would
+    leave split + SiLU + product to a kernel of their own or to the next GEMM's prologue."""
+    if len(members) < 2:
+        return members
+    reach = [_elementwise_reach(m.result) for m in members]
+    gated = {i for i in range(len(members)) for j in range(len(members)) if i != j and reach[i] & reach[j]}
+    return [m for i, m in enumerate(members) if i not in gated]
 
 
 def _constant(rw, before: Operation, array: np.ndarray, hint: str) -> Value:

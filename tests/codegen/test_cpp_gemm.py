@@ -137,6 +137,14 @@ def synthetic_cases():
     cases["layer_norm_plain"] = gemm_block(M, 3, 16, [
         f"%y1 = graph.layer_norm %y0 {{axis = -1, epsilon = 1e-05}} : ({t(M, 16)}) -> {t(M, 16)}"],
         kind="gemm_layer_norm", yields=[("%y1", (M, 16))])
+    # Llama: GEMM + residual + RMSNorm (docs/llama.md), yielding the residual too
+    cases["rms_norm"] = gemm_block(M, K, N, [
+        "%y1 = " + _bin("graph.add", "%y0", "%r1", (M, N), (M, N), (M, N)),
+        f"%y2 = graph.rms_norm %y1, %g1 {{axis = 1, epsilon = 1e-06}} : ({t(M, N)}, {t(N)}) -> {t(M, N)}"],
+        extra_args=[("r", (M, N)), ("g", (N,))], kind="gemm_layer_norm", yields=[("%y1", (M, N)), ("%y2", (M, N))])
+    cases["rms_norm_plain"] = gemm_block(M, 3, 16, [
+        f"%y1 = graph.rms_norm %y0 {{axis = -1, epsilon = 1e-05}} : ({t(M, 16)}) -> {t(M, 16)}"],
+        kind="gemm_layer_norm", yields=[("%y1", (M, 16))])
     return cases
 
 

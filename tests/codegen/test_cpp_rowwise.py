@@ -62,6 +62,18 @@ CASES = {
                         f"%s = graph.add %e, %pos1 : ({t(1, R, N)}, {t(1, R, N)}) -> {t(1, R, N)}",
                         f"%y = graph.layer_norm %s, %g1 {{axis = -1, epsilon = 1e-05}} : ({t(1, R, N)}, {t(N)}) -> {t(1, R, N)}"],
                        [("%y", (1, R, N))]),
+    # Llama (docs/llama.md): RMSNorm with and without its scale, and the embedding gather + RMSNorm
+    "rms_norm_scale": block("layer_norm", [("x", (R, N), "f32"), ("g", (N,), "f32")],
+                            [f"%y = graph.rms_norm %x1, %g1 {{axis = 1, epsilon = 1e-06}} : "
+                             f"({t(R, N)}, {t(N)}) -> {t(R, N)}"], [("%y", (R, N))]),
+    "add_rms_norm_plain": block("layer_norm", [("x", (1, R, N), "f32"), ("r", (1, R, N), "f32")],
+                                [f"%s = graph.add %x1, %r1 : ({t(1, R, N)}, {t(1, R, N)}) -> {t(1, R, N)}",
+                                 f"%y = graph.rms_norm %s {{axis = 2, epsilon = 1e-05}} : ({t(1, R, N)}) -> {t(1, R, N)}"],
+                                [("%s", (1, R, N)), ("%y", (1, R, N))]),
+    "embedding_rms_norm": block("embedding", [("tab", (11, N), "f32"), ("ids", (1, R), "i64"), ("g", (N,), "f32")],
+                                [f"%e = graph.gather %tab1, %ids1 {{axis = 0}} : ({t(11, N)}, {t(1, R, dt='i64')}) -> {t(1, R, N)}",
+                                 f"%y = graph.rms_norm %e, %g1 {{axis = -1, epsilon = 1e-05}} : ({t(1, R, N)}, {t(N)}) -> {t(1, R, N)}"],
+                                [("%y", (1, R, N))]),
 }
 
 

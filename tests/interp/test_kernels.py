@@ -330,6 +330,16 @@ def test_layer_norm(axis, n_params):
     same_as_ort("graph.layer_norm", "LayerNormalization", ins, axis=axis, epsilon=1e-12, rtol=1e-5, atol=1e-5)
 
 
+
+@pytest.mark.parametrize("axis,scale", [(-1, True), (1, True), (-2, False)])
+def test_rms_norm(axis, scale):
+    x = randn(2, 8, 64) * 3 + 1
+    w = randn(*x.shape[axis:])
+    got = run1("graph.rms_norm", *([x, w] if scale else [x]), axis=axis, epsilon=1e-6)
+    axes = tuple(range(axis % 3, 3))
+    want = x / np.sqrt((x.astype(np.float64) ** 2).mean(axis=axes, keepdims=True) + 1e-6) * (w if scale else 1)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
 def test_layer_norm_without_scale():
     x = randn(4, 6, 10)
     got = run1("graph.layer_norm", x, axis=-2, epsilon=1e-5)

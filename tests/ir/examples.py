@@ -45,6 +45,7 @@ EXAMPLES.update({
     "softmax": ([X], {"axis": 2}),
     "log_softmax": ([X], {"axis": 1}),
     "layer_norm": ([X, ROW, ROW], {"axis": 2, "epsilon": 1e-12}),
+    "rms_norm": ([X, ROW], {"axis": 2, "epsilon": 1e-06}),
     "argmax": ([X], {"axis": 1, "keepdims": False, "select_last_index": True}),
     "argmin": ([X], {"axis": 0, "keepdims": True, "select_last_index": False}),
     "reshape": ([X], {"shape": [6, 4]}),

@@ -120,8 +120,51 @@ EXPECTED_FAILURES: dict[str, str] = {
     "test_equal_string": "string tensors unsupported (STRING graph inputs)",
     "test_equal_string_broadcast": "string tensors unsupported (STRING graph inputs)",
     "test_identity_opt": "optional-typed graph input (optional(seq(tensor))) unsupported: lpfc values are tensors",
+    # -- opset 23+ Attention features lpfc does not implement (lpfc/frontend/onnx_transformer_ops.py) ----
+    **dict.fromkeys("""
+        test_attention_3d_diff_heads_sizes_softcap test_attention_3d_gqa_softcap test_attention_3d_softcap
+        test_attention_4d_diff_heads_sizes_softcap test_attention_4d_gqa_softcap test_attention_4d_softcap
+        test_attention_4d_softcap_neginf_mask test_attention_4d_softcap_neginf_mask_poison
+    """.split(), 'Attention softcap unsupported'),
+    **dict.fromkeys("""
+        test_attention_23_fullymasked_qk_matmul_output_mode3_zero
+        test_attention_24_fullymasked_qk_matmul_output_mode3_zero
+        test_attention_24_qk_matmul_output_mode3_softmax_precision
+        test_attention_3d_with_past_and_present_qk_matmul
+        test_attention_3d_with_past_and_present_qk_matmul_bias
+        test_attention_3d_with_past_and_present_qk_matmul_softcap
+        test_attention_3d_with_past_and_present_qk_matmul_softmax
+        test_attention_4d_with_past_and_present_qk_matmul
+        test_attention_4d_with_past_and_present_qk_matmul_bias
+        test_attention_4d_with_past_and_present_qk_matmul_bias_3d_mask
+        test_attention_4d_with_past_and_present_qk_matmul_bias_3d_mask_causal
+        test_attention_4d_with_past_and_present_qk_matmul_bias_4d_mask
+        test_attention_4d_with_past_and_present_qk_matmul_bias_4d_mask_causal test_attention_4d_with_qk_matmul
+        test_attention_4d_with_qk_matmul_bias test_attention_4d_with_qk_matmul_softcap
+        test_attention_4d_with_qk_matmul_softmax
+    """.split(), 'Attention qk_matmul_output output (the 4th output) unsupported'),
+    **dict.fromkeys("""
+        test_attention_4d_causal_nonpad_attn_mask_composition test_attention_4d_causal_nonpad_batch_prefill
+        test_attention_4d_causal_nonpad_continued_prefill
+        test_attention_4d_causal_nonpad_negative_offset_structural_empty
+        test_attention_4d_diff_heads_mask4d_padded_kv test_attention_4d_gqa_causal_nonpad_decode
+        test_attention_4d_gqa_causal_nonpad_decode_fp16
+    """.split(), 'Attention nonpad_kv_seqlen input (external static KV cache) unsupported'),
+    **dict.fromkeys("""
+        test_attention_3d_causal_bf16 test_attention_4d_attn_mask_causal_bf16 test_attention_4d_causal_bf16
+        test_attention_4d_causal_padded_kv_bf16 test_attention_4d_padded_kv_bf16
+    """.split(), 'bfloat16 element type unsupported'),
+    **dict.fromkeys("""
+        test_attention_3d_local_window test_attention_bidirectional_window test_attention_local_window
+        test_attention_local_window_ext_cache_float16_mask test_attention_local_window_ext_cache_rank2_mask
+        test_attention_local_window_ext_cache_rank3_head_mask
+        test_attention_local_window_ext_cache_rank4_batch_mask test_attention_local_window_gqa_rank4_mask
+        test_attention_local_window_rank1_boolean_mask test_attention_local_window_with_past
+    """.split(), 'Attention sliding-window attention (left/right_window_size, Attention-25) unsupported'),
+    "test_attention_4d_causal_fp16": ("fp16 rounding: 1 of 192 elements differs from the expected output by "
+                                      "4.9e-4 absolute, 1.2e-3 relative (the test's rtol is 1e-3)"),
 }
 
 # Cases that run but differ from the expected output beyond the test's tolerance (an
 # AssertionError, not an LpfcError); each is in EXPECTED_FAILURES with its reason.
-WRONG_RESULT = {"test_attention_4d_causal_fp16_expanded"}
+WRONG_RESULT = {"test_attention_4d_causal_fp16_expanded", "test_attention_4d_causal_fp16"}

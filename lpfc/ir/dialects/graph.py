@@ -265,6 +265,11 @@ register(OpDef("graph.layer_norm", frozenset(),
                attrs={"axis": AttrSpec(int, -1), "epsilon": AttrSpec(float, 1e-5)},
                num_operands=(1, 3), mapping=MANY_TO_MANY, infer=_infer_layer_norm,
                doc="layer_norm(x, [scale, [bias]]) over axes axis..rank-1."))
+register(OpDef("graph.rms_norm", frozenset(),
+               attrs={"axis": AttrSpec(int, -1), "epsilon": AttrSpec(float, 1e-5)},
+               num_operands=(1, 2), mapping=MANY_TO_MANY, infer=_infer_layer_norm,
+               doc="rms_norm(x, [scale]) = x / sqrt(mean(x^2) + epsilon) * scale over axes axis..rank-1 "
+                   "(Llama's RMSNorm, ONNX RMSNormalization; no centring, no bias)."))
 
 
 def _infer_reduce(ts: T, attrs):
