@@ -69,7 +69,6 @@ class TorchEager:
     def generate(self, ids, n, stats):
         import torch
         torch.set_num_threads(self.threads)
-        from examples.textgen.engine import Stats  # noqa: F401
         with torch.no_grad():
             t0 = time.perf_counter()
             out = self.m(torch.tensor([ids]), use_cache=True)
