@@ -85,7 +85,8 @@ def find_teacher(root: Optional[Path] = None) -> Path:
 
 def _teacher_key(model_dir: Path) -> str:
     files = sorted(p for p in model_dir.iterdir() if p.suffix in (".safetensors", ".bin"))
-    stamp = [f"v{CACHE_VERSION}", str(model_dir.resolve())] + [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
+    stamp = [f"v{CACHE_VERSION}", str(model_dir.resolve())]
+    stamp += [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
     return hashlib.sha1("|".join(stamp).encode()).hexdigest()[:12]
 
 
@@ -293,7 +294,8 @@ def _context(teacher_dir) -> _Context:
         transformers.utils.logging.disable_progress_bar()
         teacher = transformers.BertForQuestionAnswering.from_pretrained(str(model_dir), local_files_only=True).eval()
         tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-        _CONTEXTS[key] = _Context(model_dir, teacher, tok, cache_root() / "nas" / "qa-distill" / _teacher_key(model_dir))
+        cache = cache_root() / "nas" / "qa-distill" / _teacher_key(model_dir)
+        _CONTEXTS[key] = _Context(model_dir, teacher, tok, cache)
     ctx = _CONTEXTS[key]
     ctx.loaded.setdefault("squad", sq)
     return ctx
