@@ -266,3 +266,20 @@ def test_a_non_uniform_subnetwork_compiles_with_lpfc(tmp_path):
     got = lpfc.load(tmp_path / "libsub.so", threads=1).run(f)
     want = outputs(sub, {k: torch.from_numpy(v) for k, v in f.items()})
     np.testing.assert_allclose(got["start_logits"], want[0].numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_the_oracle_builds_the_same_encoder_from_arch_of():
+    """arch_of + the sub-network's weights, through lpfc.cost.arch's builder, compute what torch computes:
+    the oracle prices exactly the model the search would ship (heads x head_dim wide attention included)."""
+    from lpfc.cost import arch as oracle_arch
+    if "head_dim" not in oracle_arch.KEYS:
+        pytest.skip("lpfc.cost.arch has no 'head_dim' yet (the coordinator's change is not merged here)")
+    import lpfc
+    sub = extract_subnetwork(tiny("BertModel"), dict(layers=2, hidden=40, heads=[1, 3], ffn=[10, 50]))
+    state = {k: v.numpy() for k, v in sub.state_dict().items() if v.dtype == torch.float32}
+    module = oracle_arch.build_encoder(arch_of(sub, seq=10), weights=state)
+    f = feeds(batch=1)
+    got = lpfc.interpret(module, {k: v.numpy() for k, v in f.items()})
+    want = outputs(sub, f)
+    np.testing.assert_allclose(got["last_hidden_state"], want[0].numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got["pooler_output"], want[1].numpy(), rtol=1e-4, atol=1e-4)

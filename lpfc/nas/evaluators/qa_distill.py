@@ -25,10 +25,11 @@ the importances, the training batches with the teacher's logits on them (the KD 
 at run time) and the teacher's logits on the dev subset; in a process, the teacher, tokenizer and data are
 kept between calls.
 
-Wall time per call at the defaults (40 steps of 8 windows, 200 questions), measured on the 2-core AMD EPYC
-development VM shared with other sessions (load average about 4-6), ``threads=2``, warm caches: see
-docs/nas-weights.md ("Cost") — about 60-110 s, of which the distillation is about two thirds; ``dry_run=True``
-(2 steps, 8 questions) takes a few seconds after the teacher is loaded.
+Wall time per call at the defaults (40 steps of 8 windows, 200 questions, ``threads=2``), measured
+2026-12-07 with ``bench/nas_qa_distill.py`` on the 2-core AMD EPYC development VM while four other sessions
+loaded it (load average 10-15): 223 s (3 layers, hidden 256) to 1291 s (6 layers, half the heads and FFN)
+after the caches are warm, most of it the distillation; the first call of a process also fills the caches
+(about 600 s for the defaults, once per teacher). docs/nas-weights.md has the table.
 """
 from __future__ import annotations
 
@@ -85,7 +86,8 @@ def find_teacher(root: Optional[Path] = None) -> Path:
 
 def _teacher_key(model_dir: Path) -> str:
     files = sorted(p for p in model_dir.iterdir() if p.suffix in (".safetensors", ".bin"))
-    stamp = [f"v{CACHE_VERSION}", str(model_dir.resolve())] + [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
+    stamp = [f"v{CACHE_VERSION}", str(model_dir.resolve())]
+    stamp += [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
     return hashlib.sha1("|".join(stamp).encode()).hexdigest()[:12]
 
 
@@ -293,7 +295,8 @@ def _context(teacher_dir) -> _Context:
         transformers.utils.logging.disable_progress_bar()
         teacher = transformers.BertForQuestionAnswering.from_pretrained(str(model_dir), local_files_only=True).eval()
         tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-        _CONTEXTS[key] = _Context(model_dir, teacher, tok, cache_root() / "nas" / "qa-distill" / _teacher_key(model_dir))
+        cache = cache_root() / "nas" / "qa-distill" / _teacher_key(model_dir)
+        _CONTEXTS[key] = _Context(model_dir, teacher, tok, cache)
     ctx = _CONTEXTS[key]
     ctx.loaded.setdefault("squad", sq)
     return ctx
@@ -392,7 +395,7 @@ def run(arch, *, teacher_dir=None, steps: int = STEPS, questions: int = QUESTION
                            f"integer, got {v!r}")
     if threads:
         torch.set_num_threads(int(threads))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ctx = _context(teacher_dir)
     n_batches = max(steps, importance_batches, 2)
     batches, targets = _train_data(ctx, n_batches, batch_size, seed)
@@ -414,7 +417,8 @@ def run(arch, *, teacher_dir=None, steps: int = STEPS, questions: int = QUESTION
     teacher_f1 = score(teacher_logits, examples, enc)["f1"]
     t4 = time.perf_counter()
     seconds = {"setup": round(t1 - t0, 2), "extract": round(t2 - t1, 2), "distill": round(t3 - t2, 2),
-               "eval": round(t4 - t3, 2), "total": round(t4 - t0, 2)}
+               "eval": round(t4 - t3, 2), "total": round(t4 - t0, 2),
+               "cpu": round(time.process_time() - c0, 2)}   # CPU seconds of all threads: the load-free cost
     res = Result(round(scores["f1"], 4), round(scores["exact_match"], 4), round(teacher_f1, 4), f1_before,
                  kd_before, kd_after,
                  losses, seconds, dict(arch), int(steps), int(questions))
