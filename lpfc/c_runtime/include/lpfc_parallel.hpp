@@ -12,9 +12,9 @@
  * the same process, or any busy neighbour):
  *  - units are claimed one chunk at a time from a shared counter (dynamic scheduling), so a worker
  *    the OS does not run claims nothing, and one that runs slowly claims less;
- *  - the caller, once nothing is left to claim, spins only briefly (kCallerSpin) for the chunks
- *    still running on workers, then *sleeps* until the last of them is done (the worker that
- *    finishes it wakes it). Spinning or sched_yield()ing there kept the caller's core busy, so a
+ *  - the caller, once nothing is left to claim, spins only briefly (about two of its own chunks'
+ *    time, 50 us to 1 ms) for the chunks still running on workers, then *sleeps* until the last
+ *    of them is done (the worker that finishes it wakes it). Spinning or sched_yield()ing there kept the caller's core busy, so a
  *    worker preempted on the other core waited for its time slice; with the caller asleep its core
  *    is idle and the scheduler moves the preempted worker there;
  *  - workers spin between kernels only while there are no more threads than processors; when
@@ -115,8 +115,9 @@ public:
             std::lock_guard<std::mutex> lock(mutex_);
             wake_.notify_all();
         }
-        work(gen_, 0);
-        wait_done(chunks);
+        const auto started = std::chrono::steady_clock::now();
+        const long mine = work(gen_, 0);
+        wait_done(chunks, mine, started);
         busy_.store(false, std::memory_order_release);
     }
 
@@ -124,10 +125,12 @@ private:
     static constexpr long kMaxChunks = 0xFFFF;
     static constexpr int kMaxWorkers = 255;
     static constexpr auto kSpin = std::chrono::microseconds(300);
-    // How long the caller spins for chunks still running on workers before it sleeps. Long enough
-    // for the usual tail (a worker finishing its last unit on a quiet machine costs no wake-up),
-    // short against a scheduler time slice (what a preempted worker would cost a spinning caller).
-    static constexpr auto kCallerSpin = std::chrono::microseconds(50);
+    // How long the caller spins for chunks still running on workers before it sleeps: about two of
+    // its own chunks' time (a worker that runs finishes its last chunk within one, and a wake-up
+    // would cost more than the spin, above all on a busy machine), within these bounds: short
+    // against a scheduler time slice, what a preempted worker would cost a spinning caller.
+    static constexpr auto kCallerSpinMin = std::chrono::microseconds(50);
+    static constexpr auto kCallerSpinMax = std::chrono::microseconds(1000);
 
     static int online_cpus() {
         static const int n = [] {
@@ -138,9 +141,13 @@ private:
     }
 
     /* The caller, after it found nothing left to claim: waits for the chunks workers still run. */
-    void wait_done(long chunks) {
+    void wait_done(long chunks, long mine, std::chrono::steady_clock::time_point started) {
         if (done_.load(std::memory_order_acquire) >= chunks) return;
-        const auto until = std::chrono::steady_clock::now() + kCallerSpin;
+        const auto now = std::chrono::steady_clock::now();
+        auto spin = mine > 0 ? 2 * (now - started) / mine : std::chrono::steady_clock::duration(kCallerSpinMin);
+        if (spin < kCallerSpinMin) spin = kCallerSpinMin;
+        if (spin > kCallerSpinMax) spin = kCallerSpinMax;
+        const auto until = now + spin;
         for (unsigned spins = 1;; ++spins) {
             if (done_.load(std::memory_order_acquire) >= chunks) return;
             cpu_relax();
@@ -191,13 +198,14 @@ private:
         return (int)workers_.size() < want ? (int)workers_.size() : want;
     }
 
-    /* Claims and runs chunks of generation `gen` until none is left. */
-    void work(uint32_t gen, int worker) {
+    /* Claims and runs chunks of generation `gen` until none is left; returns how many it ran. */
+    long work(uint32_t gen, int worker) {
+        long ran = 0;
         uint64_t v = claim_.load(std::memory_order_acquire);
         for (;;) {
-            if (gen_of(v) != gen) return;
+            if (gen_of(v) != gen) return ran;
             const uint32_t next = (uint32_t)(v >> 16) & 0xFFFF, chunks = (uint32_t)v & 0xFFFF;
-            if (next >= chunks) return;
+            if (next >= chunks) return ran;
             if (!claim_.compare_exchange_weak(v, v + (1u << 16), std::memory_order_acq_rel,
                                               std::memory_order_acquire))
                 continue;
@@ -208,6 +216,7 @@ private:
                 done_.fetch_add(1, std::memory_order_release);   // the caller: it does not wait on itself
             else
                 finish_chunk((long)chunks);
+            ++ran;
             v = claim_.load(std::memory_order_acquire);
         }
     }
