@@ -15,6 +15,7 @@ Errors in the input (a bad model, a missing input, a wrong shape) print one
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -176,13 +177,29 @@ def run_library(args) -> int:
             raise InputError(f"--runs must be at least 1, not {runs}")
         with progress.step(f"profiling {runs} runs ({sess.threads} threads)"):
             prof = sess.profile(feeds, runs=runs)
-        print(prof.table())
+        peak, where = profile_peak(prof.threads)
+        print(prof.table(peak_gflops=peak, peak_label=where))
         return 0
     how = f" under {Path(sess.runner[0]).name}" if getattr(sess, "runner", None) else ""
     with progress.step(f"running{how} ({sess.threads} threads)"):
         outs = sess.run(feeds)
     print_outputs(outs, args)
     return 0
+
+
+def profile_peak(threads: int) -> tuple:
+    """(fp32 peak GFLOP/s at ``threads`` threads, where it came from) for the profile's share-of-peak column:
+    $LPFC_PEAK_GFLOPS (per core, e.g. measured by ``python -m bench peak``), else the analytic one from the
+    CPU's flags and clock (lpfc/cost/analytic.py)."""
+    env = os.environ.get("LPFC_PEAK_GFLOPS", "")
+    try:
+        if env and float(env) > 0:
+            return float(env) * threads, f"LPFC_PEAK_GFLOPS={env} per core x {threads}"
+    except ValueError:
+        pass
+    from .cost.analytic import host_profile
+    p = host_profile()
+    return sum(p.core_gflops[:threads]), f"analytic: {p.label}; LPFC_PEAK_GFLOPS=per-core GFLOP/s sets a measured one"
 
 
 def synthetic_feeds(inputs) -> dict:

@@ -69,28 +69,36 @@ class Profile:
             out[k.kind] = (c + 1, s + k.seconds, f + k.flop)
         return out
 
-    def table(self, top: Optional[int] = None) -> str:
-        """The kernels sorted by time (longest first), then a summary by block kind."""
+    def table(self, top: Optional[int] = None, peak_gflops: Optional[float] = None, peak_label: str = "") -> str:
+        """The kernels sorted by time (longest first), then a summary by block kind. With ``peak_gflops`` (the
+        machine's fp32 peak at the profile's thread count) each kernel and kind also shows its share of it."""
         tot = self.kernel_seconds or 1e-30
+
+        def pct(gflops):
+            return f" {100 * gflops / peak_gflops:6.1f}" if peak_gflops and gflops else (" " * 7 if peak_gflops else "")
         rows = sorted(self.kernels, key=lambda k: -k.seconds)
         if top:
             rows = rows[:top]
         head = (f"{'#':>4} {'kernel':<22} {'emitter':<14} {'kind':<16} {'ms':>8} {'%':>6} {'GFLOP':>8} "
-                f"{'GFLOP/s':>8}  shapes / variant")
-        out = [f"profile of {self.library or 'the model'}: {self.threads} thread(s), median of {self.runs} run(s)",
+                f"{'GFLOP/s':>8}{' % peak' if peak_gflops else ''}  shapes / variant")
+        out = [f"profile of {self.library or 'the model'}: {self.threads} thread(s), median of {self.runs} run(s)"
+               + (f"; peak {peak_gflops:.1f} GFLOP/s ({peak_label})" if peak_gflops else ""),
                head, "-" * len(head)]
         for k in rows:
             g = f"{k.gflops:8.1f}" if k.gflops is not None else f"{'-':>8}"
             out.append(f"{k.index:>4} {k.name[:22]:<22} {k.emitter[:14]:<14} {k.kind[:16]:<16} {k.seconds * 1e3:8.3f} "
-                       f"{100 * k.seconds / tot:6.1f} {k.flop / 1e9:8.4f} {g}  {k.shapes}  [{k.variant}]")
+                       f"{100 * k.seconds / tot:6.1f} {k.flop / 1e9:8.4f} {g}{pct(k.gflops)}  {k.shapes}  [{k.variant}]")
         out.append("-" * len(head))
         out.append("by kind:")
         for kind, (c, s, f) in sorted(self.by_kind().items(), key=lambda kv: -kv[1][1]):
             g = f"{f / s / 1e9:.1f} GFLOP/s" if f and s > 0 else ""
+            if g and peak_gflops:
+                g += f", {100 * f / s / 1e9 / peak_gflops:.1f}% of peak"
             out.append(f"  {kind:<18} {c:>4} calls {s * 1e3:9.3f} ms {100 * s / tot:6.1f} %  {g}")
         gf = self.flop / tot / 1e9 if self.flop else 0.0
+        share = f", {100 * gf / peak_gflops:.1f}% of peak" if peak_gflops and gf else ""
         out.append(f"kernels {tot * 1e3:.3f} ms ({len(self.kernels)} calls, {self.flop / 1e9:.3f} GFLOP, "
-                   f"{gf:.1f} GFLOP/s); whole run {self.total_seconds * 1e3:.3f} ms (median, incl. checks and Python)")
+                   f"{gf:.1f} GFLOP/s{share}); whole run {self.total_seconds * 1e3:.3f} ms (median, incl. checks and Python)")
         return "\n".join(out)
 
     def to_dict(self) -> dict:

@@ -14,9 +14,12 @@ Accepts ``graph.fused`` blocks of kind ``attention`` whose region is
   view of that result's dense buffer (e.g. ``[1, 128, H·d]``).
 
 Anything else is declined (the generic emitter takes it).  The (batch, head) pairs run in
-parallel (lpfc_parallel.hpp); each thread packs Kᵀ and V of its head contiguously, then for each query
-row computes the scores a vector at a time over T, applies the element-wise ops, the
-softmax (``templates/rowwise.h.j2``), and accumulates P·V a vector at a time over dv.
+parallel (lpfc_parallel.hpp). Three schedules: ``flash`` (the default, :func:`_emit_flash`: GEMM tiles
+over blocks of queries and keys with an online softmax, so the scores of one block stay in L1 at any
+sequence length), ``tiled`` (:func:`_emit_tiled`: whole score rows per block of queries) and ``rows``
+(each thread packs Kᵀ and V of its head contiguously, then for each query row computes the scores a
+vector at a time over T, applies the element-wise ops, the softmax (``templates/rowwise.h.j2``), and
+accumulates P·V a vector at a time over dv).
 """
 from __future__ import annotations
 
@@ -231,7 +234,11 @@ def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[
         raise ValueError(f"{symbol}: not an attention block this emitter accepts")
     isa = _simd.select_isa(target, choice)
     q, ov = info["q"], info["out"]
-    if (choice or {}).get("attention", "tiled") == "tiled" and q.strides[-1] == 1 and ov.strides[-1] == 1:
+    kind = (choice or {}).get("attention", "flash")
+    if kind in ("flash", "tiled") and q.strides[-1] == 1 and ov.strides[-1] == 1:
+        if kind == "flash":
+            return _emit_flash(info, isa, symbol, (choice or {}).get("query_block", 48),
+                               (choice or {}).get("key_block", 128))
         return _emit_tiled(info, isa, symbol, (choice or {}).get("query_block", 48))
     batch, S, D, T, DV = info["batch"], info["S"], info["D"], info["T"], info["DV"]
     q, kt, vv, ov = info["q"], info["kt"], info["v"], info["out"]
@@ -469,6 +476,131 @@ def _emit_tiled(info: dict, isa, symbol: str, query_block: int) -> KernelSource:
                         variant=f"{isa.name} tiled {isa.mr}x{isa.nr} IB={IB}")
 
 
+def _emit_flash(info: dict, isa, symbol: str, query_block: int, key_block: int) -> KernelSource:
+    """Tiled attention with an online softmax (flash-attention's schedule, for a CPU's caches): per (batch,
+    head), Kᵀ and V packed into NR-wide panels as in :func:`_emit_tiled`; per block of IB query rows, per
+    block of KB keys: scores S = Q·Kᵀ (GEMM tiles, IB x KB, stays in L1), the element-wise ops, then per row
+    the running max m and sum l (e = exp(s - m_new); the output row so far is scaled by exp(m_old - m_new)),
+    and O += E·V with the same tiles, accumulated in place in the output. Each output row is divided by l
+    once at the end, so the probabilities are never normalised and the score row is read twice (max, exp)
+    instead of four times. A row whose softmax numpy would make NaN (a NaN or +inf score, every score
+    -inf) is NaN, or 0 with ``nan_to_zero``."""
+    from .cpp_gemm import gemm_driver_helper
+
+    batch, S, D, T, DV = info["batch"], info["S"], info["D"], info["T"], info["DV"]
+    q, kt, vv, ov = info["q"], info["kt"], info["v"], info["out"]
+    nb = len(batch)
+    BT = math.prod(batch)
+    G = f"{isa.ns}_gemm"
+    mr, nr = isa.mr, isa.nr
+    IB = max(mr, mr * (query_block // mr))
+    TP, DVP = nr * -(-T // nr), nr * -(-DV // nr)
+    KB = min(TP, max(nr, nr * (key_block // nr)))
+    ldq, ldo = q.strides[-2], ov.strides[-2]
+    ks_d, ks_t = kt.strides[-2], kt.strides[-1]
+    vs_t, vs_d = vv.strides[-2], vv.strides[-1]
+    ntz = "true" if info["nan_to_zero"] else "false"
+    L = [KERNEL_SIGNATURE.format(symbol=symbol) + " {",
+         f"    namespace V = {isa.ns};",
+         f"    const long S = {S}, D = {D}, T = {T}, DV = {DV}, BT = {BT}, IB = {IB}, KB = {KB};",
+         f"    const long NR = {G}::NR, MR = {G}::MR;",
+         "    float *O = (float *)out[0];",
+         "    (void)MR;"]
+    L += _heads_loop_open(info, f"{D * TP} + {T * DVP} + IB * KB + 2 * IB + V::W",
+                          f"float *kp = mine, *vp = kp + {D * TP}, *P = vp + {T * DVP}, *mx = P + IB * KB, "
+                          "*sm = mx + IB;",
+                          f"Ob[i * {ldo}L + c] = NAN;")
+    body = len(L)
+    for n, (_, sv, _) in enumerate(info["steps"]):
+        L.append(f"            const float *M{n} = p{sv.arg} + {_batch_offset(sv, nb)};")
+    steps = _block_step_lines(info, " " * 24)
+    L += [f"            for (long j0 = 0; j0 < {TP}L; j0 += NR)      // K^T -> panels of NR keys, zero-padded",
+          "                for (long k = 0; k < D; ++k)",
+          "                    for (long jj = 0; jj < NR; ++jj)",
+          f"                        kp[j0 * D + k * NR + jj] = j0 + jj < T ? K[k * {ks_d}L + (j0 + jj) * {ks_t}L] : 0.0f;",
+          f"            for (long c0 = 0; c0 < {DVP}L; c0 += NR)     // V -> panels of NR columns, zero-padded",
+          "                for (long t = 0; t < T; ++t)",
+          "                    for (long cc = 0; cc < NR; ++cc)",
+          f"                        vp[c0 * T + t * NR + cc] = c0 + cc < DV ? Vs[t * {vs_t}L + (c0 + cc) * {vs_d}L] : 0.0f;",
+          "            for (long i0 = 0; i0 < S; i0 += IB) {",
+          "                const long ib = S - i0 < IB ? S - i0 : IB;",
+          "                for (long ii = 0; ii < ib; ++ii) {",
+          "                    mx[ii] = -INFINITY;",
+          "                    sm[ii] = 0.0f;",
+          "                }",
+          "                for (long t0 = 0; t0 < T; t0 += KB) {",
+          "                    const long kb = T - t0 < KB ? T - t0 : KB;",
+          "                    for (long j0 = t0; j0 < t0 + kb; j0 += NR) {     // S = Q K^T for this key block",
+          "                        const int cols = (int)(T - j0 < NR ? T - j0 : NR);",
+          "                        for (long ii = 0; ii < ib; ii += MR) {",
+          "                            const int rows = (int)(ib - ii < MR ? ib - ii : MR);",
+          f"                            {G}::tile<{ldq}L>(rows, cols, D, Q + (i0 + ii) * {ldq}L, kp + j0 * D, "
+          "P + ii * KB + (j0 - t0), KB, false);",
+          "                        }",
+          "                    }",
+          "                    for (long ii = 0; ii < ib; ++ii) {                // the online softmax, row by row",
+          "                        const long i = i0 + ii;",
+          "                        float *s = P + ii * KB;",
+          "                        (void)i;"]
+    L += steps
+    L += ["                        const float m_old = mx[ii];",
+          f"                        const float m_new = {isa.ns}_row::block_max(s, kb, m_old);",
+          "                        mx[ii] = m_new;",
+          f"                        sm[ii] = {isa.ns}_row::block_exp(s, kb, m_new) + "
+          "(t0 == 0 ? 0.0f : sm[ii] * (m_old == m_new ? 1.0f : expf(m_old - m_new)));",
+          "                        if (t0 > 0 && m_old != m_new) {             // rescale the output row so far",
+          "                            const float a = m_old == -INFINITY ? 0.0f : expf(m_old - m_new);",
+          f"                            float *o = Ob + i * {ldo}L;",
+          "                            for (long c = 0; c < DV; ++c) o[c] *= a;",
+          "                        }",
+          "                    }",
+          "                    for (long c0 = 0; c0 < DV; c0 += NR) {               // O += E V",
+          "                        const int cols = (int)(DV - c0 < NR ? DV - c0 : NR);",
+          "                        for (long ii = 0; ii < ib; ii += MR) {",
+          "                            const int rows = (int)(ib - ii < MR ? ib - ii : MR);",
+          f"                            {G}::tile<{KB}L>(rows, cols, kb, P + ii * KB, vp + c0 * T + t0 * NR, "
+          f"Ob + (i0 + ii) * {ldo}L + c0, {ldo}L, t0 > 0);",
+          "                        }",
+          "                    }",
+          "                }",
+          "                for (long ii = 0; ii < ib; ++ii) {                    // O /= l; numpy's NaN rows",
+          f"                    float *o = Ob + (i0 + ii) * {ldo}L;",
+          "                    const float l = sm[ii], m = mx[ii];",
+          "                    if (l > 0.0f && l < INFINITY && m == m && m != INFINITY) {",
+          "                        const float inv = 1.0f / l;",
+          "                        for (long c = 0; c < DV; ++c) o[c] *= inv;",
+          "                    } else {",
+          f"                        for (long c = 0; c < DV; ++c) o[c] = {ntz} ? 0.0f : NAN;",
+          "                    }",
+          "                }",
+          "            }"]
+    L[body:] = _heads_loop_body(L[body:])
+    headers = ("<math.h>", "<stdint.h>", "<stdlib.h>", "<string.h>", PARALLEL_HEADER)
+    return KernelSource(symbol=symbol, code="\n".join(L) + "\n", headers=tuple(dict.fromkeys(headers)),
+                        helpers=(isa.helper(), gemm_driver_helper(isa.name), row_helper(isa.name)),
+                        variant=f"{isa.name} flash {isa.mr}x{isa.nr} IB={IB} KB={KB}")
+
+
+def _block_step_lines(info, indent: str) -> list:
+    """The element-wise ops on one row ``s`` of a key block: keys ``t0`` .. ``t0 + kb`` of query row ``i``."""
+    fn = {"graph.add": "add", "graph.sub": "sub", "graph.mul": "mul", "graph.div": "div"}
+    sc = {"graph.add": "+", "graph.sub": "-", "graph.mul": "*", "graph.div": "/"}
+    L = []
+    for n, (name, sv, first) in enumerate(info["steps"]):
+        if sv.strides[-1] == 1:
+            row = f"M{n} + i * {sv.strides[-2]}L + t0"
+            vop, sop = f"V::load({row} + j)", f"({row})[j]"
+        else:
+            row = f"M{n} + i * {sv.strides[-2]}L"
+            vop, sop = f"V::set1(({row})[0])", f"({row})[0]"
+        va, vb_ = ("V::load(s + j)", vop) if first else (vop, "V::load(s + j)")
+        sa, sb = ("s[j]", sop) if first else (sop, "s[j]")
+        L.append(f"{indent}{{ long j = 0;")
+        L.append(f"{indent}  for (; j + V::W <= kb; j += V::W) V::store(s + j, V::{fn[name]}({va}, {vb_}));")
+        L.append(f"{indent}  for (; j < kb; ++j) s[j] = {sa} {sc[name]} {sb}; }}")
+    return L
+
+
 class AttentionEmitter(StructuralEmitter):
     """``attention`` blocks (see the module docstring)."""
     name = "cpp-attention"
@@ -476,7 +608,8 @@ class AttentionEmitter(StructuralEmitter):
     emit_fn = staticmethod(emit_attention)
 
     def variants(self, op: Operation, target: Target) -> list:
-        return [{}, {"query_block": 24}, {"query_block": 96}, {"attention": "rows"}]
+        return [{}, {"key_block": 64}, {"key_block": 256}, {"query_block": 24}, {"attention": "tiled"},
+                {"attention": "tiled", "query_block": 96}, {"attention": "rows"}]
 
 
 ATTENTION_EMITTER = AttentionEmitter()

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <thread>
 #include <vector>
 
@@ -33,7 +35,65 @@ static void one_job(int threads, long n, long chunk) {
         if (hits[(size_t)i].load() != 1) fail("index not run exactly once", i, hits[(size_t)i].load());
 }
 
+static double thread_cpu_ms() {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double wall_ms() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+// A worker stalls inside a unit (as if the OS had descheduled it): every index still runs exactly
+// once, the caller runs every unit no worker claimed, and the job ends when the stalled unit does.
+// Returns the caller's thread CPU time (ms) spent in the job; *held is how long the unit stalled.
+static double stalled_worker_job(int threads, long n, int stall_ms, double *held) {
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        std::vector<std::atomic<int>> hits((size_t)n);
+        for (auto &h : hits) h.store(0);
+        std::atomic<int> stalled{0}, stalled_worker{-1};
+        std::vector<std::atomic<long>> by_worker((size_t)threads);
+        for (auto &c : by_worker) c.store(0);
+        const double c0 = thread_cpu_ms(), w0 = wall_ms();
+        lpfc_parallel::parallel_for(threads, n, 1, [&](long i, int worker) {
+            hits[(size_t)i].fetch_add(1);
+            by_worker[(size_t)worker].fetch_add(1);
+            if (worker != 0 && stalled.exchange(1) == 0) {
+                stalled_worker.store(worker);
+                std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms));
+            } else if (!stalled.load()) {
+                // Until a worker has its unit, units take a while (asleep: no CPU time), so that a
+                // worker gets in even on a busy machine where it wakes late.
+                std::this_thread::sleep_for(std::chrono::microseconds(100));
+            }
+        });
+        const double cpu = thread_cpu_ms() - c0, wall = wall_ms() - w0;
+        for (long i = 0; i < n; ++i)
+            if (hits[(size_t)i].load() != 1) fail("stalled job: index not run exactly once", i, hits[(size_t)i].load());
+        if (!stalled.load()) continue;   // the caller took every unit before a worker woke: again
+        if (wall < stall_ms) fail("job ended before its stalled unit", (long)wall, stall_ms);
+        // The others ran every unit but the stalled one: nobody waited for the stalled worker to come back.
+        const long by_stalled = by_worker[(size_t)stalled_worker.load()].load();
+        if (by_stalled != 1) fail("units were left to a stalled worker", by_stalled, n);
+        *held = wall;
+        return cpu;
+    }
+    fail("no worker ever claimed a unit", 200, 0);
+    return 0.0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && std::strcmp(argv[1], "idle-wait") == 0) {
+        // How much CPU the caller burns while waiting on a stalled worker: prints "wait <cpu ms> <wall ms>".
+        double held = 0.0;
+        const double cpu = stalled_worker_job(2, 64, 300, &held);
+        if (failures) return 1;
+        std::printf("wait %.3f %.3f\n", cpu, held);
+        return 0;
+    }
     const int rounds = argc > 1 ? std::atoi(argv[1]) : 2000;
     long jobs = 0;
     // Many small jobs back to back with changing thread counts (workers joining and left out),
@@ -64,6 +124,21 @@ int main(int argc, char **argv) {
     // After an idle pause the workers sleep; the next job must still wake them and finish.
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     one_job(4, 1000, 10);
+    ++jobs;
+    // Many tiny jobs back to back (the caller often runs all of one before a worker wakes): no job
+    // may lose an index or hang, whichever thread ends up running what.
+    std::atomic<long> sum{0};
+    long expect = 0;
+    for (int r = 0; r < rounds * 10; ++r) {
+        const long n = 2 + r % 5;
+        lpfc_parallel::parallel_for(2 + r % 3, n, 1, [&](long i, int) { sum.fetch_add(i + 1); });
+        expect += n * (n + 1) / 2;
+    }
+    if (sum.load() != expect) fail("tiny jobs lost work", sum.load(), expect);
+    ++jobs;
+    // A worker that stalls inside a unit (descheduled) while the caller finishes the rest.
+    double held = 0.0;
+    stalled_worker_job(3, 48, 5, &held);
     ++jobs;
     if (failures) return 1;
     std::printf("ok %ld\n", jobs);

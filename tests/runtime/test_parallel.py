@@ -1,6 +1,7 @@
 """The kernels' thread pool (lpfc/c_runtime/include/lpfc_parallel.hpp): every index once, worker numbers in
 range and unique at a time, changing thread counts, two submitting threads, nested jobs, waking after
-sleep. Natively (gcc, with -Wpedantic -Wshadow -Wconversion), under ThreadSanitizer, and for arm64
+sleep, many tiny jobs, a worker stalled inside a unit (the others run the rest; the caller sleeps rather
+than spins while it waits for that unit). Natively (gcc, with -Wpedantic -Wshadow -Wconversion), under ThreadSanitizer, and for arm64
 under qemu (its weaker memory model)."""
 from pathlib import Path
 
@@ -23,7 +24,20 @@ def test_pool_native(tmp_path):
     tc = find_toolchain("host")
     exe = compile_executable(tc, [CHECK], tmp_path / "parallel_check", STRICT)
     rounds = 4000
-    assert _run_check(tc, exe, rounds) == rounds + 2 * (rounds // 4) + 3
+    assert _run_check(tc, exe, rounds) == rounds + 2 * (rounds // 4) + 5
+
+
+def test_caller_sleeps_while_a_worker_is_descheduled(tmp_path):
+    """A worker holds a unit for 300 ms (as a preempted worker would): the caller runs every other unit,
+    then waits without burning its core (a spinning or sched_yield()ing caller kept that core from the
+    preempted worker; issue #18 item 6). Measured as the caller's thread CPU time over that wait."""
+    tc = find_toolchain("host")
+    exe = compile_executable(tc, [CHECK], tmp_path / "parallel_check", STRICT)
+    r = run_program(tc, [str(exe), "idle-wait"], timeout=120)
+    assert r.returncode == 0 and r.stdout.startswith("wait "), r.stdout[-2000:] + r.stderr[-2000:]
+    cpu_ms, held_ms = map(float, r.stdout.split()[1:3])
+    assert held_ms >= 300
+    assert cpu_ms < 0.1 * held_ms, f"the caller used {cpu_ms:.1f} ms of CPU waiting {held_ms:.1f} ms"
 
 
 def test_pool_under_thread_sanitizer(tmp_path):

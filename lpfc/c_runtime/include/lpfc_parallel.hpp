@@ -8,6 +8,19 @@
  * a worker that wakes late finds nothing left and goes back to sleep. It also leaves the
  * library with no libgomp / libomp to ship (Android: no -static-openmp).
  *
+ * Never waiting on a descheduled worker (issue #18 item 6: another runtime's spinning threads in
+ * the same process, or any busy neighbour):
+ *  - units are claimed one chunk at a time from a shared counter (dynamic scheduling), so a worker
+ *    the OS does not run claims nothing, and one that runs slowly claims less;
+ *  - the caller, once nothing is left to claim, spins only briefly (about two of its own chunks'
+ *    time, 50 us to 1 ms) for the chunks still running on workers, then *sleeps* until the last
+ *    of them is done (the worker that finishes it wakes it). Spinning or sched_yield()ing there kept the caller's core busy, so a
+ *    worker preempted on the other core waited for its time slice; with the caller asleep its core
+ *    is idle and the scheduler moves the preempted worker there;
+ *  - workers spin between kernels only while there are no more threads than processors; when
+ *    oversubscribed (more threads asked for than CPUs online) they sleep at once, so spinning
+ *    workers never take the CPU from the thread that has the work.
+ *
  * One pool per library (an inline function's static: one copy per .so, built with hidden
  * visibility), created on first use with as many workers as the largest num_threads asked for
  * minus one, joined when the library is unloaded. Workers spin briefly between kernels (the
@@ -90,6 +103,8 @@ public:
         ctx_ = ctx;
         n_ = n;
         chunk_ = chunk;
+        // Workers spin between jobs only when every thread can have a core of its own.
+        spin_ = threads <= online_cpus();
         done_.store(0, std::memory_order_relaxed);
         limit_.store(helpers, std::memory_order_relaxed);
         gen_ += 1;
@@ -100,14 +115,9 @@ public:
             std::lock_guard<std::mutex> lock(mutex_);
             wake_.notify_all();
         }
-        work(gen_, 0);
-        // Wait only for chunks a worker claimed and is still running.
-        for (unsigned spins = 0; done_.load(std::memory_order_acquire) < chunks; ++spins) {
-            if (spins < 4096)
-                cpu_relax();
-            else
-                std::this_thread::yield();   // that worker was preempted: give it the CPU
-        }
+        const auto started = std::chrono::steady_clock::now();
+        const long mine = work(gen_, 0);
+        wait_done(chunks, mine, started);
         busy_.store(false, std::memory_order_release);
     }
 
@@ -115,6 +125,50 @@ private:
     static constexpr long kMaxChunks = 0xFFFF;
     static constexpr int kMaxWorkers = 255;
     static constexpr auto kSpin = std::chrono::microseconds(300);
+    // How long the caller spins for chunks still running on workers before it sleeps: about two of
+    // its own chunks' time (a worker that runs finishes its last chunk within one, and a wake-up
+    // would cost more than the spin, above all on a busy machine), within these bounds: short
+    // against a scheduler time slice, what a preempted worker would cost a spinning caller.
+    static constexpr auto kCallerSpinMin = std::chrono::microseconds(50);
+    static constexpr auto kCallerSpinMax = std::chrono::microseconds(1000);
+
+    static int online_cpus() {
+        static const int n = [] {
+            const long c = sysconf(_SC_NPROCESSORS_ONLN);
+            return c > 0 ? (int)c : 1;
+        }();
+        return n;
+    }
+
+    /* The caller, after it found nothing left to claim: waits for the chunks workers still run. */
+    void wait_done(long chunks, long mine, std::chrono::steady_clock::time_point started) {
+        if (done_.load(std::memory_order_acquire) >= chunks) return;
+        const auto now = std::chrono::steady_clock::now();
+        auto spin = mine > 0 ? 2 * (now - started) / mine : std::chrono::steady_clock::duration(kCallerSpinMin);
+        if (spin < kCallerSpinMin) spin = kCallerSpinMin;
+        if (spin > kCallerSpinMax) spin = kCallerSpinMax;
+        const auto until = now + spin;
+        for (unsigned spins = 1;; ++spins) {
+            if (done_.load(std::memory_order_acquire) >= chunks) return;
+            cpu_relax();
+            if ((spins & 63) == 0 && std::chrono::steady_clock::now() > until) break;
+        }
+        // Sleep (Dekker's handshake with finish_chunk(): caller_waiting_ then done_ here, done_
+        // then caller_waiting_ there, all seq_cst, so one of the two sees the other).
+        std::unique_lock<std::mutex> lock(mutex_);
+        caller_waiting_.store(true, std::memory_order_seq_cst);
+        while (done_.load(std::memory_order_seq_cst) < chunks) done_wake_.wait(lock);
+        caller_waiting_.store(false, std::memory_order_relaxed);
+    }
+
+    /* A worker finished a chunk; the last one of the job wakes a sleeping caller. */
+    void finish_chunk(long chunks) {
+        if (done_.fetch_add(1, std::memory_order_seq_cst) + 1 == chunks &&
+            caller_waiting_.load(std::memory_order_seq_cst)) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            done_wake_.notify_one();
+        }
+    }
 
     // claim_: generation (32 bits) | next chunk (16) | chunk count (16); a chunk is claimed by a
     // compare-exchange that also checks the generation, so a worker that slept through a job
@@ -144,20 +198,25 @@ private:
         return (int)workers_.size() < want ? (int)workers_.size() : want;
     }
 
-    /* Claims and runs chunks of generation `gen` until none is left. */
-    void work(uint32_t gen, int worker) {
+    /* Claims and runs chunks of generation `gen` until none is left; returns how many it ran. */
+    long work(uint32_t gen, int worker) {
+        long ran = 0;
         uint64_t v = claim_.load(std::memory_order_acquire);
         for (;;) {
-            if (gen_of(v) != gen) return;
+            if (gen_of(v) != gen) return ran;
             const uint32_t next = (uint32_t)(v >> 16) & 0xFFFF, chunks = (uint32_t)v & 0xFFFF;
-            if (next >= chunks) return;
+            if (next >= chunks) return ran;
             if (!claim_.compare_exchange_weak(v, v + (1u << 16), std::memory_order_acq_rel,
                                               std::memory_order_acquire))
                 continue;
             // Claimed: the job cannot end before this chunk is done, so its fields stay put.
             const long lo = (long)next * chunk_, hi = lo + chunk_ < n_ ? lo + chunk_ : n_;
             for (long i = lo; i < hi; ++i) fn_(ctx_, i, worker);
-            done_.fetch_add(1, std::memory_order_release);
+            if (worker == 0)
+                done_.fetch_add(1, std::memory_order_release);   // the caller: it does not wait on itself
+            else
+                finish_chunk((long)chunks);
+            ++ran;
             v = claim_.load(std::memory_order_acquire);
         }
     }
@@ -167,9 +226,10 @@ private:
         for (;;) {
             uint64_t v = claim_.load(std::memory_order_acquire);
             const auto until = std::chrono::steady_clock::now() + kSpin;
+            const bool spin = spin_.load(std::memory_order_relaxed);
             for (unsigned spins = 0; gen_of(v) == seen && !stop_.load(std::memory_order_relaxed); ++spins) {
                 cpu_relax();
-                if ((spins & 255) == 255 && std::chrono::steady_clock::now() > until) {
+                if (!spin || ((spins & 255) == 255 && std::chrono::steady_clock::now() > until)) {
                     std::unique_lock<std::mutex> lock(mutex_);
                     sleepers_.fetch_add(1, std::memory_order_seq_cst);
                     while (gen_of(claim_.load(std::memory_order_seq_cst)) == seen && !stop_.load())
@@ -199,8 +259,11 @@ private:
     std::atomic<int> sleepers_{0};
     std::atomic<bool> busy_{false};
     std::atomic<bool> stop_{false};
+    std::atomic<bool> spin_{true};            // workers spin between jobs (not when oversubscribed)
+    std::atomic<bool> caller_waiting_{false};  // the caller sleeps on done_wake_
     std::mutex mutex_;
-    std::condition_variable wake_;
+    std::condition_variable wake_;            // workers wait here for a job
+    std::condition_variable done_wake_;       // the caller waits here for the workers' last chunks
 };
 
 inline Pool &pool() {
