@@ -2,8 +2,7 @@
 
 ``oracle``: ``lpfc.estimate_latency(arch, target=..., threads=...)`` -- the kernels lpfc's own pipeline
 fuses the candidate into, priced by this machine's calibration (docs/cost.md). Compiler-aware: it sees
-what fusion and the emitters do (e.g. that a one-layer model's mask fuses into its attention and loses
-the fast attention kernel).
+what fusion and the emitters do (which kernels exist, which emitter and variant each one gets).
 
 ``flops``: the multiply-adds of the architecture, scaled to milliseconds by one oracle estimate of the
 space's largest architecture (ms per FLOP at that point), so the same ``--latency-ms`` target means the

@@ -124,8 +124,9 @@ def _fmt_s(s: float) -> str:
 def check_request(space: SearchSpace, latency: LatencyModel, target_ms: float) -> tuple:
     """NasError when the target is below every layer count's smallest architecture; else (fastest arch, its ms).
 
-    The oracle is not monotone in the sizes (a one-layer model loses the fused attention kernel), so the
-    smallest architecture of every layer count is priced."""
+    The oracle need not be monotone in the sizes (fusion and the emitters' choices depend on the shapes;
+    one-layer models once lost the fused attention kernel), so the smallest architecture of every layer
+    count is priced."""
     best = None
     for n in space.layers:
         a = space.smallest(n)

@@ -272,8 +272,6 @@ def test_the_oracle_builds_the_same_encoder_from_arch_of():
     """arch_of + the sub-network's weights, through lpfc.cost.arch's builder, compute what torch computes:
     the oracle prices exactly the model the search would ship (heads x head_dim wide attention included)."""
     from lpfc.cost import arch as oracle_arch
-    if "head_dim" not in oracle_arch.KEYS:
-        pytest.skip("lpfc.cost.arch has no 'head_dim' yet (the coordinator's change is not merged here)")
     import lpfc
     sub = extract_subnetwork(tiny("BertModel"), dict(layers=2, hidden=40, heads=[1, 3], ffn=[10, 50]))
     state = {k: v.numpy() for k, v in sub.state_dict().items() if v.dtype == torch.float32}
