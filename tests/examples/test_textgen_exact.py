@@ -93,6 +93,7 @@ def test_tiny_refuses_what_does_not_fit(tiny):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy       # the whole 30-layer model, exported and compiled twice: make test-heavy
 def test_smollm2_greedy_equals_transformers():
     try:
         tok = load_tokenizer("smollm2")
