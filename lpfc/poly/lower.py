@@ -502,19 +502,23 @@ class Lowering:
     def _lower_log_softmax(self, attrs, ins, rts, outs):
         self._lower_softmax(attrs, ins, rts, outs, log=True)
 
-    def _lower_layer_norm(self, attrs, ins, rts, outs):
+    def _norm_layout(self, attrs, ins, rts):
+        """What layer_norm's and rms_norm's nests share: the normalized input, its axis, the element type,
+        the row length n, the index / outer / reduced dims, the per-row statistic's shape and index, and
+        the schedule length."""
         x = self._reusable(ins[0])
         shape = x.type.shape
         axis = attrs["axis"] + len(shape) if attrs["axis"] < 0 else attrs["axis"]
         axes = list(range(axis, len(shape)))
-        dt = rts[0].dtype
-        n = math.prod(shape[axis:])
         _, idx, outer, red = self._reduce_layout(shape, axes)
         sshape = tuple(1 if k in axes else d for k, d in enumerate(shape))
-        oidx = _out_index(idx, axes, sshape, len(shape))
-        mu, var = self.temp(TensorType(sshape, dt)), self.temp(TensorType(sshape, dt))
         od, rd = [d for d, _ in outer], [d for d, _ in red]
-        L = len(od) + 1 + len(rd)
+        return (x, shape, axis, rts[0].dtype, math.prod(shape[axis:]), idx, outer, red, sshape,
+                _out_index(idx, axes, sshape, len(shape)), od, rd, len(od) + 1 + len(rd))
+
+    def _lower_layer_norm(self, attrs, ins, rts, outs):
+        x, shape, axis, dt, n, idx, outer, red, sshape, oidx, od, rd, L = self._norm_layout(attrs, ins, rts)
+        mu, var = self.temp(TensorType(sshape, dt)), self.temp(TensorType(sshape, dt))
         inv_n = Const(1.0 / n, dt)
         mean = Op("mul", (), (Read(mu, tuple(oidx), dt), inv_n), dt)
 
@@ -543,18 +547,8 @@ class Lowering:
 
     def _lower_rms_norm(self, attrs, ins, rts, outs):
         """x * rsqrt(mean(x^2) + eps) (* scale): layer_norm's nest without the mean."""
-        x = self._reusable(ins[0])
-        shape = x.type.shape
-        axis = attrs["axis"] + len(shape) if attrs["axis"] < 0 else attrs["axis"]
-        axes = list(range(axis, len(shape)))
-        dt = rts[0].dtype
-        n = math.prod(shape[axis:])
-        _, idx, outer, red = self._reduce_layout(shape, axes)
-        sshape = tuple(1 if k in axes else d for k, d in enumerate(shape))
-        oidx = _out_index(idx, axes, sshape, len(shape))
+        x, shape, axis, dt, n, idx, outer, red, sshape, oidx, od, rd, L = self._norm_layout(attrs, ins, rts)
         ms = self.temp(TensorType(sshape, dt))
-        od, rd = [d for d, _ in outer], [d for d, _ in red]
-        L = len(od) + 1 + len(rd)
         nest = [self.stmt(outer, ms, oidx, Const(0.0, dt), sched=_pad(od + [0], L)),
                 self.stmt(outer + red, ms, oidx, _sq(x.at(idx), dt), update="sum", sched=_pad(od + [1] + rd, L),
                           reduction_dims=tuple(rd)),

@@ -12,6 +12,8 @@ import lpfc
 from lpfc.cost.arch import build_encoder
 from lpfc.errors import LpfcError, ModelLoadError
 
+from ..arm64_support import arm64_toolchain_or_skip
+
 # two tiny calibration models whose layers differ, as the real calibration set's do
 ARCHS = (dict(layers=2, hidden=32, heads=[2, 4], ffn=[64, 96], seq=16, batch=1, vocab=64),
          dict(layers=2, hidden=48, heads=[4, 2], ffn=[96, 64], seq=24, batch=1, vocab=64))
@@ -19,15 +21,7 @@ ARCHS = (dict(layers=2, hidden=32, heads=[2, 4], ffn=[64, 96], seq=16, batch=1, 
 
 @pytest.fixture(scope="module")
 def qemu():
-    from lpfc.codegen.toolchain import find_toolchain
-    from lpfc.errors import ToolchainError
-    try:
-        tc = find_toolchain("arm64-linux")
-    except ToolchainError as e:
-        pytest.skip(f"NO ARM64 CROSS COMPILER: {e}")
-    if tc.runner is None:
-        pytest.skip(f"CANNOT RUN ARM64 HERE: {tc.run_problem}")
-    return list(tc.runner)
+    return list(arm64_toolchain_or_skip().runner)
 
 
 @pytest.fixture

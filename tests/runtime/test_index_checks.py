@@ -191,14 +191,9 @@ def test_opencl_host_kernels_check_indices(ocl_libs, _cl_cache):
 
 @pytest.fixture(scope="module")
 def arm_libs(tmp_path_factory, libs):
-    from lpfc.codegen.toolchain import find_toolchain
-    from lpfc.errors import ToolchainError
-    try:
-        tc = find_toolchain("arm64-linux")
-    except ToolchainError as e:
-        pytest.skip(f"NO ARM64 CROSS COMPILER: {e}")
-    if tc.runner is None:
-        pytest.skip(f"CANNOT RUN ARM64 HERE: {tc.run_problem}")
+    from ..arm64_support import arm64_toolchain_or_skip
+
+    arm64_toolchain_or_skip()
     d = tmp_path_factory.mktemp("idx-arm")
     m = libs["emb"][0]        # (the generic kernels' index code is the same C++ on every ISA)
     return {"emb": (m, lpfc.compile(m, d / "libemb.so", target="arm64-linux"))}
