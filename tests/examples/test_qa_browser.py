@@ -5,7 +5,6 @@ Skips loudly, with the reason, where Chromium, chromedriver or selenium is missi
 (scripts/setup.sh installs `chromium chromium-driver`; selenium is in the `test` extra).
 """
 import os
-import shutil
 import threading
 from pathlib import Path
 
@@ -13,32 +12,10 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("LPFC_CHROMIUM", "/usr/bin/chromium")
+from .browser import chromium_driver  # noqa: E402
 CONTEXT = ("The Amazon rainforest covers much of the Amazon basin of South America. "
            "This basin encompasses seven million square kilometres, of which five and a half million "
            "square kilometres are covered by the rainforest.")
-
-
-def _driver():
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.skip("SKIPPED LOUDLY: selenium is not installed (pip install -e '.[test]'); the browser test "
-                    "did not run")
-    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    if not Path(CHROMIUM).exists() or not Path(driver_path).exists():
-        pytest.skip(f"SKIPPED LOUDLY: Debian chromium ({CHROMIUM}) or chromedriver ({driver_path}) is missing: "
-                    "apt-get install chromium chromium-driver (scripts/setup.sh does, as root)")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for a in ("--headless", "--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage",
-              "--disable-gpu", "--window-size=1000,900"):
-        opts.add_argument(a)
-    try:
-        return webdriver.Chrome(service=Service(driver_path), options=opts)
-    except Exception as e:  # noqa: BLE001 - any start failure means "cannot run here"
-        pytest.skip(f"SKIPPED LOUDLY: Chromium cannot start here: {str(e).splitlines()[0]}")
 
 
 def test_question_answered_and_highlighted_in_chromium(tiny_build, tokenizer, tmp_path):
@@ -54,7 +31,7 @@ def test_question_answered_and_highlighted_in_chromium(tiny_build, tokenizer, tm
     srv = make_server(answerer, port=0, examples=[{"title": "Amazon", "context": CONTEXT,
                                                    "question": "How large is the basin?"}])
     threading.Thread(target=srv.serve_forever, daemon=True).start()
-    driver = _driver()
+    driver = chromium_driver()
     try:
         driver.set_page_load_timeout(60)
         driver.get(f"http://127.0.0.1:{srv.server_address[1]}/")

@@ -3,7 +3,6 @@ stream carries exactly the engine's tokens, and in headless Debian Chromium the 
 (skipping loudly where Chromium, chromedriver or selenium is missing)."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ from examples.textgen.models import load_tokenizer  # noqa: E402
 from examples.textgen.sampling import Sampling  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("LPFC_CHROMIUM", "/usr/bin/chromium")
+from .browser import chromium_driver  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -83,27 +82,6 @@ def test_event_stream_carries_the_engines_tokens(server):
     assert _events(srv, prompt="Hi", top_p="abc")[0][1]["error"] == "top_p must be a number, not 'abc'"
 
 
-def _driver():
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.skip("SKIPPED LOUDLY: selenium is not installed (pip install -e '.[test]'); the browser test did not run")
-    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    if not Path(CHROMIUM).exists() or not Path(driver_path).exists():
-        pytest.skip(f"SKIPPED LOUDLY: Debian chromium ({CHROMIUM}) or chromedriver ({driver_path}) is missing: "
-                    "apt-get install chromium chromium-driver (scripts/setup.sh does, as root)")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for a in ("--headless", "--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage",
-              "--disable-gpu", "--window-size=1000,900"):
-        opts.add_argument(a)
-    try:
-        return webdriver.Chrome(service=Service(driver_path), options=opts)
-    except Exception as e:  # noqa: BLE001 - any start failure means "cannot run here"
-        pytest.skip(f"SKIPPED LOUDLY: Chromium cannot start here: {str(e).splitlines()[0]}")
-
-
 @pytest.mark.slow
 def test_page_streams_tokens_in_chromium(server, tmp_path):
     from selenium.webdriver.common.by import By
@@ -111,7 +89,7 @@ def test_page_streams_tokens_in_chromium(server, tmp_path):
 
     srv, eng, tok = server
     ids, text = _expected(eng, tok, "Once upon a time", 24, temperature=0, repetition_penalty=1.3)
-    driver = _driver()
+    driver = chromium_driver()
     try:
         driver.set_page_load_timeout(60)
         driver.get(f"http://127.0.0.1:{srv.server_address[1]}/")
