@@ -404,6 +404,18 @@ def _step_lines(info, indent: str) -> list:
     return L
 
 
+def _pack_kv(TP: int, DVP: int, ks_d: int, ks_t: int, vs_t: int, vs_d: int) -> list:
+    """The tiled and flash schedules' prologue: K^T and V copied into zero-padded panels of NR."""
+    return [f"            for (long j0 = 0; j0 < {TP}L; j0 += NR)      // K^T -> panels of NR keys, zero-padded",
+            "                for (long k = 0; k < D; ++k)",
+            "                    for (long jj = 0; jj < NR; ++jj)",
+            f"                        kp[j0 * D + k * NR + jj] = j0 + jj < T ? K[k * {ks_d}L + (j0 + jj) * {ks_t}L] : 0.0f;",
+            f"            for (long c0 = 0; c0 < {DVP}L; c0 += NR)     // V -> panels of NR columns, zero-padded",
+            "                for (long t = 0; t < T; ++t)",
+            "                    for (long cc = 0; cc < NR; ++cc)",
+            f"                        vp[c0 * T + t * NR + cc] = c0 + cc < DV ? Vs[t * {vs_t}L + (c0 + cc) * {vs_d}L] : 0.0f;"]
+
+
 def _emit_tiled(info: dict, isa, symbol: str, query_block: int) -> KernelSource:
     """Attention through the GEMM micro-kernel: per (batch, head), Kᵀ and V are packed into NR-column panels
     (as the GEMM packs weights), then per block of query rows: scores = Q·Kᵀ with MR x NR register tiles
@@ -434,14 +446,7 @@ def _emit_tiled(info: dict, isa, symbol: str, query_block: int) -> KernelSource:
     body = len(L)
     for n, (_, sv, _) in enumerate(info["steps"]):
         L.append(f"            const float *M{n} = p{sv.arg} + {_batch_offset(sv, nb)};")
-    L += [f"            for (long j0 = 0; j0 < {TP}L; j0 += NR)      // K^T -> panels of NR keys, zero-padded",
-          "                for (long k = 0; k < D; ++k)",
-          "                    for (long jj = 0; jj < NR; ++jj)",
-          f"                        kp[j0 * D + k * NR + jj] = j0 + jj < T ? K[k * {ks_d}L + (j0 + jj) * {ks_t}L] : 0.0f;",
-          f"            for (long c0 = 0; c0 < {DVP}L; c0 += NR)     // V -> panels of NR columns, zero-padded",
-          "                for (long t = 0; t < T; ++t)",
-          "                    for (long cc = 0; cc < NR; ++cc)",
-          f"                        vp[c0 * T + t * NR + cc] = c0 + cc < DV ? Vs[t * {vs_t}L + (c0 + cc) * {vs_d}L] : 0.0f;",
+    L += _pack_kv(TP, DVP, ks_d, ks_t, vs_t, vs_d) + [
           "            for (long i0 = 0; i0 < S; i0 += IB) {",
           "                const long ib = S - i0 < IB ? S - i0 : IB;",
           "                for (long j0 = 0; j0 < T; j0 += NR) {",
@@ -514,14 +519,7 @@ def _emit_flash(info: dict, isa, symbol: str, query_block: int, key_block: int) 
     for n, (_, sv, _) in enumerate(info["steps"]):
         L.append(f"            const float *M{n} = p{sv.arg} + {_batch_offset(sv, nb)};")
     steps = _block_step_lines(info, " " * 24)
-    L += [f"            for (long j0 = 0; j0 < {TP}L; j0 += NR)      // K^T -> panels of NR keys, zero-padded",
-          "                for (long k = 0; k < D; ++k)",
-          "                    for (long jj = 0; jj < NR; ++jj)",
-          f"                        kp[j0 * D + k * NR + jj] = j0 + jj < T ? K[k * {ks_d}L + (j0 + jj) * {ks_t}L] : 0.0f;",
-          f"            for (long c0 = 0; c0 < {DVP}L; c0 += NR)     // V -> panels of NR columns, zero-padded",
-          "                for (long t = 0; t < T; ++t)",
-          "                    for (long cc = 0; cc < NR; ++cc)",
-          f"                        vp[c0 * T + t * NR + cc] = c0 + cc < DV ? Vs[t * {vs_t}L + (c0 + cc) * {vs_d}L] : 0.0f;",
+    L += _pack_kv(TP, DVP, ks_d, ks_t, vs_t, vs_d) + [
           "            for (long i0 = 0; i0 < S; i0 += IB) {",
           "                const long ib = S - i0 < IB ? S - i0 : IB;",
           "                for (long ii = 0; ii < ib; ++ii) {",
