@@ -32,10 +32,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lpfc.codegen.cpp_gemm import constant_value  # noqa: E402
 from lpfc.codegen.kernel_source import headers_and_helpers  # noqa: E402
 from lpfc.codegen.targets import get_target  # noqa: E402
 from lpfc.codegen.toolchain import compile_shared  # noqa: E402
+from lpfc.ir.constants import constant_value  # noqa: E402
 
 CLAMP = ("static inline int64_t lpfc_wrap_clamp(int64_t i, int64_t n) "
          "{ if (i < 0) i += n; return i < 0 ? 0 : (i >= n ? n - 1 : i); }")
@@ -110,7 +110,7 @@ def embedding_kernel(repeat):
     rng = np.random.default_rng(0)
     ins = []
     for i, v in enumerate(op.operands):
-        c = constant_value(op, i)
+        c = constant_value(op.operands[i], through_reshapes=True)
         if c is not None:
             ins.append(np.require(c, requirements="C"))
         elif v.type.dtype.value == "f32":

@@ -39,7 +39,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..ir.attributes import constant_array
+from ..ir.constants import constant_root, constant_value
 from ..ir.core import Operation, Value
 from ..ir.types import DType
 from . import simd as _simd
@@ -77,33 +77,8 @@ def row_helper(isa_name: str) -> str:
 
 # -- structural helpers (shared with the other C++ emitters) -------------------------------------------------
 
-def constant_root(v: Value) -> Optional[Operation]:
-    """The ``graph.constant`` that ``v`` is (through reshapes), or None."""
-    seen = 0
-    while isinstance(getattr(v, "owner", None), Operation) and seen < 16:
-        o = v.owner
-        if o.name == "graph.constant":
-            return o
-        if o.name in _RESHAPES and o.operands:
-            v = o.operands[0]
-            seen += 1
-            continue
-        return None
-    return None
-
-
 def operand_is_constant(op: Operation, index: int) -> bool:
     return constant_root(op.operands[index]) is not None
-
-
-def constant_value(op: Operation, index: int) -> Optional[np.ndarray]:
-    c = constant_root(op.operands[index])
-    if c is None:
-        return None
-    try:
-        return np.asarray(constant_array(c.attributes["value"])).reshape(op.operands[index].type.shape)
-    except Exception:
-        return None
 
 
 def body_ops(op: Operation) -> Optional[list]:
@@ -213,7 +188,7 @@ def analyse(op: Operation) -> Optional[GemmPlan]:
         data, idx = g.operands
         if id(data) not in arg_index or id(idx) not in arg_index or not _f32(data):
             return None
-        iv = constant_value(op, arg_index[id(idx)])
+        iv = constant_value(op.operands[arg_index[id(idx)]], through_reshapes=True)
         if iv is None or iv.ndim != 0 or not np.issubdtype(iv.dtype, np.integer):
             return None
         shape = data.type.shape

@@ -204,7 +204,7 @@ def c_expr(op_name: str, attrs: dict, args: Sequence[str], operand_dtypes: Seque
            result_dtype: DType) -> str:
     """A C++ expression computing element-wise op ``op_name`` (``graph.`` prefix optional) of ``args``.
 
-    ``attrs`` must have the op's defaults filled (:func:`lpfc.ir.builder.full_attributes`); ``args``
+    ``attrs`` must have the op's defaults filled (:func:`lpfc.ir.opdef.with_defaults`); ``args``
     are C++ expressions of the operands, each of its ``operand_dtypes``; the expression's value has
     ``result_dtype``.  Raises :class:`UnsupportedError` for ops that are not element-wise or f16.
     """

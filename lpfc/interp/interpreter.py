@@ -12,22 +12,7 @@ import numpy as np
 
 from ..errors import InputError, LpfcError, UnsupportedError
 from ..ir.core import Block, Function, Module, Operation
-from ..ir.opdef import lookup
-
-
-def op_attrs(op: Operation) -> dict:
-    """The op's attributes with its definition's defaults filled in."""
-    d = lookup(op.name)
-    attrs = {}
-    if d is not None:
-        for key, spec in d.attrs.items():
-            if key in op.attributes:
-                attrs[key] = op.attributes[key]
-            elif not spec.required:
-                attrs[key] = spec.default
-    for key, val in op.attributes.items():
-        attrs.setdefault(key, val)
-    return attrs
+from ..ir.opdef import with_defaults
 
 
 def evaluate_op(op: Operation, inputs: list) -> list:
@@ -38,7 +23,7 @@ def evaluate_op(op: Operation, inputs: list) -> list:
     if fn is None:
         raise UnsupportedError("the reference interpreter has no kernel for this op", op=op.name,
                                node=op.location.name or None)
-    outs = fn(list(inputs), op_attrs(op), op.result_types)
+    outs = fn(list(inputs), with_defaults(op.name, op.attributes), op.result_types)
     for r, a in zip(op.results, outs):
         if a.shape != r.type.shape or a.dtype != r.type.dtype.numpy:
             raise AssertionError(f"kernel {op.name} at {op.location} produced {a.dtype}{list(a.shape)}, "

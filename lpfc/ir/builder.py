@@ -5,19 +5,7 @@ from typing import Optional, Sequence
 
 from ..errors import LpfcError, ShapeError, VerificationError
 from .core import UNKNOWN_LOC, Location, Operation, Value
-from .opdef import lookup
-
-
-def full_attributes(op_name: str, attrs: dict) -> dict:
-    """``attrs`` with the op definition's defaults filled in."""
-    d = lookup(op_name)
-    if d is None:
-        raise VerificationError("unknown op (no definition registered)", op=op_name)
-    full = {k: attrs[k] for k in attrs}
-    for k, spec in d.attrs.items():
-        if k not in full and not spec.required:
-            full[k] = spec.default
-    return full
+from .opdef import lookup, with_defaults
 
 
 def create_op(op_name: str, operands: Sequence[Value], attrs: Optional[dict] = None,
@@ -28,7 +16,7 @@ def create_op(op_name: str, operands: Sequence[Value], attrs: Optional[dict] = N
     if d is None or d.infer is None:
         raise VerificationError("cannot infer result types: no type rule", op=op_name)
     try:
-        types = d.infer([v.type for v in operands], full_attributes(op_name, attrs))
+        types = d.infer([v.type for v in operands], with_defaults(op_name, attrs))
     except LpfcError as e:
         raise ShapeError(e.bare_message, op=op_name, node=location.name or None) from None
     return Operation(op_name, operands, types, attrs, location=location, result_names=result_names)

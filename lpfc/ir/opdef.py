@@ -8,8 +8,9 @@ same rules to compute result types, so the two can never disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
+from ..errors import VerificationError
 from .types import TensorType
 
 # Traits ---------------------------------------------------------------------
@@ -59,15 +60,6 @@ class OpDef:
     verify: Optional[Callable[[Any], None]] = None
     doc: str = ""
 
-    def attr(self, op, name):
-        """The op's attribute ``name``, or its declared default."""
-        if name in op.attributes:
-            return op.attributes[name]
-        spec = self.attrs.get(name)
-        if spec is None or spec.required:
-            raise KeyError(f"{self.name} has no attribute {name!r}")
-        return spec.default
-
 
 _REGISTRY: dict[str, OpDef] = {}
 
@@ -101,3 +93,19 @@ def _ensure_dialects_loaded():
         from .dialects import load_all  # every dialect of lpfc.ir.dialects.DIALECTS registers on import
         load_all()
         _dialects_loaded = True
+
+
+def with_defaults(op_name: str, attrs: Mapping) -> dict:
+    """``attrs`` with the op definition's defaults filled in for the optional attributes it leaves out.
+
+    The one place defaults are filled: type rules, the interpreter's kernels, lowerings and emitters all
+    read attributes through it, so a default declared in an :class:`OpDef` means the same everywhere.
+    """
+    d = lookup(op_name)
+    if d is None:
+        raise VerificationError("unknown op (no definition registered)", op=op_name)
+    full = dict(attrs)
+    for key, spec in d.attrs.items():
+        if key not in full and not spec.required:
+            full[key] = spec.default
+    return full

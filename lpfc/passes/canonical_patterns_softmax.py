@@ -17,10 +17,10 @@ from typing import Optional
 
 import numpy as np
 
+from ..ir.constants import constant_value
 from ..ir.core import Function, Operation, Value
 from ..ir.types import DType
 from .canonical_patterns_common import is_splat, producer, replace
-from .fold_constants import constant_value
 from .rewrite import Rewriter
 
 

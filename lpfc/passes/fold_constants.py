@@ -11,19 +11,12 @@ import numpy as np
 
 from ..interp import evaluate_op
 from ..ir.attributes import DenseElements, DenseResource
+from ..ir.constants import constant_value
 from ..ir.core import Module, Operation
 from .manager import Option, Pass, register_pass
 from .rewrite import RewritePattern, Rewriter, apply_patterns
 
 INLINE_LIMIT = 16
-
-
-def constant_value(v):
-    """The array of a value defined by graph.constant, else None."""
-    op = v.owner
-    if isinstance(op, Operation) and op.name == "graph.constant":
-        return op.attributes["value"].array
-    return None
 
 
 def make_constant(rewriter: Rewriter, before: Operation, array: np.ndarray, hint: str = "cst") -> Operation:

@@ -37,7 +37,7 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from ..ir.attributes import DenseElements
+from ..ir.constants import constant_value
 from ..ir.core import Block, Function, Operation, Region, Value
 from ..ir.opdef import ONE_TO_MANY, ONE_TO_ONE, REORGANIZE, SHUFFLE, lookup
 
@@ -527,14 +527,6 @@ def form_blocks(fn: Function, max_ops: int = 64) -> list[Operation]:
 
 
 # -- horizontal fusion ---------------------------------------------------------------------------------
-def _const_array(v: Value) -> Optional[np.ndarray]:
-    op = v.owner
-    if isinstance(op, Operation) and op.name == "graph.constant" and isinstance(op.attributes.get("value"),
-                                                                                 DenseElements):
-        return op.attributes["value"].array
-    return None
-
-
 def _as_row(bias: np.ndarray, n: int) -> Optional[np.ndarray]:
     """A bias that varies only along the last axis, as a [n] vector; else None."""
     if bias.ndim and any(d != 1 for d in bias.shape[:-1]):
@@ -558,7 +550,7 @@ def _sibling_member(x: Value, op: Operation) -> Optional[_Member]:
     if op.name == "graph.matmul":
         if op.operands[0] is not x or op.operands[1] is x or x.type.rank < 2:
             return None
-        w = _const_array(op.operands[1])
+        w = constant_value(op.operands[1])
         if w is None or w.ndim != 2:
             return None
         out = op.results[0]
@@ -566,7 +558,7 @@ def _sibling_member(x: Value, op: Operation) -> Optional[_Member]:
         if len(out.uses) == 1 and users[0].name == "graph.add":
             add = users[0]
             other = add.operands[1] if add.operands[0] is out else add.operands[0]
-            b = _const_array(other)
+            b = constant_value(other)
             if (b is not None and other is not out and add.results[0].type == out.type
                     and b.ndim <= out.type.rank):
                 row = _as_row(b, w.shape[1])
@@ -578,14 +570,14 @@ def _sibling_member(x: Value, op: Operation) -> Optional[_Member]:
         if (op.operands[0] is not x or a.get("trans_a", False) or a.get("alpha", 1.0) != 1.0
                 or a.get("beta", 1.0) != 1.0):
             return None
-        w = _const_array(op.operands[1])
+        w = constant_value(op.operands[1])
         if w is None:
             return None
         if a.get("trans_b", False):
             w = w.T
         bias, bias_value = None, None
         if len(op.operands) == 3:
-            b = _const_array(op.operands[2])
+            b = constant_value(op.operands[2])
             if b is None:
                 return None
             bias = _as_row(b, w.shape[1])

@@ -33,10 +33,11 @@ from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
+from ..ir.constants import constant_value
 from ..ir.core import Function, Operation, Value
 from ..ir.dialects.graph import broadcast_shapes
 from .computation_count import is_elementwise_arith, op_computations
-from .fold_constants import constant_value, make_constant
+from .fold_constants import make_constant
 from .rewrite import Rewriter, erase_dead
 
 # ---------------------------------------------------------------------------------------------- regions

@@ -12,10 +12,11 @@ from typing import Optional
 import numpy as np
 
 from ..errors import LpfcError
-from ..ir.builder import full_attributes
+from ..ir.constants import constant_value
+from ..ir.opdef import with_defaults
 from ..ir.core import Function, Operation, Value
 from ..ir.dialects.graph import broadcast_shapes
-from .fold_constants import constant_value, make_constant
+from .fold_constants import make_constant
 from .rewrite import Rewriter, erase_dead
 
 
@@ -250,7 +251,7 @@ def _edits_keep_types(edits: list) -> bool:
                 if not t.dtype.is_float:
                     return False
                 types[e.index] = t.with_shape(broadcast_shapes(t.shape, _fit_rank(e.factor, t.rank).shape))
-            if op.opdef.infer(types, full_attributes(op.name, op.attributes)) != op.result_types:
+            if op.opdef.infer(types, with_defaults(op.name, op.attributes)) != op.result_types:
                 return False
         except LpfcError:  # the scaled operand no longer fits the op
             return False

@@ -19,9 +19,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..errors import UnsupportedError
-from ..interp.interpreter import op_attrs
 from ..ir.attributes import constant_array
 from ..ir.core import Operation
+from ..ir.opdef import with_defaults
 from ..ir.types import DType, TensorType
 from .model import (ELEMENTWISE_OPS, Aff, Buffer, Const, Div, Expr, IfLess, IndexValue, Kernel, Load, Mod, Op, Read, Stmt, add_index,
                     delinearize, expr_dims, is_expensive, linearize, scale_index, simplify_expr,
@@ -166,7 +166,7 @@ class Lowering:
         n = op.name[len("graph."):] if op.name.startswith("graph.") else op.name
         if n not in SUPPORTED_OPS:
             raise UnsupportedError(f"the generic kernel lowering does not handle {op.name} yet", op=op.name)
-        attrs = op_attrs(op)
+        attrs = with_defaults(op.name, op.attributes)
         rts = op.result_types
         fn = getattr(self, f"_lower_{n}", None)
         if n in ELEMENTWISE_OPS:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lpfc.codegen.cpp_gemm import constant_value
+from lpfc.ir.constants import constant_value
 from lpfc.codegen.targets import get_target
 from lpfc.codegen.toolchain import compile_executable, compile_shared, find_toolchain, run_program
 from lpfc.errors import ToolchainError
@@ -85,7 +85,7 @@ def make_inputs(op, rng, overrides=None):
         if overrides and i in overrides:
             ins.append(overrides[i])
             continue
-        c = constant_value(op, i)
+        c = constant_value(op.operands[i], through_reshapes=True)
         if c is not None:
             ins.append(np.require(c, requirements="C"))
             continue

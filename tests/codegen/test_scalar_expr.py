@@ -12,7 +12,7 @@ from lpfc.codegen import scalar_expr as se
 from lpfc.codegen.toolchain import compile_shared
 from lpfc.errors import UnsupportedError
 from lpfc.interp.kernels import KERNELS
-from lpfc.ir.builder import full_attributes
+from lpfc.ir.opdef import with_defaults
 from lpfc.ir.types import DType, TensorType
 
 F = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.7, -3.7, 100.0, -100.0, 1e-3, 7.25, -88.5,
@@ -100,7 +100,7 @@ def _source():
     lines.append(se.helper_code(names))
     lines.append('#define API extern "C" __attribute__((visibility("default")))')
     for k, (op, attrs, dts, rt) in enumerate(CASES):
-        full = full_attributes(f"graph.{op}", attrs)
+        full = with_defaults(f"graph.{op}", attrs)
         params = ", ".join(f"const {se.c_type(d)} *x{j}" for j, d in enumerate(dts))
         expr = se.c_expr(f"graph.{op}", full, [f"x{j}[i]" for j in range(len(dts))], dts, rt)
         lines.append(f"API void case{k}({params}, {se.c_type(rt)} *out, int n) "
@@ -125,7 +125,7 @@ def test_matches_interpreter(lib, k):
     out = np.zeros(N, dtype=rt.numpy)
     fn = getattr(lib, f"case{k}")
     fn(*[x.ctypes.data_as(ctypes.c_void_p) for x in ins], out.ctypes.data_as(ctypes.c_void_p), ctypes.c_int(N))
-    want = KERNELS[f"graph.{op}"](ins, full_attributes(f"graph.{op}", attrs), [TensorType((N,), rt)])[0]
+    want = KERNELS[f"graph.{op}"](ins, with_defaults(f"graph.{op}", attrs), [TensorType((N,), rt)])[0]
     if rt.is_float:
         tol = 2e-6 if rt == DType.f32 else 1e-12
         # tanh-gelu's 1 + tanh(...) cancels for x << 0: f32 keeps absolute, not relative, accuracy there
@@ -155,7 +155,7 @@ def test_types_and_literals():
 
 def test_helpers_listed_for_every_use():
     for op, attrs, dts, rt in CASES:
-        expr = se.c_expr(op, full_attributes(f"graph.{op}", attrs), ["a", "b", "c"][:len(dts)], dts, rt)
+        expr = se.c_expr(op, with_defaults(f"graph.{op}", attrs), ["a", "b", "c"][:len(dts)], dts, rt)
         for name in itertools.chain(se.C_HELPERS):
             if f"{name}(" in expr or f"{name}<" in expr:
                 assert name in se.c_helpers_needed(op, dts), (op, name)
