@@ -1,0 +1,318 @@
+"""Kernel templates: a dict with layer shapes never seen in the process, planned in milliseconds.
+
+The kernels of a BERT-style encoder layer are structurally the same for every (batch, seq, hidden, heads,
+head_dim, ffn): only the numbers in their types change. So the real pipeline runs once per *structural
+class* on a probe model whose sizes are distinct primes (>= 17, so no weight is small enough to be inlined
+and no size coincides with a constant of the graph), and every number of every fused kernel's types and
+shape attributes is recorded as a monomial of the probe's sizes (``3·heads·head_dim``, ``batch·seq``...).
+A new dict of the same class instantiates the template: the fused kernel ops of the probe are *retyped in
+place* to the new sizes (and restored), and lpfc's own functions decide on them, exactly as ``plan_kernel``
+does on a real plan: ``emitter_for`` (the emitters' acceptance tests), the tuning database's choice
+(``database_choice``) else the emitter's default variant, the emitter's ``emit`` for the variant text
+(``avx2 6x16 MC=.. NC=.. KC=..``, ``avx2 flash 6x16 IB=48 KB=..``), ``kernel_flop``, ``_shape_text``. The
+kernel signature is the probe's canonical IR text with the new numbers substituted (what
+``kernel_signature`` prints for the retyped op, without printing it).
+
+The structural class of a part is which of its sizes are 1 and which are equal to each other (batch,
+seq, hidden, heads, head_dim, ffn and the attention width heads·head_dim for a layer; batch, seq, hidden,
+vocab for the embeddings and pooler): those are what the pipeline's and the emitters' structural
+decisions compare (a dimension of 1 is squeezed, ``hidden == heads·head_dim`` in every unpruned BERT).
+
+What is not recomputed and why: the generic (polyhedral) emitter's default schedule is the template's
+(``recompute``/``precompute`` depend on which loops have extent >= 2 and on legality, which the class
+fixes; computing it costs the isl scheduler ~0.2 s). Where a decision cannot be reproduced this way — the
+retyped kernel gets another emitter than the probe's, a generic kernel has a tuning-database entry, a
+probe's numbers cannot be factorised — ``instantiate`` returns None and the caller plans the real model
+(``plan._planned``). ``tests/cost/test_template.py`` checks that the template's kernels (kind, emitter,
+variant, shapes, FLOPs, bytes, signature) equal the real plan's on random dicts.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from dataclasses import dataclass
+from typing import Optional
+
+PRIMES = (17, 19, 23, 29, 31, 37, 41, 43, 47, 53)
+LAYER_SYMS = ("B", "S", "H", "nh", "hd", "F", "A")       # A = nh·hd, the attention width
+ENDS_SYMS = ("B", "S", "H", "V")
+
+_LOCK = threading.Lock()          # retyping mutates the probe's ops: one instantiation at a time
+
+
+def structural_class(vals: dict) -> tuple:
+    """The partition of the sizes into groups of equal value, with the group of 1s marked: a tuple of
+    (symbols, is_one) in a canonical order."""
+    by: dict = {}
+    for s, v in vals.items():
+        by.setdefault(v, []).append(s)
+    groups = sorted((tuple(sorted(ss)), v == 1) for v, ss in by.items())
+    return tuple(groups)
+
+
+def probe_values(cls: tuple) -> Optional[dict]:
+    """Probe sizes of a class: a distinct prime per free group; A's group is nh·hd; 1s stay 1."""
+    out, primes = {}, iter(PRIMES)
+    for syms, one in cls:
+        if one:
+            for s in syms:
+                out[s] = 1
+        elif "A" in syms and "nh" not in syms and "hd" not in syms:
+            continue                                   # after nh and hd
+        else:
+            p = next(primes)
+            for s in syms:
+                out[s] = p
+    for syms, one in cls:
+        if not one and "A" in syms and "nh" not in syms and "hd" not in syms:
+            v = out["nh"] * out["hd"]
+            for s in syms:
+                out[s] = v
+    return out
+
+
+def _free_primes(probe: dict) -> dict:
+    """prime -> a symbol of that free group (its value in a new dict is the group's value)."""
+    out = {}
+    for s, v in sorted(probe.items()):
+        if v in PRIMES:
+            out.setdefault(v, s)
+    return out
+
+
+def _monomial(d: int, primes: dict) -> Optional[tuple]:
+    """d as (coefficient, ((symbol, exponent), ...)) over the probe's primes; None if d is ambiguous."""
+    terms = []
+    for p, s in sorted(primes.items()):
+        e = 0
+        while d % p == 0:
+            d //= p
+            e += 1
+        if e:
+            terms.append((s, e))
+    if any(d % p == 0 for p in PRIMES):               # a prime no free group has: not a size of this model
+        return None
+    return d, tuple(terms)
+
+
+def _eval(mono: tuple, vals: dict) -> int:
+    c, terms = mono
+    for s, e in terms:
+        c *= vals[s] ** e
+    return c
+
+
+_NUMBERS = re.compile(r"tensor<((?:\d+x)+)|((?:shape|sizes) = \[)([\d, ]*)(\])")
+_INT = re.compile(r"\d+")
+_NAMES = re.compile(r"[%^][A-Za-z_]+\d+")            # %v17, ^bb0: positional names, not sizes
+
+
+@dataclass
+class _KernelTemplate:
+    op: object                 # the probe's fused kernel op (retyped in place while instantiated)
+    part: str
+    emitter: str               # the probe's emitter
+    generic_choice: Optional[dict]  # the generic emitter's default choice on the probe
+    values: list               # [(Value, dtype, (mono, ...))]
+    attrs: list                # [(op, name, (mono, ...))]
+    text: list                 # canonical text segments: str or mono
+    used: tuple                # the symbols its numbers depend on (its cache key)
+
+
+def _retype(kt: _KernelTemplate, vals: dict) -> list:
+    """Set every type and shape attribute of the template op to the sizes ``vals``; the old ones to restore."""
+    from ..ir.types import TensorType
+
+    saved = []
+    for v, dtype, shape in kt.values:
+        saved.append((v, v.type))
+        v.type = TensorType(tuple(_eval(m, vals) for m in shape), dtype)
+    for o, name, lst in kt.attrs:
+        saved.append((o, name, o.attributes[name]))
+        o.attributes[name] = [_eval(m, vals) for m in lst]
+    return saved
+
+
+def _restore(saved: list) -> None:
+    for s in reversed(saved):
+        if len(s) == 2:
+            s[0].type = s[1]
+        else:
+            s[0].attributes[s[1]] = s[2]
+
+
+def _text_template(text: str, primes: dict) -> Optional[list]:
+    segs: list = []
+    pos = 0
+    for m in _NUMBERS.finditer(text):
+        segs.append(text[pos:m.start()])
+        if m.group(1) is not None:
+            segs.append("tensor<")
+            for d in m.group(1).split("x")[:-1]:
+                mono = _monomial(int(d), primes)
+                if mono is None:
+                    return None
+                segs += [mono, "x"]
+        else:
+            segs.append(m.group(2))
+            nums = [int(x) for x in _INT.findall(m.group(3))]
+            for i, d in enumerate(nums):
+                mono = _monomial(d, primes)
+                if mono is None:
+                    return None
+                segs += ([", "] if i else []) + [mono]
+            segs.append(m.group(4))
+        pos = m.end()
+    segs.append(text[pos:])
+    # a probe size anywhere else (an attribute we do not substitute) would be left stale
+    for s in segs:
+        if isinstance(s, str) and any(int(x) % p == 0 for x in _INT.findall(_NAMES.sub("", s)) for p in primes
+                                      if int(x) >= p):
+            return None
+    return segs
+
+
+def _render(segs: list, vals: dict) -> str:
+    return "".join(s if isinstance(s, str) else str(_eval(s, vals)) for s in segs)
+
+
+def _inner(op):
+    from .plan import _inner_ops
+    return _inner_ops(op)
+
+
+def build_template(op, part: str, probe: dict, tgt) -> Optional[_KernelTemplate]:
+    """The template of one probe kernel op, or None where its numbers cannot be put in symbols."""
+    from ..codegen.kernel_source import emitter_for
+    from ..codegen.signature import canonical_text
+
+    primes = _free_primes(probe)
+    values, seen, attrs = [], set(), []
+
+    def add(v):
+        if id(v) in seen:
+            return True
+        seen.add(id(v))
+        shape = []
+        for d in v.type.shape:
+            mono = _monomial(d, primes)
+            if mono is None:
+                return False
+            shape.append(mono)
+        values.append((v, v.type.dtype, tuple(shape)))
+        return True
+
+    ops = _inner(op)
+    for o in ops:
+        for v in (*o.operands, *o.results):
+            if not add(v):
+                return None
+        for r in o.regions:
+            for a in r.block.args:
+                if not add(a):
+                    return None
+        if o is not op:
+            for name, val in o.attributes.items():
+                if name in ("shape", "sizes") and isinstance(val, (list, tuple)):
+                    monos = [_monomial(int(x), primes) for x in val]
+                    if any(m is None for m in monos):
+                        return None
+                    attrs.append((o, name, tuple(monos)))
+                elif isinstance(val, (list, tuple)) and any(isinstance(x, int) and x >= 17 for x in val):
+                    return None                    # a size in an attribute we do not know how to substitute
+    text = canonical_text(op) + "|" + ",".join(str(v.type) for v in op.operands)
+    segs = _text_template(text, primes)
+    if segs is None or _render(segs, probe) != text:
+        return None
+    emitter = emitter_for(op, tgt)
+    generic_choice = None
+    if emitter.name == "generic":
+        generic_choice = emitter.variants(op, tgt)[0]
+    used = sorted({s for _, _, sh in values for m in sh for s, _ in m[1]} |
+                  {s for _, _, lst in attrs for m in lst for s, _ in m[1]})
+    return _KernelTemplate(op, part, emitter.name, generic_choice, values, attrs, segs, tuple(used))
+
+
+class PartTemplate:
+    """The kernel templates of one part (a layer, or the embeddings and pooler) of one structural class."""
+
+    def __init__(self, kernels: list, probe: dict, module):
+        self.kernels = kernels
+        self.probe = probe
+        self.module = module            # keeps the probe ops alive
+        self.cache: dict = {}           # (kernel index, used sizes) -> KernelPlan
+
+
+_DB = [None, None]                       # (mtime, TuningDatabase): reloaded when the file changes
+
+
+def _database():
+    from ..tune.database import TuningDatabase, default_path
+
+    p = default_path()
+    try:
+        stamp = p.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    if _DB[1] is None or _DB[0] != stamp:
+        _DB[0], _DB[1] = stamp, TuningDatabase()
+    return _DB[1]
+
+
+def instantiate(pt: PartTemplate, vals: dict, tgt, tkey: str, part_filter=None) -> Optional[list]:
+    """The KernelPlans of the template at sizes ``vals`` (symbol -> size), or None to fall back."""
+    out = []
+    for i, kt in enumerate(pt.kernels):
+        if part_filter is not None and kt.part not in part_filter:
+            continue
+        key = (i, tuple(vals[s] for s in kt.used))
+        hit = pt.cache.get(key)
+        if hit is None:
+            hit = _plan_one(kt, vals, tgt, tkey)
+            if hit is None:
+                return None
+            pt.cache[key] = hit
+        out.append(hit)
+    return out
+
+
+def _plan_one(kt: _KernelTemplate, vals: dict, tgt, tkey: str):
+    from ..codegen.generic import choice_name
+    from ..codegen.kernel_source import emitter_for
+    from ..codegen.model_gen import _shape_text, kernel_flop, kernel_kind
+    from ..tune.tuner import database_choice
+    from .plan import _VARIANT_CACHE, KernelPlan, _padded_flop, _variant_text
+
+    sig = hashlib.sha256(_render(kt.text, vals).encode()).hexdigest()[:32]
+    op = kt.op
+    with _LOCK:
+        saved = _retype(kt, vals)
+        try:
+            hit = _VARIANT_CACHE.get((tkey, sig))
+            if hit is None:
+                emitter = emitter_for(op, tgt)
+                if emitter.name != kt.emitter:
+                    return None                  # another emitter than the probe's: plan the real model
+                db = _database()
+                if emitter.name == "generic":
+                    if db.lookup(sig, tkey) is not None:
+                        return None              # its variants need the isl scheduler: plan the real model
+                    hit = (emitter.name, choice_name(kt.generic_choice))
+                else:
+                    found = database_choice(db, op, tgt, emitter, sig, tkey)
+                    choice = found.choice if found is not None else emitter.variants(op, tgt)[0]
+                    hit = (emitter.name, _variant_text(op, tgt, emitter, choice))
+                _VARIANT_CACHE[(tkey, sig)] = hit
+            emitter_name, variant = hit
+            flop = kernel_flop(op)
+            nbytes = sum(v.type.nbytes for v in (*op.operands, *op.results))
+            elements = sum(r.type.num_elements for o in _inner(op)[1:] for r in o.results) or \
+                sum(r.type.num_elements for r in op.results)
+            return KernelPlan(kernel_kind(op), emitter_name, variant, _shape_text(op), flop, nbytes, elements,
+                              _padded_flop(op, flop, variant), sig, kt.part)
+        finally:
+            _restore(saved)
+
+
+__all__ = ["PartTemplate", "build_template", "instantiate", "probe_values", "structural_class"]
