@@ -244,6 +244,10 @@ def plan_arch(arch: Mapping, target: str = "host") -> list:
     if hit is not None:
         return list(hit)
     H, S, B, V = a["hidden"], a["seq"], a["batch"], a["vocab"]
+    if S == 1:      # one token: the pooler's row gather fuses into the last layer's kernel; no parts
+        out = _planned(target, a)["all"]
+        _ARCH_CACHE[key] = tuple(out)
+        return list(out)
     ends = _from_template(target, "ends", {"B": B, "S": S, "H": H, "V": V})
     STATS["template" if ends is not None else "real"] += 1
     if ends is None:

@@ -305,6 +305,8 @@ def _plan_one(kt: _KernelTemplate, vals: dict, tgt, tkey: str):
                     hit = (emitter.name, _variant_text(op, tgt, emitter, choice))
                 _VARIANT_CACHE[(tkey, sig)] = hit
             emitter_name, variant = hit
+            if emitter_name != kt.emitter:
+                return None
             flop = kernel_flop(op)
             nbytes = sum(v.type.nbytes for v in (*op.operands, *op.results))
             elements = sum(r.type.num_elements for o in _inner(op)[1:] for r in o.results) or \
