@@ -114,23 +114,26 @@ class _KernelTemplate:
     part: str
     emitter: str               # the probe's emitter
     generic_choice: Optional[dict]  # the generic emitter's default choice on the probe
-    values: list               # [(Value, dtype, (mono, ...))]
-    attrs: list                # [(op, name, (mono, ...))]
-    text: list                 # canonical text segments: str or mono
+    values: list               # [(Value, dtype, (mono index, ...))]
+    attrs: list                # [(op, name, (mono index, ...))]
+    text: str                  # the canonical text (signature input) as a %-format of mono indices ...
+    text_order: tuple          # ... filled in this order
+    monos: tuple               # the distinct monomials of its numbers
     used: tuple                # the symbols its numbers depend on (its cache key)
 
 
-def _retype(kt: _KernelTemplate, vals: dict) -> list:
-    """Set every type and shape attribute of the template op to the sizes ``vals``; the old ones to restore."""
+def _retype(kt: _KernelTemplate, ev: list) -> list:
+    """Set every type and shape attribute of the template op to the evaluated monomials ``ev``; returns the
+    old ones to restore."""
     from ..ir.types import TensorType
 
     saved = []
     for v, dtype, shape in kt.values:
         saved.append((v, v.type))
-        v.type = TensorType(tuple(_eval(m, vals) for m in shape), dtype)
+        v.type = TensorType(tuple([ev[i] for i in shape]), dtype)
     for o, name, lst in kt.attrs:
         saved.append((o, name, o.attributes[name]))
-        o.attributes[name] = [_eval(m, vals) for m in lst]
+        o.attributes[name] = [ev[i] for i in lst]
     return saved
 
 
@@ -178,8 +181,14 @@ def _render(segs: list, vals: dict) -> str:
 
 
 def _inner(op):
-    from .plan import _inner_ops
-    return _inner_ops(op)
+    """The op and every op nested in it (as plan._inner_ops)."""
+    stack, out = [op], []
+    while stack:
+        o = stack.pop()
+        out.append(o)
+        for r in o.regions:
+            stack.extend(r.block.ops)
+    return out
 
 
 def build_template(op, part: str, probe: dict, tgt) -> Optional[_KernelTemplate]:
@@ -229,9 +238,28 @@ def build_template(op, part: str, probe: dict, tgt) -> Optional[_KernelTemplate]
     generic_choice = None
     if emitter.name == "generic":
         generic_choice = emitter.variants(op, tgt)[0]
-    used = sorted({s for _, _, sh in values for m in sh for s, _ in m[1]} |
-                  {s for _, _, lst in attrs for m in lst for s, _ in m[1]})
-    return _KernelTemplate(op, part, emitter.name, generic_choice, values, attrs, segs, tuple(used))
+    index: dict = {}
+    for m in [m for _, _, sh in values for m in sh] + [m for _, _, lst in attrs for m in lst] + \
+            [x for x in segs if not isinstance(x, str)]:
+        index.setdefault(m, len(index))
+    values = [(v, dt, tuple(index[m] for m in sh)) for v, dt, sh in values]
+    attrs = [(o, n, tuple(index[m] for m in lst)) for o, n, lst in attrs]
+    fmt = "".join(x.replace("%", "%%") if isinstance(x, str) else "%s" for x in segs)
+    order = tuple(index[x] for x in segs if not isinstance(x, str))
+    used = sorted({s for m in index for s, _ in m[1]})
+    kt = _KernelTemplate(op, part, emitter.name, generic_choice, values, attrs, fmt, order, tuple(index),
+                         tuple(used))
+    if _signature_text(kt, _evaluate(kt, probe)) != text:
+        return None
+    return kt
+
+
+def _evaluate(kt: _KernelTemplate, vals: dict) -> list:
+    return [_eval(m, vals) for m in kt.monos]
+
+
+def _signature_text(kt: _KernelTemplate, ev: list) -> str:
+    return kt.text % tuple([ev[i] for i in kt.text_order])
 
 
 class PartTemplate:
@@ -263,56 +291,73 @@ def _database():
 def instantiate(pt: PartTemplate, vals: dict, tgt, tkey: str, part_filter=None) -> Optional[list]:
     """The KernelPlans of the template at sizes ``vals`` (symbol -> size), or None to fall back."""
     out = []
+    db = None
     for i, kt in enumerate(pt.kernels):
         if part_filter is not None and kt.part not in part_filter:
             continue
-        key = (i, tuple(vals[s] for s in kt.used))
+        key = (i, tuple([vals[s] for s in kt.used]))
         hit = pt.cache.get(key)
         if hit is None:
-            hit = _plan_one(kt, vals, tgt, tkey)
+            if db is None:
+                db = _database()
+            hit = _plan_one(kt, vals, tgt, tkey, db)
             if hit is None:
                 return None
+            if len(pt.cache) > 200000:
+                pt.cache.clear()
             pt.cache[key] = hit
         out.append(hit)
     return out
 
 
-def _plan_one(kt: _KernelTemplate, vals: dict, tgt, tkey: str):
-    from ..codegen.generic import choice_name
-    from ..codegen.kernel_source import emitter_for
-    from ..codegen.model_gen import _shape_text, kernel_flop, kernel_kind
-    from ..tune.tuner import database_choice
-    from .plan import _VARIANT_CACHE, KernelPlan, _padded_flop, _variant_text
+_F: dict = {}      # the planning functions, imported once (codegen and tune sit beside cost, not below it)
 
-    sig = hashlib.sha256(_render(kt.text, vals).encode()).hexdigest()[:32]
+
+def _funcs() -> dict:
+    if not _F:
+        from ..codegen.generic import choice_name
+        from ..codegen.kernel_source import emitter_for
+        from ..codegen.model_gen import _shape_text, kernel_flop, kernel_kind
+        from ..tune.tuner import database_choice
+        from . import plan
+
+        _F.update(choice_name=choice_name, emitter_for=emitter_for, shape_text=_shape_text, kernel_flop=kernel_flop,
+                  kernel_kind=kernel_kind, database_choice=database_choice, plan=plan)
+    return _F
+
+
+def _plan_one(kt: _KernelTemplate, vals: dict, tgt, tkey: str, db):
+    f = _funcs()
+    plan = f["plan"]
+    ev = _evaluate(kt, vals)
+    sig = hashlib.sha256(_signature_text(kt, ev).encode()).hexdigest()[:32]
     op = kt.op
     with _LOCK:
-        saved = _retype(kt, vals)
+        saved = _retype(kt, ev)
         try:
-            hit = _VARIANT_CACHE.get((tkey, sig))
+            hit = plan._VARIANT_CACHE.get((tkey, sig))
             if hit is None:
-                emitter = emitter_for(op, tgt)
+                emitter = f["emitter_for"](op, tgt)
                 if emitter.name != kt.emitter:
                     return None                  # another emitter than the probe's: plan the real model
-                db = _database()
                 if emitter.name == "generic":
                     if db.lookup(sig, tkey) is not None:
                         return None              # its variants need the isl scheduler: plan the real model
-                    hit = (emitter.name, choice_name(kt.generic_choice))
+                    hit = (emitter.name, f["choice_name"](kt.generic_choice))
                 else:
-                    found = database_choice(db, op, tgt, emitter, sig, tkey)
+                    found = f["database_choice"](db, op, tgt, emitter, sig, tkey)
                     choice = found.choice if found is not None else emitter.variants(op, tgt)[0]
-                    hit = (emitter.name, _variant_text(op, tgt, emitter, choice))
-                _VARIANT_CACHE[(tkey, sig)] = hit
+                    hit = (emitter.name, plan._variant_text(op, tgt, emitter, choice))
+                plan._VARIANT_CACHE[(tkey, sig)] = hit
             emitter_name, variant = hit
             if emitter_name != kt.emitter:
                 return None
-            flop = kernel_flop(op)
+            flop = f["kernel_flop"](op)
             nbytes = sum(v.type.nbytes for v in (*op.operands, *op.results))
             elements = sum(r.type.num_elements for o in _inner(op)[1:] for r in o.results) or \
                 sum(r.type.num_elements for r in op.results)
-            return KernelPlan(kernel_kind(op), emitter_name, variant, _shape_text(op), flop, nbytes, elements,
-                              _padded_flop(op, flop, variant), sig, kt.part)
+            return plan.KernelPlan(f["kernel_kind"](op), emitter_name, variant, f["shape_text"](op), flop, nbytes,
+                                   elements, plan._padded_flop(op, flop, variant), sig, kt.part)
         finally:
             _restore(saved)
 
