@@ -113,6 +113,7 @@ class _KernelTemplate:
     op: object                 # the probe's fused kernel op (retyped in place while instantiated)
     part: str
     emitter: str               # the probe's emitter
+    kind: str                  # the fused block's kind
     generic_choice: Optional[dict]  # the generic emitter's default choice on the probe
     values: list               # [(Value, dtype, (mono index, ...))]
     attrs: list                # [(op, name, (mono index, ...))]
@@ -120,6 +121,7 @@ class _KernelTemplate:
     text_order: tuple          # ... filled in this order
     monos: tuple               # the distinct monomials of its numbers
     used: tuple                # the symbols its numbers depend on (its cache key)
+    measures: Optional[dict] = None   # shape text, bytes, elements, matmuls in mono indices (see _measures)
 
 
 def _retype(kt: _KernelTemplate, ev: list) -> list:
@@ -247,11 +249,89 @@ def build_template(op, part: str, probe: dict, tgt) -> Optional[_KernelTemplate]
     fmt = "".join(x.replace("%", "%%") if isinstance(x, str) else "%s" for x in segs)
     order = tuple(index[x] for x in segs if not isinstance(x, str))
     used = sorted({s for m in index for s, _ in m[1]})
-    kt = _KernelTemplate(op, part, emitter.name, generic_choice, values, attrs, fmt, order, tuple(index),
+    from ..codegen.model_gen import kernel_kind
+
+    kt = _KernelTemplate(op, part, emitter.name, kernel_kind(op), generic_choice, values, attrs, fmt, order, tuple(index),
                          tuple(used))
     if _signature_text(kt, _evaluate(kt, probe)) != text:
         return None
+    kt.measures = _measures(kt, ops)
+    for tile in ("-", "avx2 6x16", "neon 8x12", "avx512 14x32"):      # no tile, and the register tiles
+        if _measured(kt, _evaluate(kt, probe), tile) != _measured_real(op, tile):
+            return None
     return kt
+
+
+def _measures(kt: _KernelTemplate, ops: list) -> dict:
+    """What plan_kernel counts (kernel_flop, bytes, elements, _padded_flop, _shape_text), as products of mono
+    indices, so a cached variant needs no retyping; build_template checks them against the real functions."""
+    op = ops[0]
+    shape_of = {id(v): sh for v, _, sh in kt.values}
+    dtype_of = {id(v): dt for v, dt, _ in kt.values}
+
+    def fmt(vs):
+        parts, order = [], []
+        for v in vs:
+            sh = shape_of[id(v)]
+            parts.append("x".join(["%s"] * len(sh)) or "scalar")
+            order += sh
+        return ",".join(parts), order
+    f_in, o_in = fmt(op.operands)
+    f_out, o_out = fmt(op.results)
+    mms = []
+    for o in ops:
+        if o.name in ("graph.matmul", "graph.gemm") and o.operands and o.results:
+            a = shape_of[id(o.operands[0])]
+            if not a:
+                continue
+            k = a[0] if o.name == "graph.gemm" and o.attributes.get("trans_a", False) else a[-1]
+            mms.append((shape_of[id(o.results[0])], k))
+    return {"shape_fmt": f"{f_in}->{f_out}", "shape_order": tuple(o_in + o_out),
+            "bytes": [(dtype_of[id(v)].itemsize, shape_of[id(v)]) for v in (*op.operands, *op.results)],
+            "elements": [shape_of[id(r)] for o in ops[1:] for r in o.results],
+            "results": [shape_of[id(r)] for r in op.results], "matmuls": mms}
+
+
+def _prod(ev: list, idx) -> int:
+    n = 1
+    for i in idx:
+        n *= ev[i]
+    return n
+
+
+def _measured(kt: _KernelTemplate, ev: list, variant: str) -> tuple:
+    """(shape text, flop, bytes, elements, padded flop) at the evaluated monomials ``ev``."""
+    m = kt.measures
+    flop = sum(2 * _prod(ev, out) * ev[k] for out, k in m["matmuls"])
+    nbytes = sum(size * _prod(ev, sh) for size, sh in m["bytes"])
+    elements = sum(_prod(ev, sh) for sh in m["elements"]) or sum(_prod(ev, sh) for sh in m["results"])
+    padded = flop
+    t = _TILE.search(variant or "")
+    if t and flop:
+        mr, nr = int(t.group(1)), int(t.group(2))
+        total = 0
+        for out, k in m["matmuls"]:
+            if len(out) < 2:
+                continue
+            M, N = ev[out[-2]], ev[out[-1]]
+            total += 2 * _prod(ev, out[:-2]) * (-(-M // mr) * mr) * (-(-N // nr) * nr) * ev[k]
+        padded = max(total, flop)
+    text = m["shape_fmt"] % tuple([ev[i] for i in m["shape_order"]])
+    return text, flop, nbytes, elements, padded
+
+
+def _measured_real(op, variant: str) -> tuple:
+    from ..codegen.model_gen import _shape_text, kernel_flop
+    from .plan import _padded_flop
+
+    flop = kernel_flop(op)
+    nbytes = sum(v.type.nbytes for v in (*op.operands, *op.results))
+    elements = sum(r.type.num_elements for o in _inner(op)[1:] for r in o.results) or \
+        sum(r.type.num_elements for r in op.results)
+    return _shape_text(op), flop, nbytes, elements, _padded_flop(op, flop, variant)
+
+
+_TILE = re.compile(r"(\d+)x(\d+)")
 
 
 def _evaluate(kt: _KernelTemplate, vals: dict) -> list:
@@ -331,33 +411,37 @@ def _plan_one(kt: _KernelTemplate, vals: dict, tgt, tkey: str, db):
     plan = f["plan"]
     ev = _evaluate(kt, vals)
     sig = hashlib.sha256(_signature_text(kt, ev).encode()).hexdigest()[:32]
+    hit = plan._VARIANT_CACHE.get((tkey, sig))
+    if hit is None:
+        hit = _decide(kt, ev, sig, tgt, tkey, db)
+        if hit is None:
+            return None
+        plan._VARIANT_CACHE[(tkey, sig)] = hit
+    emitter_name, variant = hit
+    if emitter_name != kt.emitter:
+        return None                              # another emitter than the probe's: plan the real model
+    text, flop, nbytes, elements, padded = _measured(kt, ev, variant)
+    return plan.KernelPlan(kt.kind, emitter_name, variant, text, flop, nbytes, elements, padded, sig, kt.part)
+
+
+def _decide(kt: _KernelTemplate, ev: list, sig: str, tgt, tkey: str, db) -> Optional[tuple]:
+    """(emitter, variant text) of the template op retyped to ``ev``, decided by lpfc's own functions, as
+    plan.plan_kernel decides them (select_variant: the tuning database's choice, else the default)."""
+    f = _funcs()
     op = kt.op
     with _LOCK:
         saved = _retype(kt, ev)
         try:
-            hit = plan._VARIANT_CACHE.get((tkey, sig))
-            if hit is None:
-                emitter = f["emitter_for"](op, tgt)
-                if emitter.name != kt.emitter:
-                    return None                  # another emitter than the probe's: plan the real model
-                if emitter.name == "generic":
-                    if db.lookup(sig, tkey) is not None:
-                        return None              # its variants need the isl scheduler: plan the real model
-                    hit = (emitter.name, f["choice_name"](kt.generic_choice))
-                else:
-                    found = f["database_choice"](db, op, tgt, emitter, sig, tkey)
-                    choice = found.choice if found is not None else emitter.variants(op, tgt)[0]
-                    hit = (emitter.name, plan._variant_text(op, tgt, emitter, choice))
-                plan._VARIANT_CACHE[(tkey, sig)] = hit
-            emitter_name, variant = hit
-            if emitter_name != kt.emitter:
+            emitter = f["emitter_for"](op, tgt)
+            if emitter.name != kt.emitter:
                 return None
-            flop = f["kernel_flop"](op)
-            nbytes = sum(v.type.nbytes for v in (*op.operands, *op.results))
-            elements = sum(r.type.num_elements for o in _inner(op)[1:] for r in o.results) or \
-                sum(r.type.num_elements for r in op.results)
-            return plan.KernelPlan(f["kernel_kind"](op), emitter_name, variant, f["shape_text"](op), flop, nbytes,
-                                   elements, plan._padded_flop(op, flop, variant), sig, kt.part)
+            if emitter.name == "generic":
+                if db.lookup(sig, tkey) is not None:
+                    return None                  # its variants need the isl scheduler: plan the real model
+                return emitter.name, f["choice_name"](kt.generic_choice)
+            found = f["database_choice"](db, op, tgt, emitter, sig, tkey)
+            choice = found.choice if found is not None else emitter.variants(op, tgt)[0]
+            return emitter.name, f["plan"]._variant_text(op, tgt, emitter, choice)
         finally:
             _restore(saved)
 
