@@ -165,6 +165,16 @@ def _planned(target: str, arch: dict) -> dict:
 
 _TEMPLATES: dict = {}       # (target, part kind, structural class) -> PartTemplate, or None (plan the real model)
 _ARCH_CACHE: dict = {}      # (target, normalized dict) -> [KernelPlan]
+_PARTED: dict = {}          # (id(plan), part) -> (plan, the plan with that part): dataclasses.replace is slow
+
+
+def _with_part(k: KernelPlan, part: str) -> KernelPlan:
+    hit = _PARTED.get((id(k), part))
+    if hit is None:
+        if len(_PARTED) > 200000:
+            _PARTED.clear()
+        hit = _PARTED[(id(k), part)] = (k, replace(k, part=part))
+    return hit[1]
 TEMPLATES = True            # False: plan every part from a real model (the tests compare both)
 STATS = {"template": 0, "real": 0}   # parts planned each way (tests and bench/oracle_speed.py report it)
 
@@ -254,7 +264,7 @@ def plan_arch(arch: Mapping, target: str = "host") -> list:
         e = _planned(target, {"layers": 2, "hidden": H, "heads": 1, "ffn": 16, "seq": S, "batch": B, "vocab": V,
                               "head_dim": a["head_dim"] and H})
         ends = e.get("embeddings", []) + e.get("pooler", [])
-    out = [replace(k, part="embeddings") for k in ends if k.part == "embeddings"]
+    out = [_with_part(k, "embeddings") for k in ends if k.part == "embeddings"]
     for i in range(a["layers"]):
         nh, hd, A = attention_width(a, i)
         mid = _from_template(target, "layer", {"B": B, "S": S, "H": H, "nh": nh, "hd": hd, "F": a["ffn"][i],
@@ -263,8 +273,9 @@ def plan_arch(arch: Mapping, target: str = "host") -> list:
         if mid is None:
             mid = _planned(target, {"layers": 2, "hidden": H, "heads": a["heads"][i], "ffn": a["ffn"][i], "seq": S,
                                     "batch": B, "vocab": 2, "head_dim": a["head_dim"]}).get("layer 1", [])
-        out += [replace(k, part=f"layer {i}") for k in mid]
-    out += [replace(k, part="pooler") for k in ends if k.part == "pooler"]
+        part = f"layer {i}"
+        out += [_with_part(k, part) for k in mid]
+    out += [_with_part(k, "pooler") for k in ends if k.part == "pooler"]
     if len(_ARCH_CACHE) > 20000:
         _ARCH_CACHE.clear()
     _ARCH_CACHE[key] = tuple(out)

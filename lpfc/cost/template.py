@@ -130,9 +130,14 @@ def _retype(kt: _KernelTemplate, ev: list) -> list:
     from ..ir.types import TensorType
 
     saved = []
+    types: dict = {}             # one TensorType per distinct shape (most values share a few)
     for v, dtype, shape in kt.values:
         saved.append((v, v.type))
-        v.type = TensorType(tuple([ev[i] for i in shape]), dtype)
+        sh = tuple([ev[i] for i in shape])
+        t = types.get((sh, dtype))
+        if t is None:
+            t = types[(sh, dtype)] = TensorType(sh, dtype)
+        v.type = t
     for o, name, lst in kt.attrs:
         saved.append((o, name, o.attributes[name]))
         o.attributes[name] = [ev[i] for i in lst]
