@@ -122,6 +122,7 @@ class _KernelTemplate:
     monos: tuple               # the distinct monomials of its numbers
     used: tuple                # the symbols its numbers depend on (its cache key)
     measures: Optional[dict] = None   # shape text, bytes, elements, matmuls in mono indices (see _measures)
+    gemm_text: bool = False    # cpp-gemm: gemm_variant gives emit's variant text (checked on the probe)
 
 
 def _retype(kt: _KernelTemplate, ev: list) -> list:
@@ -264,6 +265,8 @@ def build_template(op, part: str, probe: dict, tgt) -> Optional[_KernelTemplate]
     for tile in ("-", "avx2 6x16", "neon 8x12", "avx512 14x32"):      # no tile, and the register tiles
         if _measured(kt, _evaluate(kt, probe), tile) != _measured_real(op, tile):
             return None
+    if emitter.name == "cpp-gemm" and emitter.variants(op, tgt)[0] == {}:
+        kt.gemm_text = gemm_variant(op, tgt) == emitter.emit(op, tgt, "lpfc_cost_probe", {}).variant
     return kt
 
 
@@ -446,9 +449,28 @@ def _decide(kt: _KernelTemplate, ev: list, sig: str, tgt, tkey: str, db) -> Opti
                 return emitter.name, f["choice_name"](kt.generic_choice)
             found = f["database_choice"](db, op, tgt, emitter, sig, tkey)
             choice = found.choice if found is not None else emitter.variants(op, tgt)[0]
+            if kt.gemm_text and not choice:
+                text = gemm_variant(op, tgt)
+                if text is not None:
+                    return emitter.name, text
             return emitter.name, f["plan"]._variant_text(op, tgt, emitter, choice)
         finally:
             _restore(saved)
+
+
+def gemm_variant(op, tgt) -> Optional[str]:
+    """The cpp-gemm emitter's variant text for its default choice without generating its C++: its tile
+    choice is ``cpp_gemm.blocking`` on ``cpp_gemm.analyse``'s plan, for the ISA ``select_isa`` picks; the
+    words are those ``emit_gemm`` writes (build_template checks them against ``emit`` on the probe)."""
+    from ..codegen import cpp_gemm, simd
+
+    plan = cpp_gemm.analyse(op)
+    if plan is None:
+        return None
+    isa = simd.select_isa(tgt, {})
+    MC, NC, KC = cpp_gemm.blocking(plan, isa, {})
+    return (f"{isa.name} {isa.mr}x{isa.nr} MC={MC} NC={NC} KC={KC}"
+            + ("" if plan.epi.vector else " scalar-epilogue"))
 
 
 __all__ = ["PartTemplate", "build_template", "instantiate", "probe_values", "structural_class"]
