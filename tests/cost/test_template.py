@@ -85,3 +85,12 @@ def test_the_probe_is_restored_and_a_decision_it_cannot_reproduce_falls_back(mon
     before = P.STATS["real"]
     assert _full(plan_arch(arch)) == want
     assert P.STATS["real"] > before
+
+
+@pytest.mark.parametrize("target", ["arm64-linux", "opencl"])
+def test_templates_on_other_targets(target):
+    arch = dict(layers=2, hidden=64, heads=[2, 4], ffn=[96, 64], seq=21, batch=3, vocab=40)
+    P._ARCH_CACHE.clear()
+    before = P.STATS["template"]
+    assert _full(plan_arch(arch, target)) == _full(plan_module(build_encoder(arch), target))
+    assert P.STATS["template"] > before
