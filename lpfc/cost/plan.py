@@ -173,7 +173,10 @@ def _with_part(k: KernelPlan, part: str) -> KernelPlan:
     if hit is None:
         if len(_PARTED) > 200000:
             _PARTED.clear()
-        hit = _PARTED[(id(k), part)] = (k, replace(k, part=part))
+        k2 = object.__new__(KernelPlan)          # replace(k, part=part), without dataclasses' introspection
+        k2.__dict__.update(k.__dict__)
+        k2.__dict__["part"] = part
+        hit = _PARTED[(id(k), part)] = (k, k2)
     return hit[1]
 TEMPLATES = True            # False: plan every part from a real model (the tests compare both)
 STATS = {"template": 0, "real": 0}   # parts planned each way (tests and bench/oracle_speed.py report it)

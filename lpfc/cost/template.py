@@ -29,6 +29,7 @@ variant, shapes, FLOPs, bytes, signature) equal the real plan's on random dicts.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -123,6 +124,8 @@ class _KernelTemplate:
     used: tuple                # the symbols its numbers depend on (its cache key)
     measures: Optional[dict] = None   # shape text, bytes, elements, matmuls in mono indices (see _measures)
     gemm_text: bool = False    # cpp-gemm: gemm_variant gives emit's variant text (checked on the probe)
+    fast: object = None        # compiled: sizes -> (monomials, signature text, shape text, flop, bytes, elements)
+    padded: object = None      # compiled: (monomials, MR, NR) -> tile-padded flop
 
 
 def _retype(kt: _KernelTemplate, ev: list) -> list:
@@ -259,11 +262,14 @@ def build_template(op, part: str, probe: dict, tgt) -> Optional[_KernelTemplate]
 
     kt = _KernelTemplate(op, part, emitter.name, kernel_kind(op), generic_choice, values, attrs, fmt, order, tuple(index),
                          tuple(used))
-    if _signature_text(kt, _evaluate(kt, probe)) != text:
+    if _signature_text(kt, [_eval(m, probe) for m in kt.monos]) != text:
         return None
     kt.measures = _measures(kt, ops)
+    _compile(kt)
+    if kt.fast(probe)[1] != text:
+        return None
     for tile in ("-", "avx2 6x16", "neon 8x12", "avx512 14x32"):      # no tile, and the register tiles
-        if _measured(kt, _evaluate(kt, probe), tile) != _measured_real(op, tile):
+        if _measured(kt, probe, tile) != _measured_real(op, tile):
             return None
     if emitter.name == "cpp-gemm" and emitter.variants(op, tgt)[0] == {}:
         kt.gemm_text = gemm_variant(op, tgt) == emitter.emit(op, tgt, "lpfc_cost_probe", {}).variant
@@ -307,27 +313,6 @@ def _prod(ev: list, idx) -> int:
     return n
 
 
-def _measured(kt: _KernelTemplate, ev: list, variant: str) -> tuple:
-    """(shape text, flop, bytes, elements, padded flop) at the evaluated monomials ``ev``."""
-    m = kt.measures
-    flop = sum(2 * _prod(ev, out) * ev[k] for out, k in m["matmuls"])
-    nbytes = sum(size * _prod(ev, sh) for size, sh in m["bytes"])
-    elements = sum(_prod(ev, sh) for sh in m["elements"]) or sum(_prod(ev, sh) for sh in m["results"])
-    padded = flop
-    t = _TILE.search(variant or "")
-    if t and flop:
-        mr, nr = int(t.group(1)), int(t.group(2))
-        total = 0
-        for out, k in m["matmuls"]:
-            if len(out) < 2:
-                continue
-            M, N = ev[out[-2]], ev[out[-1]]
-            total += 2 * _prod(ev, out[:-2]) * (-(-M // mr) * mr) * (-(-N // nr) * nr) * ev[k]
-        padded = max(total, flop)
-    text = m["shape_fmt"] % tuple([ev[i] for i in m["shape_order"]])
-    return text, flop, nbytes, elements, padded
-
-
 def _measured_real(op, variant: str) -> tuple:
     from ..codegen.model_gen import _shape_text, kernel_flop
     from .plan import _padded_flop
@@ -343,11 +328,52 @@ _TILE = re.compile(r"(\d+)x(\d+)")
 
 
 def _evaluate(kt: _KernelTemplate, vals: dict) -> list:
-    return [_eval(m, vals) for m in kt.monos]
+    return kt.fast(vals)[0]
+
+
+def _compile(kt: _KernelTemplate) -> None:
+    """kt.fast(vals) -> (monomials, signature text, shape text, flop, bytes, elements) and kt.padded(ev, mr, nr):
+    straight-line Python made once per template (what _measured computes, without its loops)."""
+    def mono(m):
+        c, terms = m
+        return "*".join([str(c)] + [f"v[{s!r}]" + (f"**{e}" if e > 1 else "") for s, e in terms])
+
+    def prod(idx):
+        return "*".join(["1"] + [f"e{i}" for i in idx])
+    m = kt.measures
+    n = len(kt.monos)
+    body = [f"    e{i} = {mono(x)}" for i, x in enumerate(kt.monos)]
+    body.append(f"    ev = [{', '.join(f'e{i}' for i in range(n))}]")
+    body.append(f"    sig = _T % ({''.join(f'e{i}, ' for i in kt.text_order)})")
+    body.append(f"    shp = _S % ({''.join(f'e{i}, ' for i in m['shape_order'])})")
+    body.append("    flop = " + (" + ".join(f"2*{prod(out)}*e{k}" for out, k in m["matmuls"]) or "0"))
+    body.append("    nbytes = " + (" + ".join(f"{size}*{prod(sh)}" for size, sh in m["bytes"]) or "0"))
+    body.append("    elements = (" + (" + ".join(prod(sh) for sh in m["elements"]) or "0") + ") or ("
+                + (" + ".join(prod(sh) for sh in m["results"]) or "0") + ")")
+    body.append("    return ev, sig, shp, flop, nbytes, elements")
+    pad = ["def padded(ev, mr, nr):", "    total = 0"]
+    for out, k in m["matmuls"]:
+        if len(out) >= 2:
+            b = "*".join(["1"] + [f"ev[{i}]" for i in out[:-2]])
+            pad.append(f"    total += 2*{b}*(-(-ev[{out[-2]}]//mr)*mr)*(-(-ev[{out[-1]}]//nr)*nr)*ev[{k}]")
+    pad.append("    return total")
+    ns = {"_T": kt.text, "_S": m["shape_fmt"]}
+    exec(compile("def fast(v):\n" + "\n".join(body) + "\n" + "\n".join(pad) + "\n", "<lpfc-template>", "exec"), ns)
+    kt.fast, kt.padded = ns["fast"], ns["padded"]
 
 
 def _signature_text(kt: _KernelTemplate, ev: list) -> str:
     return kt.text % tuple([ev[i] for i in kt.text_order])
+
+
+def _measured(kt: _KernelTemplate, vals: dict, variant: str) -> tuple:
+    """(shape text, flop, bytes, elements, padded flop) at the sizes ``vals``."""
+    _, _, text, flop, nbytes, elements = kt.fast(vals)
+    padded = flop
+    t = _TILE.search(variant or "")
+    if t and flop:
+        padded = max(kt.padded(kt.fast(vals)[0], int(t.group(1)), int(t.group(2))), flop)
+    return text, flop, nbytes, elements, padded
 
 
 class PartTemplate:
@@ -363,16 +389,22 @@ class PartTemplate:
 _DB = [None, None]                       # (mtime, TuningDatabase): reloaded when the file changes
 
 
+_DB_PATH: dict = {}                      # $LPFC_CACHE_DIR -> the tuning database's path (a str: no pathlib per call)
+
+
 def _database():
     from ..tune.database import TuningDatabase, default_path
 
-    p = default_path()
+    env = os.environ.get("LPFC_CACHE_DIR")
+    p = _DB_PATH.get(env)
+    if p is None:
+        p = _DB_PATH[env] = str(default_path())
     try:
-        stamp = p.stat().st_mtime_ns
+        stamp = (p, os.stat(p).st_mtime_ns)
     except OSError:
-        stamp = None
+        stamp = (p, None)
     if _DB[1] is None or _DB[0] != stamp:
-        _DB[0], _DB[1] = stamp, TuningDatabase()
+        _DB[0], _DB[1] = stamp, TuningDatabase(p)
     return _DB[1]
 
 
@@ -417,8 +449,8 @@ def _funcs() -> dict:
 def _plan_one(kt: _KernelTemplate, vals: dict, tgt, tkey: str, db):
     f = _funcs()
     plan = f["plan"]
-    ev = _evaluate(kt, vals)
-    sig = hashlib.sha256(_signature_text(kt, ev).encode()).hexdigest()[:32]
+    ev, sigtext, text, flop, nbytes, elements = kt.fast(vals)
+    sig = hashlib.sha256(sigtext.encode()).hexdigest()[:32]
     hit = plan._VARIANT_CACHE.get((tkey, sig))
     if hit is None:
         hit = _decide(kt, ev, sig, tgt, tkey, db)
@@ -428,7 +460,10 @@ def _plan_one(kt: _KernelTemplate, vals: dict, tgt, tkey: str, db):
     emitter_name, variant = hit
     if emitter_name != kt.emitter:
         return None                              # another emitter than the probe's: plan the real model
-    text, flop, nbytes, elements, padded = _measured(kt, ev, variant)
+    padded = flop
+    t = _TILE.search(variant)
+    if t and flop:
+        padded = max(kt.padded(ev, int(t.group(1)), int(t.group(2))), flop)
     return plan.KernelPlan(kt.kind, emitter_name, variant, text, flop, nbytes, elements, padded, sig, kt.part)
 
 
