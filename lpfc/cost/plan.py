@@ -222,7 +222,7 @@ def _template(target: str, which: str, vals: dict):
     return pt
 
 
-def _from_template(target: str, which: str, vals: dict, parts=None):
+def _from_template(target: str, which: str, vals: dict, parts=None, db_box=None):
     from .template import instantiate
 
     if not TEMPLATES:
@@ -230,7 +230,7 @@ def _from_template(target: str, which: str, vals: dict, parts=None):
     pt = _template(target, which, vals)
     if pt is None:
         return None
-    return instantiate(pt, vals, get_target_cached(target), target_key_cached(target), parts)
+    return instantiate(pt, vals, get_target_cached(target), target_key_cached(target), parts, db_box)
 
 
 @lru_cache(maxsize=None)
@@ -261,7 +261,8 @@ def plan_arch(arch: Mapping, target: str = "host") -> list:
         out = _planned(target, a)["all"]
         _ARCH_CACHE[key] = tuple(out)
         return list(out)
-    ends = _from_template(target, "ends", {"B": B, "S": S, "H": H, "V": V})
+    db_box = [None]         # the tuning database, stat'ed once per dict
+    ends = _from_template(target, "ends", {"B": B, "S": S, "H": H, "V": V}, db_box=db_box)
     STATS["template" if ends is not None else "real"] += 1
     if ends is None:
         e = _planned(target, {"layers": 2, "hidden": H, "heads": 1, "ffn": 16, "seq": S, "batch": B, "vocab": V,
@@ -271,7 +272,7 @@ def plan_arch(arch: Mapping, target: str = "host") -> list:
     for i in range(a["layers"]):
         nh, hd, A = attention_width(a, i)
         mid = _from_template(target, "layer", {"B": B, "S": S, "H": H, "nh": nh, "hd": hd, "F": a["ffn"][i],
-                                               "A": A})
+                                               "A": A}, db_box=db_box)
         STATS["template" if mid is not None else "real"] += 1
         if mid is None:
             mid = _planned(target, {"layers": 2, "hidden": H, "heads": a["heads"][i], "ffn": a["ffn"][i], "seq": S,

@@ -408,10 +408,12 @@ def _database():
     return _DB[1]
 
 
-def instantiate(pt: PartTemplate, vals: dict, tgt, tkey: str, part_filter=None) -> Optional[list]:
-    """The KernelPlans of the template at sizes ``vals`` (symbol -> size), or None to fall back."""
+def instantiate(pt: PartTemplate, vals: dict, tgt, tkey: str, part_filter=None, db_box=None) -> Optional[list]:
+    """The KernelPlans of the template at sizes ``vals`` (symbol -> size), or None to fall back.
+    ``db_box``: a one-item list holding the tuning database for this dict (looked up at the first miss)."""
     out = []
-    db = None
+    db_box = db_box if db_box is not None else [None]
+    db = db_box[0]
     for i, kt in enumerate(pt.kernels):
         if part_filter is not None and kt.part not in part_filter:
             continue
@@ -419,7 +421,7 @@ def instantiate(pt: PartTemplate, vals: dict, tgt, tkey: str, part_filter=None) 
         hit = pt.cache.get(key)
         if hit is None:
             if db is None:
-                db = _database()
+                db = db_box[0] = _database()
             hit = _plan_one(kt, vals, tgt, tkey, db)
             if hit is None:
                 return None

@@ -94,3 +94,33 @@ def test_templates_on_other_targets(target):
     before = P.STATS["template"]
     assert _full(plan_arch(arch, target)) == _full(plan_module(build_encoder(arch), target))
     assert P.STATS["template"] > before
+
+
+def _clear_plan_caches():
+    P._ARCH_CACHE.clear()
+    P._VARIANT_CACHE.clear()
+    for t in P._TEMPLATES.values():
+        if t is not None:
+            t.cache.clear()
+
+
+def test_a_tuned_variant_reaches_the_template_plan(tmp_path, monkeypatch):
+    """A tuning-database entry for a layer's kernel changes its variant in the real plan and in the template's."""
+    from lpfc.tune.database import TuningDatabase
+
+    monkeypatch.setenv("LPFC_CACHE_DIR", str(tmp_path))
+    arch = dict(layers=2, hidden=64, heads=[2, 4], ffn=[96, 160], seq=100, batch=3, vocab=40)
+    _clear_plan_caches()
+    default = plan_arch(arch)
+    ffn = next(k for k in default if k.part == "layer 1" and k.kind == "gemm" and "x160" in k.shapes)
+    TuningDatabase().store(ffn.signature, P.target_key_cached("host"),
+                           {"emitter": "cpp-gemm", "choice": {"mc_target": 32}, "timings": {}, "op": "graph.fused",
+                            "kind": "gemm"})
+    _clear_plan_caches()
+    before = P.STATS["template"]
+    tuned = plan_arch(arch)
+    assert P.STATS["template"] == before + 3            # from templates, not from real models
+    real = plan_module(build_encoder(arch))
+    assert _full(tuned) == _full(real)
+    assert _full(tuned) != _full(default)          # the entry did change a variant (MC)
+    _clear_plan_caches()
