@@ -81,6 +81,13 @@ def _variant_text(op, tgt, emitter, choice) -> str:
 
 
 _VARIANT_CACHE: dict = {}
+VARIANT_CACHE_LIMIT = 100_000     # entries (~0.3 KB each); a NAS loop's new shapes must not grow memory forever
+
+
+def remember_variant(tkey: str, sig: str, hit: tuple) -> None:
+    if len(_VARIANT_CACHE) >= VARIANT_CACHE_LIMIT:
+        _VARIANT_CACHE.clear()
+    _VARIANT_CACHE[(tkey, sig)] = hit
 
 
 def plan_kernel(op, tgt, tkey: str, part: str = "") -> KernelPlan:
@@ -94,7 +101,7 @@ def plan_kernel(op, tgt, tkey: str, part: str = "") -> KernelPlan:
         emitter = emitter_for(op, tgt)
         choice = select_variant(op, tgt, emitter).choice
         hit = (emitter.name, _variant_text(op, tgt, emitter, choice))
-        _VARIANT_CACHE[(tkey, sig)] = hit
+        remember_variant(tkey, sig, hit)
     emitter_name, variant = hit
     flop = kernel_flop(op)
     nbytes = sum(v.type.nbytes for v in (*op.operands, *op.results))
@@ -171,7 +178,7 @@ _PARTED: dict = {}          # (id(plan), part) -> (plan, the plan with that part
 def _with_part(k: KernelPlan, part: str) -> KernelPlan:
     hit = _PARTED.get((id(k), part))
     if hit is None:
-        if len(_PARTED) > 200000:
+        if len(_PARTED) > 100_000:
             _PARTED.clear()
         k2 = object.__new__(KernelPlan)          # replace(k, part=part), without dataclasses' introspection
         k2.__dict__.update(k.__dict__)
@@ -283,7 +290,7 @@ def plan_arch(arch: Mapping, target: str = "host") -> list:
         part = f"layer {i}"
         out += [_with_part(k, part) for k in mid]
     out += [_with_part(k, "pooler") for k in ends if k.part == "pooler"]
-    if len(_ARCH_CACHE) > 20000:
+    if len(_ARCH_CACHE) > 10_000:
         _ARCH_CACHE.clear()
     _ARCH_CACHE[key] = tuple(out)
     return out

@@ -425,7 +425,7 @@ def instantiate(pt: PartTemplate, vals: dict, tgt, tkey: str, part_filter=None, 
             hit = _plan_one(kt, vals, tgt, tkey, db)
             if hit is None:
                 return None
-            if len(pt.cache) > 200000:
+            if len(pt.cache) > 20_000:        # bounded: a long NAS loop keeps memory flat
                 pt.cache.clear()
             pt.cache[key] = hit
         out.append(hit)
@@ -458,7 +458,7 @@ def _plan_one(kt: _KernelTemplate, vals: dict, tgt, tkey: str, db):
         hit = _decide(kt, ev, sig, tgt, tkey, db)
         if hit is None:
             return None
-        plan._VARIANT_CACHE[(tkey, sig)] = hit
+        plan.remember_variant(tkey, sig, hit)
     emitter_name, variant = hit
     if emitter_name != kt.emitter:
         return None                              # another emitter than the probe's: plan the real model
