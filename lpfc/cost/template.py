@@ -9,9 +9,13 @@ A new dict of the same class instantiates the template: the fused kernel ops of 
 place* to the new sizes (and restored), and lpfc's own functions decide on them, exactly as ``plan_kernel``
 does on a real plan: ``emitter_for`` (the emitters' acceptance tests), the tuning database's choice
 (``database_choice``) else the emitter's default variant, the emitter's ``emit`` for the variant text
-(``avx2 6x16 MC=.. NC=.. KC=..``, ``avx2 flash 6x16 IB=48 KB=..``), ``kernel_flop``, ``_shape_text``. The
-kernel signature is the probe's canonical IR text with the new numbers substituted (what
-``kernel_signature`` prints for the retyped op, without printing it).
+(``avx2 flash 6x16 IB=48 KB=..``; for cpp-gemm's default, ``cpp_gemm.blocking`` on ``analyse``'s plan
+gives ``avx2 6x16 MC=.. NC=.. KC=..`` without generating the C++, in ``emit``'s words, checked against
+``emit`` on the probe). The kernel signature is the probe's canonical IR text with the new numbers
+substituted (what ``kernel_signature`` prints for the retyped op, without printing it); the shapes text,
+FLOPs, bytes, elements and tile-padded FLOPs are products of the monomials, evaluated by straight-line
+code compiled once per template and checked against ``kernel_flop``, ``_shape_text`` and the plan's own
+counts on the probe.
 
 The structural class of a part is which of its sizes are 1 and which are equal to each other (batch,
 seq, hidden, heads, head_dim, ffn and the attention width heads·head_dim for a layer; batch, seq, hidden,
@@ -24,7 +28,7 @@ fixes; computing it costs the isl scheduler ~0.2 s). Where a decision cannot be 
 retyped kernel gets another emitter than the probe's, a generic kernel has a tuning-database entry, a
 probe's numbers cannot be factorised — ``instantiate`` returns None and the caller plans the real model
 (``plan._planned``). ``tests/cost/test_template.py`` checks that the template's kernels (kind, emitter,
-variant, shapes, FLOPs, bytes, signature) equal the real plan's on random dicts.
+variant, shapes, FLOPs, bytes, signature) equal the real plan's on fixed and random dicts, on every target.
 """
 from __future__ import annotations
 
