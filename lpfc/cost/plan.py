@@ -189,8 +189,22 @@ TEMPLATES = True            # False: plan every part from a real model (the test
 STATS = {"template": 0, "real": 0}   # parts planned each way (tests and bench/oracle_speed.py report it)
 
 
+_CLASS_OF: dict = {}        # (target, which, sizes) -> PartTemplate: skips computing the class of known sizes
+
+
 def _template(target: str, which: str, vals: dict):
     """The PartTemplate of ``which`` ("layer" or "ends") for the structural class of ``vals`` (cached)."""
+    sizes = (target, which, tuple(vals.values()))
+    hit = _CLASS_OF.get(sizes, _CLASS_OF)
+    if hit is not _CLASS_OF:
+        return hit
+    if len(_CLASS_OF) > 100_000:
+        _CLASS_OF.clear()
+    hit = _CLASS_OF[sizes] = _template_of_class(target, which, vals)
+    return hit
+
+
+def _template_of_class(target: str, which: str, vals: dict):
     from .template import PartTemplate, build_template, probe_values, structural_class
 
     cls = structural_class(vals)
