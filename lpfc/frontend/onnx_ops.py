@@ -192,6 +192,9 @@ def convert_cast(cv: Converter, node):
     x = cv.input(node, 0)
     if x.type.dtype == to:
         return [x]
+    exact = cv.exact_float_of.get(id(x))
+    if exact is not None and exact.type.dtype == to:
+        return [exact]          # MatMulInteger's integer-valued float32 product, not cast twice
     return cv.emit("graph.cast", [x], {"to": to})
 
 
