@@ -537,7 +537,8 @@ def convert_gather(cv: Converter, node):
     arr = cv.const_of(idx)
     if arr is not None and arr.size and (arr.max() >= x.type.shape[axis] or arr.min() < -x.type.shape[axis]):
         raise cv.error(ShapeError, f"gather index out of range for dimension {x.type.shape[axis]}")
-    return cv.emit("graph.gather", [x, idx], {"axis": axis})
+    from .onnx_quant import gather_dequantized     # (onnx_quant imports this module)
+    return gather_dequantized(cv, x, idx, axis) or cv.emit("graph.gather", [x, idx], {"axis": axis})
 
 
 @converter("GatherElements")

@@ -219,8 +219,9 @@ def convert_qlinear_matmul(cv: Converter, node):
     scales = []
     for i, what, x, per in ((1, "a_scale", a, "row"), (4, "b_scale", b, "col"), (6, "y_scale", None, None)):
         s = cv.input(node, i)
-        if s.type.dtype != DType.f32:
-            raise cv.error(ShapeError, f"input #{i} ({what}) must be float32, got {s.type.dtype}")
+        if not s.type.dtype.is_float:
+            raise cv.error(ShapeError, f"input #{i} ({what}) must be floating-point, got {s.type.dtype}")
+        s = _f32(cv, s)             # float16 scales (version 21) are applied in float32
         if s.type.num_elements == 1:
             s = _reshape(cv, s, [])[0]
         elif x is not None and s.type.rank == 1 and x.type.rank >= 2 and (
@@ -240,3 +241,37 @@ def convert_qlinear_matmul(cv: Converter, node):
     info = np.iinfo(zp_y.type.dtype.numpy)
     y = cv.emit1("graph.clip", [y], {"min": float(info.min), "max": float(info.max)})
     return [cv.emit1("graph.cast", [y], {"to": zp_y.type.dtype})]
+
+
+# -- gathers from a dequantized table --------------------------------------------------------------
+_DEQUANT_STEPS = ("graph.cast", "graph.sub", "graph.add", "graph.mul", "graph.div")
+
+
+def gather_dequantized(cv: Converter, table, indices, axis: int):
+    """gather(dequantize(q), ids) as dequantize(gather(q, ids)), or None when ``table`` is not that.
+
+    An embedding table stored as int8 and dequantized in the graph (Cast, then Sub / Mul by scalar
+    constants) would otherwise be dequantized whole on every run; gathering the int8 rows first
+    reads only the rows used.  The dequantizing ops stay behind unused (dce removes them)."""
+    chain = []
+    v = table
+    while True:
+        op = v.owner
+        if getattr(op, "name", None) not in _DEQUANT_STEPS:
+            break
+        inner = [i for i, o in enumerate(op.operands) if o.type.num_elements != 1 or cv.const_of(o) is None]
+        if len(inner) != 1 or op.operands[inner[0]].type.shape != v.type.shape:
+            return None            # another tensor operand, or one broadcast along the table
+        chain.append((op, inner[0]))
+        v = op.operands[inner[0]]
+    q = cv.const_of(v)
+    if not chain or q is None or q.dtype.itemsize != 1 or q.dtype.kind not in "iu":
+        return None
+    y = cv.emit1("graph.gather", [v, indices], {"axis": axis})
+    shape = y.type.shape
+    for op, pos in reversed(chain):
+        operands = list(op.operands)
+        operands[pos] = y
+        y = cv.emit1(op.name, operands, dict(op.attributes))
+    # a [1]-shaped scale would broadcast a scalar row to [1]: then gather the dequantized table as written
+    return [y] if y.type.shape == shape else None

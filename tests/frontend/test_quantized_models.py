@@ -211,3 +211,28 @@ def test_quantize_dynamic_zoo_model_compiles_int8_and_matches_onnxruntime(per_ch
     with capsys.disabled():
         print(f"\nminilm quantize_dynamic per_channel={per_channel}: library weights {result.weights_bytes} bytes "
               f"(fp32 export {fp32_bytes} bytes); mean |lpfc - ort| {ours_err:.4g}, ort optimized vs not {ort_err:.4g}")
+
+
+def test_gather_from_an_int8_table_gathers_the_int8_rows():
+    """Cast(int8 table) -> Sub(zero point) -> Mul(scale) -> Gather: the rows are gathered from the int8
+    table and only they are dequantized, as onnxruntime computes it."""
+    ort = pytest.importorskip("onnxruntime")
+    table = rng.integers(-127, 128, (300, 16)).astype(np.int8)
+    ids = np.array([[0, 5, 299, 7]], np.int64)
+    nodes = [helper.make_node("Cast", ["t"], ["tf"], to=1, name="cast"),
+             helper.make_node("Sub", ["tf", "zp"], ["tc"], name="sub"),
+             helper.make_node("Mul", ["tc", "s"], ["td"], name="dq"),
+             helper.make_node("Gather", ["td", "ids"], ["y"], name="gather")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("ids", 7, ids.shape)],
+                          [helper.make_tensor_value_info("y", 1, None)],
+                          [helper.make_tensor("t", 3, table.shape, table.tobytes(), raw=True),
+                           helper.make_tensor("zp", 1, [], [2.0]), helper.make_tensor("s", 1, [], [0.05])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"ids": ids})[0]
+    from lpfc.passes.manager import Pipeline
+    module = lpfc.import_onnx(m)
+    Pipeline.parse("default").run(module)
+    text = lpfc.print_module(module)
+    assert "tensor<300x16xf32>" not in text and "(tensor<300x16xi8>, tensor<1x4xi64>)" in text
+    np.testing.assert_allclose(lpfc.interpret(module, {"ids": ids})["y"], want, rtol=1e-6)
