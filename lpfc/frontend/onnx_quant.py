@@ -8,9 +8,12 @@ per ``axis`` (version 13) or per block of ``block_size`` along it (version 21).
 Versions 19, 24, 25 and 28 only add element types (float8, 4- and 2-bit), which lpfc
 has no dtype for; such a model is refused when its tensors are read.
 
-A constant int8 weight dequantized this way becomes an fp32 constant when
-``fold-constants`` runs (issue #17 item 4: keeping it int8 in the library needs
-the passes and the GEMM kernels to take int8 weights).
+A constant int8 weight dequantized this way stays int8: the importer's folding and
+``fold-constants`` never widen a large 1-byte integer constant (issue #17 item 4), so the
+library keeps the int8 weight and the GEMM dequantizes it while packing B.
+
+The operator-format ops of ``onnxruntime.quantization.quantize_dynamic`` are here too:
+``DynamicQuantizeLinear`` and ``MatMulInteger`` (and ``QLinearMatMul``), composed from graph ops.
 """
 from __future__ import annotations
 
