@@ -43,6 +43,8 @@ NOTES = {
     "MatMulInteger": "int8/uint8; zero points per tensor, per row of A (2-D), per column of B; computed as a "
                      "float32 GEMM of the centred operands (exact below 2^24)",
     "QLinearMatMul": "scales per tensor, per row of a, per column of b; y_zero_point per tensor",
+    "Attention": "masks, causal, GQA, past_key/past_value, nonpad_kv_seqlen (24); refused: softcap, the "
+                 "qk_matmul_output output, sliding windows (25)",
     "QuantizeLinear": "to int8/uint8/int16/uint16/int32; per tensor, axis, block",
 }
 

@@ -97,9 +97,12 @@ LIMITS: dict[tuple[str, str], tuple[str, str]] = {
     (MS, "BiasGelu"): ("add, gelu", ""),
     (MS, "Gelu"): ("gelu", ""),
     (MS, "GroupQueryAttention"): ("K/V heads repeated (reshape, expand), softmax attention, head merge",
-                                  "the prompt: no past_key/past_value (present_key/present_value are this "
-                                  "step's K/V), causal, seqlens_k padding; refused: past, do_rotary, "
-                                  "local_window_size, softcap, smooth_softmax, head_sink, QK norms, quantized KV"),
+                                  "the prompt without a cache (present_key/present_value are this step's K/V); "
+                                  "past_key/past_value of fixed capacity (BNSH): first prompt, decode and later "
+                                  "chunks, the step's K/V placed at seqlens_k + 1 - S per row (gather, where), "
+                                  "present of max(capacity, total_sequence_length); causal, seqlens_k padding, "
+                                  "attention_bias; refused: do_rotary/cos_cache, local_window_size, softcap, "
+                                  "smooth_softmax, head_sink, QK norms, quantized KV, packed QKV"),
     (MS, "MatMulNBits"): ("matmul (+ add) with the weight dequantized to fp32 at import",
                           "constant B / scales / zero_points, bits 2/4/8; refused: g_idx, weight_prepacked. The fp32 "
                           "weight is 32/bits times the packed one (issue #17 item 4)"),

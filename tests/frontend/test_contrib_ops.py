@@ -357,6 +357,7 @@ def test_a_huge_dequantized_weight_is_refused_before_it_is_allocated(monkeypatch
     assert "node 'mmq'" in str(e.value)
 
 
+@pytest.mark.slow
 def test_group_query_attention_decode_step_compiles(tmp_path):
     """The decode step (fixed-capacity cache, rows at different lengths) as a library, against onnxruntime."""
     ort = pytest.importorskip("onnxruntime")
