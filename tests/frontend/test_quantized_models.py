@@ -236,3 +236,35 @@ def test_gather_from_an_int8_table_gathers_the_int8_rows():
     text = lpfc.print_module(module)
     assert "tensor<300x16xf32>" not in text and "(tensor<300x16xi8>, tensor<1x4xi64>)" in text
     np.testing.assert_allclose(lpfc.interpret(module, {"ids": ids})["y"], want, rtol=1e-6)
+
+
+@pytest.mark.zoo
+@pytest.mark.slow
+def test_qdq_zoo_model_compiles_with_int8_weights(tmp_path):
+    """tiny-bert after quantize_static (QDQ, int8 MatMul weights): as a library, its MatMul weights are
+    1 byte each, and it gives what onnxruntime gives on the same file (graph optimizations off)."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    from .test_qdq import _qdq_model
+
+    path = _qdq_model()
+    m = onnx.load(str(path))
+    int8_bytes = sum(numpy_helper.to_array(t).nbytes for t in m.graph.initializer
+                     if t.data_type in (2, 3) and np.prod(t.dims) > 1024)
+    float_bytes = sum(numpy_helper.to_array(t).nbytes for t in m.graph.initializer if t.data_type == 1)
+    assert int8_bytes > 0
+    result = lpfc.compile(str(path), output=str(tmp_path / "libqdq.so"))
+    # every float initializer (embeddings, biases, norms, scales) plus the int8 weights at one byte each
+    assert result.weights_bytes <= float_bytes + int8_bytes + 4096, (result.weights_bytes, float_bytes, int8_bytes)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    feeds = {k: (v % 1000 if k == "input_ids" else v) for k, v in _feeds().items()}
+    theirs = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+    with lpfc.load(result.library) as session:
+        ours = session.run(feeds)
+    for name, want in theirs.items():
+        # activations are re-quantized after each MatMul: a value may move by one step (as test_qdq.py)
+        assert np.isclose(ours[name], want, rtol=1e-4, atol=1e-4).mean() > 0.99, name
