@@ -323,8 +323,8 @@ class Converter:
         hints += [None] * (len(types) - len(hints))
         op = Operation(op_name, operands, types, attrs, location=self._loc(), result_names=hints)
         consts = [self.const_of(v) for v in operands]
-        if fold and operands and all(c is not None for c in consts) and sum(t.num_elements for t in types) <= FOLD_LIMIT \
-                and not _grows_quantized_weight(consts, types):
+        foldable = fold and operands and all(c is not None for c in consts)
+        if foldable and sum(t.num_elements for t in types) <= FOLD_LIMIT and not _grows_quantized_weight(consts, types):
             from ..interp import evaluate_op
             outs = evaluate_op(op, consts)
             op.drop_operands()
