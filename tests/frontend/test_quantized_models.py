@@ -268,3 +268,29 @@ def test_qdq_zoo_model_compiles_with_int8_weights(tmp_path):
     for name, want in theirs.items():
         # activations are re-quantized after each MatMul: a value may move by one step (as test_qdq.py)
         assert np.isclose(ours[name], want, rtol=1e-4, atol=1e-4).mean() > 0.99, name
+
+
+def test_quantize_dynamic_pattern_compiles(tmp_path):
+    """DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul as a library (-Werror): the quantize kernel's
+    zero point, hoisted inside its scale, once left an unused scalar in the generated C."""
+    x = rng.standard_normal((128, 64)).astype(np.float32)
+    w = rng.integers(-64, 64, (64, 96)).astype(np.int8)
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"], name="dql"),
+             helper.make_node("MatMulInteger", ["xq", "w", "xz", "wz"], ["acc"], name="mmi"),
+             helper.make_node("Cast", ["acc"], ["accf"], to=1, name="cast"),
+             helper.make_node("Mul", ["xs", "ws"], ["sc"], name="scale"),
+             helper.make_node("Mul", ["accf", "sc"], ["y"], name="out")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", 1, x.shape)],
+                          [helper.make_tensor_value_info("y", 1, None)],
+                          [helper.make_tensor("w", 3, w.shape, w.tobytes(), raw=True),
+                           helper.make_tensor("wz", 3, [], [0]), helper.make_tensor("ws", 1, [], [0.02])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    import onnx
+    path = tmp_path / "dq.onnx"
+    onnx.save(m, str(path))
+    result = lpfc.compile(str(path), output=str(tmp_path / "libdq.so"))
+    assert result.weights_bytes < w.size * 2          # the int8 weight at one byte
+    with lpfc.load(result.library) as session:
+        got = session.run({"x": x})["y"]
+    np.testing.assert_allclose(got, lpfc.interpret(lpfc.import_onnx(m), {"x": x})["y"], rtol=1e-5, atol=1e-5)
