@@ -37,7 +37,14 @@ NOTES = {
     "LayerNormalization": "stash_type 1 only; also onnxruntime's version below opset 17",
     "Cast": "no bfloat16, float8, float4, 2-/4-bit or string types",
     "CastLike": "as Cast",
-    "DequantizeLinear": "int8/uint8/int16/uint16/int32; per tensor, axis, block; a constant weight folds to fp32",
+    "DequantizeLinear": "int8/uint8/int16/uint16/int32; per tensor, axis, block; a constant int8/uint8 weight stays "
+                        "1 byte per element in the library, dequantized at run time",
+    "DynamicQuantizeLinear": "float32 input",
+    "MatMulInteger": "int8/uint8; zero points per tensor, per row of A (2-D), per column of B; computed as a "
+                     "float32 GEMM of the centred operands (exact below 2^24)",
+    "QLinearMatMul": "scales per tensor, per row of a, per column of b; y_zero_point per tensor",
+    "Attention": "masks, causal, GQA, past_key/past_value, nonpad_kv_seqlen (24); refused: softcap, the "
+                 "qk_matmul_output output, sliding windows (25)",
     "QuantizeLinear": "to int8/uint8/int16/uint16/int32; per tensor, axis, block",
 }
 

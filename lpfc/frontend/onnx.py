@@ -33,6 +33,14 @@ from .onnx_versions import REVIEWED_OPSET, op_version
 FOLD_LIMIT = 1 << 16
 # Constants with more elements are stored as named resources, not inline.
 INLINE_LIMIT = 16
+# A dequantization of an int8/uint8 constant with more elements than this is not folded, so the
+# library keeps the 1-byte weight (issue #17; the same rule as fold-constants' QUANT_KEEP_ELEMENTS).
+QUANT_KEEP_ELEMENTS = 1024
+
+
+def _grows_quantized_weight(consts, types) -> bool:
+    small = [a for a in consts if a.dtype.itemsize == 1 and a.dtype.kind in "iu" and a.size > QUANT_KEEP_ELEMENTS]
+    return bool(small) and sum(t.num_elements * t.dtype.numpy.itemsize for t in types) > sum(a.nbytes for a in small)
 
 
 class RuntimeConstantError(ShapeError):
@@ -67,6 +75,9 @@ class Converter:
         self.resource_names: set[str] = set()
         self.node: Optional[onnx.NodeProto] = None
         self.function: Optional[Function] = None
+        # id(int32 value) -> the float32 value it was cast from, whose elements are exact integers
+        # (MatMulInteger's product in float32): a Cast of it back to float32 is that value.
+        self.exact_float_of: dict[int, Value] = {}
 
     # -- errors -------------------------------------------------------------------
     def error(self, cls, msg: str, hint: Optional[str] = None) -> LpfcError:
@@ -312,7 +323,8 @@ class Converter:
         hints += [None] * (len(types) - len(hints))
         op = Operation(op_name, operands, types, attrs, location=self._loc(), result_names=hints)
         consts = [self.const_of(v) for v in operands]
-        if fold and operands and all(c is not None for c in consts) and sum(t.num_elements for t in types) <= FOLD_LIMIT:
+        foldable = fold and operands and all(c is not None for c in consts)
+        if foldable and sum(t.num_elements for t in types) <= FOLD_LIMIT and not _grows_quantized_weight(consts, types):
             from ..interp import evaluate_op
             outs = evaluate_op(op, consts)
             op.drop_operands()

@@ -97,9 +97,12 @@ LIMITS: dict[tuple[str, str], tuple[str, str]] = {
     (MS, "BiasGelu"): ("add, gelu", ""),
     (MS, "Gelu"): ("gelu", ""),
     (MS, "GroupQueryAttention"): ("K/V heads repeated (reshape, expand), softmax attention, head merge",
-                                  "the prompt: no past_key/past_value (present_key/present_value are this "
-                                  "step's K/V), causal, seqlens_k padding; refused: past, do_rotary, "
-                                  "local_window_size, softcap, smooth_softmax, head_sink, QK norms, quantized KV"),
+                                  "the prompt without a cache (present_key/present_value are this step's K/V); "
+                                  "past_key/past_value of fixed capacity (BNSH): first prompt, decode and later "
+                                  "chunks, the step's K/V placed at seqlens_k + 1 - S per row (gather, where), "
+                                  "present of max(capacity, total_sequence_length); causal, seqlens_k padding, "
+                                  "attention_bias; refused: do_rotary/cos_cache, local_window_size, softcap, "
+                                  "smooth_softmax, head_sink, QK norms, quantized KV, packed QKV"),
     (MS, "MatMulNBits"): ("matmul (+ add) with the weight dequantized to fp32 at import",
                           "constant B / scales / zero_points, bits 2/4/8; refused: g_idx, weight_prepacked. The fp32 "
                           "weight is 32/bits times the packed one (issue #17 item 4)"),
@@ -649,9 +652,10 @@ def convert_group_query_attention(cv: Converter, node):
     for a in ("k_quant_type", "v_quant_type"):
         if attrs[a] != "NONE":
             raise cv.error(UnsupportedError, f"attribute {a}={attrs[a]!r} is not supported (quantized KV cache)")
-    _refuse_inputs(cv, node, {3: "past_key", 4: "past_value", 7: "cos_cache", 8: "sin_cache", 9: "position_ids",
+    _refuse_inputs(cv, node, {7: "cos_cache", 8: "sin_cache", 9: "position_ids",
                               11: "head_sink", 12: "k_scale", 13: "v_scale", 14: "q_norm_weight",
-                              15: "k_norm_weight", 16: "query_seqlens"}, "only the prompt without a KV cache")
+                              15: "k_norm_weight", 16: "query_seqlens"}, "rotary, sinks, quantized KV and QK norms "
+                   "are not implemented")
     _refuse_outputs(cv, node, {3: "output_qk"}, "debug output")
     q = _float(cv, cv.input(node, 0), "query")
     k, v = cv.input(node, 1, optional=True), cv.input(node, 2, optional=True)
@@ -663,12 +667,20 @@ def convert_group_query_attention(cv: Converter, node):
                        f"{list(v.type.shape)} do not fit num_heads={heads}, kv_num_heads={kv_heads}")
     hd = dq // heads
     total = cv.const_input(node, 6, "total_sequence_length")
-    if total.size != 1 or int(total.reshape(())) != s:
-        raise cv.error(UnsupportedError, f"total_sequence_length {total.reshape(-1).tolist()} is not the "
-                       f"sequence length {s}: only the prompt (no past) is supported")
     seqlens = cv.input(node, 5)
     if seqlens.type.shape != (b,) or not seqlens.type.dtype.is_int:
         raise cv.error(ShapeError, f"seqlens_k must be integers of shape [{b}], got {seqlens.type}")
+    past_k, past_v = cv.input(node, 3, optional=True), cv.input(node, 4, optional=True)
+    if (past_k is None) != (past_v is None):
+        raise cv.error(InvalidModelError, "past_key and past_value must be given together")
+    if total.size != 1:
+        raise cv.error(ShapeError, f"total_sequence_length must be a scalar, has shape {list(total.shape)}")
+    total = int(total.reshape(()))
+    if past_k is not None:
+        return _gqa_with_cache(cv, node, attrs, q, k, v, past_k, past_v, seqlens, total, heads, kv_heads)
+    if total != s:
+        raise cv.error(UnsupportedError, f"total_sequence_length {total} is not the sequence length {s}, and "
+                       "there is no past_key/past_value: only the prompt is supported without a KV cache")
     present = [cv.emit1("graph.transpose", _reshape(cv, t, [b, s, kv_heads, hd]), {"perm": [0, 2, 1, 3]})
                for t in (k, v)]
     group = heads // kv_heads
@@ -684,4 +696,68 @@ def convert_group_query_attention(cv: Converter, node):
     valid = cv.emit1("graph.and", [valid, cv.constant(np.tril(np.ones((s, s), dtype=bool)).reshape(1, 1, s, s))])
     bias = cv.emit1("graph.where", [valid, _scalar(cv, 0.0, dt), _scalar(cv, np.finfo(dt.numpy).min, dt)])
     out = _attention(cv, q, k, v, heads, f32(attrs["scale"]), bias, cv.input(node, 10, optional=True))
+    return out + present
+
+
+def _gqa_with_cache(cv: Converter, node, attrs, q, k, v, past_k, past_v, seqlens, total: int, heads: int,
+                    kv_heads: int):
+    """GroupQueryAttention with past_key/past_value [B, kv_heads, P, head size] (BNSH), as onnxruntime's CPU
+    kernel computes it.  The present K/V have max(P, total_sequence_length) positions.  The first prompt
+    (sequence length = total_sequence_length) writes its K/V at positions 0..S-1 (the past is not read) and
+    masks as the prompt without a cache.  A later step appends at past_b = seqlens_k[b] + 1 - S: positions
+    below keep the past, the S new ones follow, the rest are zero; query i sees keys j <= past_b + i.
+    The cache has a fixed capacity, so every shape stays static; where the step writes is data."""
+    b, s, dq = q.type.shape
+    hd = dq // heads
+    for t, what in ((past_k, "past_key"), (past_v, "past_value")):
+        if t.type.rank != 4 or t.type.shape[:2] != (b, kv_heads) or t.type.shape[3] != hd \
+                or t.type.shape != past_k.type.shape or t.type.dtype != q.type.dtype:
+            raise cv.error(ShapeError, f"{what} {t.type} must be {q.type.dtype} [{b}, {kv_heads}, capacity, {hd}] "
+                           "(BNSH), the same for past_key and past_value")
+    cap = past_k.type.shape[2]
+    if s > total:
+        raise cv.error(ShapeError, f"total_sequence_length {total} is below the sequence length {s}")
+    length = max(cap, total)
+    dt, it = q.type.dtype, seqlens.type.dtype
+    first = s == total
+    zero_i = _scalar(cv, 0, it)
+    # start[b]: the position of the step's first token
+    start = (cv.constant(np.zeros((b, 1), it.numpy)) if first else
+             cv.emit1("graph.sub", [_reshape(cv, seqlens, [b, 1])[0], _scalar(cv, s - 1, it)]))
+    rel = cv.emit1("graph.sub", [cv.constant(np.arange(length, dtype=it.numpy).reshape(1, length)), start])
+    idx = cv.emit1("graph.min", [cv.emit1("graph.max", [rel, zero_i]), _scalar(cv, s - 1, it)])     # [B, L]
+    idx = cv.emit1("graph.expand", _reshape(cv, idx, [b, 1, length, 1]), {"shape": [b, kv_heads, length, hd]})
+    in_new = cv.emit1("graph.and", [cv.emit1("graph.greater_equal", [rel, zero_i]),
+                                   cv.emit1("graph.less", [rel, _scalar(cv, s, it)])])
+    in_new = _reshape(cv, in_new, [b, 1, length, 1])[0]
+    in_past = None if first else _reshape(cv, cv.emit1("graph.less", [rel, zero_i]), [b, 1, length, 1])[0]
+    zero = _scalar(cv, 0.0, dt)
+    present = []
+    for new, past in ((k, past_k), (v, past_v)):
+        new4 = cv.emit1("graph.transpose", _reshape(cv, new, [b, s, kv_heads, hd]), {"perm": [0, 2, 1, 3]})
+        y = cv.emit1("graph.where", [in_new, cv.emit1("graph.gather_elements", [new4, idx], {"axis": 2}), zero])
+        if not first:
+            if cap < length:
+                past = cv.emit1("graph.pad", [past], {"pads": [0, 0, 0, 0, 0, 0, length - cap, 0],
+                                                      "mode": "constant", "value": 0.0})
+            y = cv.emit1("graph.where", [in_past, past, y])
+        present.append(y)
+    # key j is visible to query i when j <= start[b] + i (and, in the first prompt, j <= seqlens_k[b])
+    j = cv.constant(np.arange(length, dtype=it.numpy).reshape(1, 1, length))
+    last = cv.emit1("graph.add", [_reshape(cv, start, [b, 1, 1])[0],
+                                  cv.constant(np.arange(s, dtype=it.numpy).reshape(1, s, 1))])
+    valid = cv.emit1("graph.less_equal", [j, last])
+    if first:
+        valid = cv.emit1("graph.and", [valid, cv.emit1("graph.less_equal", [j, _reshape(cv, seqlens, [b, 1, 1])[0]])])
+    bias = cv.emit1("graph.where", [_reshape(cv, valid, [b, 1, s, length])[0], _scalar(cv, 0.0, dt),
+                                    _scalar(cv, np.finfo(dt.numpy).min, dt)])
+    group = heads // kv_heads
+    kv3 = []
+    for t in present:       # [B, Hkv, L, D] -> [B, L, heads * D], each K/V head serving `group` query heads
+        t = cv.emit1("graph.transpose", [t], {"perm": [0, 2, 1, 3]})
+        if group > 1:
+            t = cv.emit1("graph.expand", _reshape(cv, t, [b, length, kv_heads, 1, hd]),
+                         {"shape": [b, length, kv_heads, group, hd]})
+        kv3.append(_reshape(cv, t, [b, length, dq])[0])
+    out = _attention(cv, q, kv3[0], kv3[1], heads, f32(attrs["scale"]), bias, cv.input(node, 10, optional=True))
     return out + present

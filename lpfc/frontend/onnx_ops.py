@@ -192,6 +192,9 @@ def convert_cast(cv: Converter, node):
     x = cv.input(node, 0)
     if x.type.dtype == to:
         return [x]
+    exact = cv.exact_float_of.get(id(x))
+    if exact is not None and exact.type.dtype == to:
+        return [exact]          # MatMulInteger's integer-valued float32 product, not cast twice
     return cv.emit("graph.cast", [x], {"to": to})
 
 
@@ -534,7 +537,8 @@ def convert_gather(cv: Converter, node):
     arr = cv.const_of(idx)
     if arr is not None and arr.size and (arr.max() >= x.type.shape[axis] or arr.min() < -x.type.shape[axis]):
         raise cv.error(ShapeError, f"gather index out of range for dimension {x.type.shape[axis]}")
-    return cv.emit("graph.gather", [x, idx], {"axis": axis})
+    from .onnx_quant import gather_dequantized     # (onnx_quant imports this module)
+    return gather_dequantized(cv, x, idx, axis) or cv.emit("graph.gather", [x, idx], {"axis": axis})
 
 
 @converter("GatherElements")

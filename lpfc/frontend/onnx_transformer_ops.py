@@ -5,8 +5,10 @@ They import onto the same graph IR that the torch exporters' decomposed spelling
 RotaryEmbedding is gather(cos/sin cache) + split/slice + mul/sub/add + concat (rotate-half or
 interleaved); Attention is (Q·scale)·Kᵀ (+ mask / causal bias) → softmax → ·V, with grouped-query heads
 as repeat_kv's reshape → expand → reshape of K and V, and past_key/past_value as a concat (the
-present_key/present_value outputs).  What lpfc does not implement is refused by name: softcap,
-qk_matmul_output_mode ≠ 0 with that output used, nonpad_kv_seqlen, sliding windows (Attention-24/25).
+present_key/present_value outputs); Attention-24's nonpad_kv_seqlen (an external KV cache of fixed
+capacity) masks each batch row's keys past its length, with the causal frontier at nonpad_kv_seqlen[b] - S.
+What lpfc does not implement is refused by name: softcap, qk_matmul_output_mode ≠ 0 with that output used,
+sliding windows (Attention-24/25).
 """
 from __future__ import annotations
 
@@ -144,8 +146,7 @@ def convert_attention(cv: Converter, node):
     q, k, v = (_float_input(cv, node, i, n) for i, n in enumerate(("Q", "K", "V")))
     mask = cv.input(node, 3, optional=True)
     past_k, past_v = cv.input(node, 4, optional=True), cv.input(node, 5, optional=True)
-    if cv.input(node, 6, optional=True) is not None:
-        raise cv.error(UnsupportedError, "the nonpad_kv_seqlen input is not supported")
+    nonpad = cv.input(node, 6, optional=True)
     if float(a.get("softcap", 0.0)) != 0.0:
         raise cv.error(UnsupportedError, f"softcap={a['softcap']} is not supported")
     for w in ("left_window_size", "right_window_size"):
@@ -158,6 +159,9 @@ def convert_attention(cv: Converter, node):
         raise cv.error(ShapeError, f"is_causal must be 0 or 1, got {is_causal}")
     if (past_k is None) != (past_v is None):
         raise cv.error(ShapeError, "past_key and past_value must be given together")
+    if nonpad is not None and past_k is not None:
+        raise cv.error(ShapeError, "nonpad_kv_seqlen (an external KV cache) cannot be combined with past_key/"
+                                   "past_value")
     ranks = {q.type.rank, k.type.rank, v.type.rank}
     if len(ranks) != 1 or ranks.pop() not in (3, 4):
         raise cv.error(ShapeError, "Q, K and V must all be 3-D or all 4-D, got ranks "
@@ -204,7 +208,22 @@ def convert_attention(cv: Converter, node):
                                                    + [0] * (mask.type.rank - 1) + [T - mask.type.shape[-1]],
                                                    "mode": "constant", "value": float("-inf")})
         bias = mask
-    if is_causal:
+    if nonpad is not None:       # Attention-24's external cache: batch row b holds nonpad_kv_seqlen[b] valid keys
+        if nonpad.type.shape != (B,) or not nonpad.type.dtype.is_int:
+            raise cv.error(ShapeError, f"nonpad_kv_seqlen must be integers of shape [{B}], got {nonpad.type}")
+        it = nonpad.type.dtype
+        valid = _reshape(cv, nonpad, [B, 1, 1, 1])[0]
+        keys = cv.constant(np.arange(T, dtype=it.numpy).reshape(1, 1, 1, T))
+        if is_causal:            # query i sees keys j <= i + nonpad[b] - S (bottom-right, per row)
+            last = cv.emit1("graph.add", [cv.emit1("graph.sub", [valid, _scalar(cv, S, it)]),
+                                          cv.constant(np.arange(S, dtype=it.numpy).reshape(1, 1, S, 1))])
+            causal = cv.emit1("graph.where", [cv.emit1("graph.less_equal", [keys, last]), _scalar(cv, 0.0, dt),
+                                              _scalar(cv, -np.inf, dt)])
+            bias = causal if bias is None else cv.emit1("graph.add", [bias, causal])
+        pad = cv.emit1("graph.where", [cv.emit1("graph.less", [keys, valid]), _scalar(cv, 0.0, dt),
+                                       _scalar(cv, -np.inf, dt)])
+        bias = pad if bias is None else cv.emit1("graph.add", [bias, pad])
+    elif is_causal:
         offset = past_k.type.shape[2] if past_k is not None else 0   # bottom-right of the past, as the spec
         allowed = np.arange(T)[None, :] <= np.arange(S)[:, None] + offset
         causal = cv.constant(np.where(allowed, 0.0, -np.inf).astype(dt.numpy))

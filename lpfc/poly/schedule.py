@@ -352,14 +352,17 @@ def apply_variant(k: Kernel, choice: Optional[dict] = None) -> Kernel:
             for t in terms:
                 tdims = [(d, n) for d, n in s.dims if d in expr_dims(t)]
                 name = f"h{n_temp}"
+                idx = tuple(Aff.dim(d) for d, _ in tdims) or (Aff.cst(0),)
+                replaced = _replace(body, t, Read(name, idx, t.dtype))
+                if replaced == body:
+                    continue            # t held a term hoisted before it: no longer in the body, never read
                 n_temp += 1
                 from .model import Buffer
                 k.buffers[name] = Buffer(name, tuple(n for _, n in tdims) or (1,), t.dtype, "temp")
-                idx = tuple(Aff.dim(d) for d, _ in tdims) or (Aff.cst(0),)
                 hs = Stmt(f"S{n_stmt}", tdims, name, idx, t, sched=[d for d, _ in tdims])
                 n_stmt += 1
                 hoisted.append(hs)
-                body = _replace(body, t, Read(name, idx, t.dtype))
+                body = replaced
             s.body = body
             if v == "precompute":
                 for hs in hoisted:

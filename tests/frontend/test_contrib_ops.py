@@ -311,13 +311,37 @@ def test_group_query_attention_prompt(kv_heads, outputs, seqlens):
     check(node, feeds, {"total": np.array(S, np.int32)})
 
 
-def test_group_query_attention_refuses_a_kv_cache():
-    node = helper.make_node("GroupQueryAttention", ["q", "k", "v", "pk", "pv", "seqlens", "total"], ["y"],
-                            domain=MS, name="gqa", num_heads=2, kv_num_heads=1)
-    feeds = {"q": arr(1, S, 16), "k": arr(1, S, 8), "v": arr(1, S, 8), "pk": arr(1, 1, 3, 8), "pv": arr(1, 1, 3, 8),
-             "seqlens": np.array([S + 2], np.int32)}
-    with pytest.raises(UnsupportedError, match="past_key") as e:
-        lpfc.import_onnx(model(node, feeds, {"total": np.array(S + 3, np.int32)}))
+# -- grouped-query attention with a KV cache of fixed capacity (past_key/past_value, BNSH) ----------------
+@pytest.mark.parametrize("kv_heads", [1, 2, 4])
+@pytest.mark.parametrize("batch,seq,cap,seqlens,total", [
+    (2, 1, 6, [4, 2], 5),           # decode: rows at different lengths, capacity above the total
+    (2, 1, 3, [3, 3], 4),           # decode: the present grows past the capacity
+    (2, 3, 6, [2, 1], 3),           # first prompt with a cache buffer (the past is not read), padded row
+    (1, 3, 6, [4], 5),              # a later chunk of several tokens (onnxruntime allows it at batch 1)
+], ids=["decode", "decode-grow", "first-prompt", "chunk"])
+def test_group_query_attention_kv_cache(kv_heads, batch, seq, cap, seqlens, total):
+    heads, hd = 4, 8
+    q, k, v = arr(batch, seq, heads * hd), arr(batch, seq, kv_heads * hd), arr(batch, seq, kv_heads * hd)
+    feeds = {"q": q, "k": k, "v": v, "pk": arr(batch, kv_heads, cap, hd), "pv": arr(batch, kv_heads, cap, hd),
+             "seqlens": np.array(seqlens, np.int32)}
+    node = helper.make_node("GroupQueryAttention", ["q", "k", "v", "pk", "pv", "seqlens", "total"],
+                            ["y", "present_k", "present_v"], domain=MS, name="gqa", num_heads=heads,
+                            kv_num_heads=kv_heads)
+    check(node, feeds, {"total": np.array(total, np.int32)})
+
+
+@pytest.mark.parametrize("inputs,feeds_extra,match", [
+    (["q", "k", "v", "pk", "", "seqlens", "total"], {}, "past_key and past_value must be given together"),
+    (["q", "k", "v", "pk", "pv", "seqlens", "total", "cos", "sin"], {"cos": arr(8, 4), "sin": arr(8, 4)},
+     r"input #7 \(cos_cache\)"),
+])
+def test_group_query_attention_unsupported_cache_variants(inputs, feeds_extra, match):
+    node = helper.make_node("GroupQueryAttention", inputs, ["y"], domain=MS, name="gqa", num_heads=2, kv_num_heads=1)
+    feeds = {"q": arr(1, 1, 16), "k": arr(1, 1, 8), "v": arr(1, 1, 8), "pk": arr(1, 1, 3, 8), "pv": arr(1, 1, 3, 8),
+             "seqlens": np.array([3], np.int32), **feeds_extra}
+    feeds = {n: a for n, a in feeds.items() if n in inputs}
+    with pytest.raises((UnsupportedError, InvalidModelError), match=match) as e:
+        lpfc.import_onnx(model(node, feeds, {"total": np.array(4, np.int32)}))
     assert "node 'gqa'" in str(e.value)
 
 
@@ -331,3 +355,25 @@ def test_a_huge_dequantized_weight_is_refused_before_it_is_allocated(monkeypatch
     with pytest.raises(LimitError, match="MatMulNBits dequantized weight") as e:
         lpfc.import_onnx(m)
     assert "node 'mmq'" in str(e.value)
+
+
+@pytest.mark.slow
+def test_group_query_attention_decode_step_compiles(tmp_path):
+    """The decode step (fixed-capacity cache, rows at different lengths) as a library, against onnxruntime."""
+    ort = pytest.importorskip("onnxruntime")
+    heads, kv_heads, hd, cap = 4, 2, 8, 6
+    feeds = {"q": arr(2, 1, heads * hd), "k": arr(2, 1, kv_heads * hd), "v": arr(2, 1, kv_heads * hd),
+             "pk": arr(2, kv_heads, cap, hd), "pv": arr(2, kv_heads, cap, hd), "seqlens": np.array([4, 2], np.int32)}
+    node = helper.make_node("GroupQueryAttention", ["q", "k", "v", "pk", "pv", "seqlens", "total"],
+                            ["y", "present_k", "present_v"], domain=MS, name="gqa", num_heads=heads,
+                            kv_num_heads=kv_heads)
+    m = model(node, feeds, {"total": np.array(5, np.int32)})
+    path = tmp_path / "gqa.onnx"
+    onnx.save(m, str(path))
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    result = lpfc.compile(str(path), output=str(tmp_path / "libgqa.so"))
+    assert result.kinds.get("attention") == 1
+    with lpfc.load(result.library) as session:
+        ours = session.run(feeds)
+    for name, w in zip(["y", "present_k", "present_v"], want):
+        np.testing.assert_allclose(ours[name], w, rtol=1e-5, atol=2e-6, err_msg=name)

@@ -159,6 +159,31 @@ def test_attention_kv_cache_inputs_and_present_outputs(causal):
     assert pko.shape == (2, 2, 8, 8) and np.array_equal(pko[:, :, :7], pk)
 
 
+@pytest.mark.parametrize("causal", [0, 1])
+@pytest.mark.parametrize("q_len,lengths", [(1, [5, 3]), (3, [7, 4]), (2, [1, 7])], ids=["decode", "prefill", "short"])
+def test_attention_24_nonpad_kv_seqlen_external_cache(causal, q_len, lengths):
+    """Attention-24 over an external KV cache of fixed capacity 7: row b holds lengths[b] valid keys,
+    and causally query i sees keys up to i + lengths[b] - q_len.  Checked against onnx.reference and
+    onnxruntime."""
+    q, k, v = f32(2, 4, q_len, 8), f32(2, 2, 7, 8), f32(2, 2, 7, 8)
+    nonpad = np.array(lengths, np.int64)
+    node = helper.make_node("Attention", ["q", "k", "v", "", "", "", "nonpad"], ["y"], is_causal=causal)
+    (y,) = check(node, [q, k, v, nonpad], opset=24)
+    ort = pytest.importorskip("onnxruntime")
+    m = single_node_model(node, [q, k, v, nonpad], 24)
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"q": q, "k": k, "v": v, "nonpad": nonpad})[0]
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+
+
+def test_attention_24_nonpad_kv_seqlen_with_a_past_is_one_clear_error():
+    node = helper.make_node("Attention", ["q", "k", "v", "", "pk", "pv", "nonpad"], ["y"])
+    inputs = [f32(1, 4, 1, 8), f32(1, 2, 1, 8), f32(1, 2, 1, 8), f32(1, 2, 3, 8), f32(1, 2, 3, 8),
+              np.array([3], np.int64)]
+    with pytest.raises(ShapeError, match="cannot be combined with past_key"):
+        LpfcBackend.run_node(node, inputs, opset_version=24)
+
+
 def test_attention_imports_to_one_attention_kernel():
     q, k, v = f32(1, 4, 5, 8), f32(1, 2, 5, 8), f32(1, 2, 5, 8)
     ops = ops_after_import(helper.make_node("Attention", ["q", "k", "v"], ["y"], is_causal=1), [q, k, v],

@@ -144,13 +144,6 @@ EXPECTED_FAILURES: dict[str, str] = {
         test_attention_4d_with_qk_matmul_softmax
     """.split(), 'Attention qk_matmul_output output (the 4th output) unsupported'),
     **dict.fromkeys("""
-        test_attention_4d_causal_nonpad_attn_mask_composition test_attention_4d_causal_nonpad_batch_prefill
-        test_attention_4d_causal_nonpad_continued_prefill
-        test_attention_4d_causal_nonpad_negative_offset_structural_empty
-        test_attention_4d_diff_heads_mask4d_padded_kv test_attention_4d_gqa_causal_nonpad_decode
-        test_attention_4d_gqa_causal_nonpad_decode_fp16
-    """.split(), 'Attention nonpad_kv_seqlen input (external static KV cache) unsupported'),
-    **dict.fromkeys("""
         test_attention_3d_causal_bf16 test_attention_4d_attn_mask_causal_bf16 test_attention_4d_causal_bf16
         test_attention_4d_causal_padded_kv_bf16 test_attention_4d_padded_kv_bf16
     """.split(), 'bfloat16 element type unsupported'),
