@@ -66,13 +66,14 @@ def main(argv=None) -> int:
     ex = load_squad(squad_dir() / "dev-v1.1.json", 1)[0]
     enc = encode(tok, [ex.question], [ex.context])
     feeds = _feeds(enc["input_ids"][0], enc["token_type_ids"][0], 384)
-    ref = Answerer(onnx_path, "ort", tokenizer=tok)._run(feeds)  # the reference logits
-    ref = [np.asarray(r, np.float64) for r in ref]
+    out = Answerer(onnx_path, "ort", tokenizer=tok)._run(feeds)  # the reference logits
+    ref = [np.asarray(out[k], np.float64) for k in OUTPUTS]
 
     # ---- check every runtime's logits against onnxruntime's before timing anything
     notes, litert = [], None
     if "lpfc" in wanted:
-        d, s = _max_diff(Answerer(lib, "lpfc", threads=1, tokenizer=tok)._run(feeds), ref)
+        out = Answerer(lib, "lpfc", threads=1, tokenizer=tok)._run(feeds)
+        d, s = _max_diff([out[k] for k in OUTPUTS], ref)
         notes.append(f"lpfc vs onnxruntime: max |logit diff| {d:.2e} (scaled {s:.2e})")
         if s > args.tol:
             notes.append("lpfc: WRONG LOGITS, not timed")
