@@ -85,15 +85,19 @@ class Worker:
     def __init__(self, tflite: Path, feeds_npz: Path, threads: int):
         py = peers.venv_python("tflite")
         env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+        self.err = tempfile.TemporaryFile(mode="w+")  # TF's start-up chatter; quoted when the worker dies
         self.p = subprocess.Popen([str(py), "-m", "bench.runners.tflite_worker", str(tflite), str(feeds_npz),
                                    str(threads)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
+                                  stderr=self.err, text=True, cwd=ROOT, env=env)
         self.info = self._read()
 
     def _read(self) -> dict:
         line = self.p.stdout.readline()
         if not line:
-            raise RuntimeError(f"the LiteRT worker exited ({self.p.wait()}) without answering")
+            code = self.p.wait()
+            self.err.seek(0)
+            tail = " | ".join(self.err.read().strip().splitlines()[-3:])
+            raise RuntimeError(f"the LiteRT worker exited ({code}) without answering: {tail}")
         msg = json.loads(line)
         if "error" in msg:
             raise RuntimeError(f"LiteRT worker: {msg['error']}")
@@ -123,6 +127,7 @@ class Worker:
             except (OSError, subprocess.TimeoutExpired):
                 self.p.kill()
                 self.p.wait()
+        self.err.close()
 
 
 def check(got: dict, ref: dict, tol: float = TOL) -> dict:
