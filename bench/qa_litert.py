@@ -85,7 +85,7 @@ class Worker:
     def __init__(self, tflite: Path, feeds_npz: Path, threads: int):
         py = peers.venv_python("tflite")
         env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
-        self.err = tempfile.TemporaryFile(mode="w+")  # TF's start-up chatter; quoted when the worker dies
+        self.err = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by close())  TF's start-up chatter; quoted when the worker dies
         self.p = subprocess.Popen([str(py), "-m", "bench.runners.tflite_worker", str(tflite), str(feeds_npz),
                                    str(threads)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=self.err, text=True, cwd=ROOT, env=env)

@@ -30,10 +30,11 @@ def _reply(obj) -> None:
 def main() -> None:
     model, feeds_path, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
     set_thread_env(threads)
+    import importlib.metadata as md
+
     import numpy as np
     from ai_edge_litert import interpreter as litert
 
-    import importlib.metadata as md
     try:
         version = md.version("ai-edge-litert")
     except md.PackageNotFoundError:
