@@ -38,8 +38,13 @@ def _weights_key(model_dir: Path) -> dict:
     return {"weights": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files], "seq_len": MAX_LEN}
 
 
-def export_onnx(model_dir: Path, dest: Path, seq_len: int = MAX_LEN) -> Path:
-    """The span model as ONNX with static shapes: inputs [1, seq] int64, outputs start/end logits [1, seq]."""
+def export_onnx(model_dir: Path, dest: Path, seq_len: int = MAX_LEN, dynamo: bool = False,
+                attn_implementation: str | None = None) -> Path:
+    """The span model as ONNX with static shapes: inputs [1, seq] int64, outputs start/end logits [1, seq].
+
+    The app's export is torch's legacy exporter at opset 14 with transformers' default attention;
+    ``dynamo=True, attn_implementation="eager"`` is the spelling onnx2tf converts (bench/qa_litert.py).
+    """
     import torch
     from transformers import AutoModelForQuestionAnswering
 
@@ -52,15 +57,16 @@ def export_onnx(model_dir: Path, dest: Path, seq_len: int = MAX_LEN) -> Path:
             out = self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
             return out.start_logits, out.end_logits
 
-    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir), local_files_only=True).eval()
+    attn = {"attn_implementation": attn_implementation} if attn_implementation else {}
+    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir), local_files_only=True, **attn).eval()
     ids = torch.ones(1, seq_len, dtype=torch.int64)
     args = (ids, torch.ones_like(ids), torch.zeros_like(ids))
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".tmp")
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer/deprecation notices; the result is checked by eval
-        torch.onnx.export(Span(model), args, str(tmp), input_names=list(INPUTS), output_names=list(OUTPUTS),
-                          opset_version=14, dynamo=False)
+        opts = ({"dynamo": True, "optimize": True, "verbose": False, "external_data": False} if dynamo else {"opset_version": 14, "dynamo": False})
+        torch.onnx.export(Span(model), args, str(tmp), input_names=list(INPUTS), output_names=list(OUTPUTS), **opts)
     os.replace(tmp, dest)
     return dest
 
