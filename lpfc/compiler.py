@@ -114,7 +114,7 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
     ``canonicalize,fold-constants,cse,dce``). ``emit_source`` writes a CMake source package of the
     model into that directory (lpfc/codegen/package.py). ``api_level`` and ``ndk`` choose the Android
     API level and NDK for arm64-android; ``compiler`` the C compiler of host/arm64-linux (e.g.
-    ``"clang"``). A cross-compiled library gets its test driver next to it (lpfc/driver.py).
+    ``"clang"``). A cross-compiled library gets its test driver next to it (lpfc/runtime/foreign.py).
     The C header is written next to the library (``libx.so`` -> ``libx.h``).
     ``sanitize=("address", "undefined")`` builds an instrumented library (for tests).
     ``cpu`` chooses the processor to generate code for (arm64: ``-mcpu``, default cortex-a77; x86-64:
@@ -383,7 +383,7 @@ def build_stage(job: _Job, gen, header_src: str, staging: "_Staging", sanitize, 
 
     stages.run("build", f"building {output.name} ({gen.unique_kernels} kernel functions)", build)
     if tgt.is_cross and not sanitize:
-        from .driver import build_driver, driver_path
+        from .runtime.foreign import build_driver, driver_path
 
         staged_driver = staging.path_for(driver_path(output))
         stages.run("build", f"building the test driver {driver_path(output).name}",
