@@ -9,6 +9,7 @@ shrink. A module that no layer covers fails too, so a new package gets its place
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,25 @@ def test_known_violations_still_occur():
     gone = sorted(KNOWN_VIOLATIONS - backward_imports(EDGES))
     assert not gone, ("fixed, well done: remove these from KNOWN_VIOLATIONS in tests/test_layering.py: "
                       + ", ".join(f"{a} -> {b}" for a, b in gone))
+
+
+def design_doc_layers(text: str) -> set[tuple[str, float]]:
+    """(module, layer) of every row of docs/design.md's layer table ("| layer | modules | may import |")."""
+    rows = set()
+    for line in text.splitlines():
+        m = re.match(r"\|\s*([0-9.]+)\s*\|([^|]*)\|", line)
+        if m:
+            for path in re.findall(r"`(lpfc/[^`]*)`", m.group(2)):
+                name = path.rstrip("/").removesuffix(".py").replace("/", ".")
+                rows.add(("lpfc" if name == "lpfc.__init__" else name, float(m.group(1))))
+    return rows
+
+
+def test_the_design_doc_draws_these_layers():
+    documented = design_doc_layers((ROOT / "docs" / "design.md").read_text())
+    enforced = {(prefix, float(layer)) for prefix, layer in LAYERS if prefix != "lpfc.__version__"}
+    assert documented == enforced, ("docs/design.md's layer table and LAYERS disagree: only in the doc "
+                                    f"{sorted(documented - enforced)}, only in LAYERS {sorted(enforced - documented)}")
 
 
 # -- the checker itself can fail ------------------------------------------------------------------------------------
