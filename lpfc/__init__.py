@@ -19,8 +19,8 @@ from .ir.verifier import verify
 
 __version__ = "0.1.0"
 
-from .compile import CompileResult, compile  # noqa: E402  (shadows the builtin inside this package only)
-from .session import Session, load  # noqa: E402
+from .compiler import CompileResult, compile  # noqa: E402  (shadows the builtin inside this package only)
+from .runtime.session import Session, load  # noqa: E402
 
 
 def interpret(module: Module, feeds, function=None) -> dict:

@@ -153,7 +153,7 @@ def print_outputs(outs: dict, args) -> None:
 
 def run_library(args) -> int:
     """``lpfc run libmodel.so``: run a compiled library through lpfc.load."""
-    from .session import load
+    from .runtime.session import load
 
     for flag, value in (("--pipeline", args.pipeline), ("--input-shape", args.input_shape)):
         if value:
@@ -217,7 +217,7 @@ def synthetic_feeds(inputs) -> dict:
 
 
 def cmd_compile(args) -> int:
-    from .compile import compile as compile_model
+    from .compiler import compile as compile_model
 
     if args.output is None and args.emit_source is None:
         raise InputError("lpfc compile needs -o LIB.so (the library), --emit-source DIR (the sources), or both")

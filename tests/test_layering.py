@@ -9,6 +9,7 @@ shrink. A module that no layer covers fails too, so a new package gets its place
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -29,11 +30,8 @@ LAYERS = [
     ("lpfc.poly", 5),
     ("lpfc.codegen", 6),
     ("lpfc.tune", 7),            # measures codegen's variants; compile asks it which to emit
-    ("lpfc.session", 7),         # the runtime: loads what codegen built (the driver uses codegen's toolchain)
-    ("lpfc.driver", 7),
-    ("lpfc.profile", 7),
-    ("lpfc.runtime", 7),         # where #11 item 5 moves session, profile and driver
-    ("lpfc.compile", 8),         # the library's entry points: they run the stages above
+    ("lpfc.runtime", 7),         # loads and runs what codegen built (foreign: builds the driver with its toolchain)
+    ("lpfc.compiler", 8),        # the library's entry points: they run the stages above
     ("lpfc.explain", 8),
     ("lpfc.cost", 9),            # built on the library: the latency oracle compiles and runs models
     ("lpfc.testing", 9),         # test support (the zoo, the ONNX backend)
@@ -47,8 +45,8 @@ LAYERS = [
 ]
 
 #: The layers that must never import the command line, not even inside a function (issue #11, item 1).
-NEVER_IMPORT_CLI = ("lpfc.ir", "lpfc.frontend", "lpfc.passes", "lpfc.poly", "lpfc.codegen", "lpfc.compile",
-                    "lpfc.explain", "lpfc.tune", "lpfc.interp")
+NEVER_IMPORT_CLI = ("lpfc.ir", "lpfc.frontend", "lpfc.passes", "lpfc.poly", "lpfc.codegen", "lpfc.compiler",
+                    "lpfc.explain", "lpfc.tune", "lpfc.interp", "lpfc.runtime")
 
 #: Backward imports that exist today, (importing module, imported module), each with the item of issue #11
 #: that removes it. Remove an entry together with the import; never add one.
@@ -158,6 +156,25 @@ def test_known_violations_still_occur():
     gone = sorted(KNOWN_VIOLATIONS - backward_imports(EDGES))
     assert not gone, ("fixed, well done: remove these from KNOWN_VIOLATIONS in tests/test_layering.py: "
                       + ", ".join(f"{a} -> {b}" for a, b in gone))
+
+
+def design_doc_layers(text: str) -> set[tuple[str, float]]:
+    """(module, layer) of every row of docs/design.md's layer table ("| layer | modules | may import |")."""
+    rows = set()
+    for line in text.splitlines():
+        m = re.match(r"\|\s*([0-9.]+)\s*\|([^|]*)\|", line)
+        if m:
+            for path in re.findall(r"`(lpfc/[^`]*)`", m.group(2)):
+                name = path.rstrip("/").removesuffix(".py").replace("/", ".")
+                rows.add(("lpfc" if name == "lpfc.__init__" else name, float(m.group(1))))
+    return rows
+
+
+def test_the_design_doc_draws_these_layers():
+    documented = design_doc_layers((ROOT / "docs" / "design.md").read_text())
+    enforced = {(prefix, float(layer)) for prefix, layer in LAYERS if prefix != "lpfc.__version__"}
+    assert documented == enforced, ("docs/design.md's layer table and LAYERS disagree: only in the doc "
+                                    f"{sorted(documented - enforced)}, only in LAYERS {sorted(enforced - documented)}")
 
 
 # -- the checker itself can fail ------------------------------------------------------------------------------------

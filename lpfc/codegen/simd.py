@@ -360,16 +360,34 @@ def isa_for_features(features) -> SimdISA:
     return SCALAR
 
 
-@functools.lru_cache(maxsize=None)
 def _features_of(target: Target) -> frozenset:
+    """The features of the toolchain ``target`` carries (``lpfc.compile`` resolves it once); a target that
+    carries none (``get_target``'s, in tests and tools) gets its default toolchain's."""
+    tc = target.toolchain
+    if tc is None:
+        return _default_features(target)
+    try:
+        if tc.has_compiler:
+            return frozenset(tc.features())
+    except Exception:
+        pass
+    return _guaranteed_features(target)
+
+
+@functools.lru_cache(maxsize=None)
+def _default_features(target: Target) -> frozenset:
     from .toolchain import find_toolchain
     try:
         return frozenset(find_toolchain(target).features())
     except Exception:
-        # No compiler for the target here (sources only, e.g. Android without an NDK): fall back to
-        # what the architecture guarantees. Advanced SIMD (NEON) is mandatory in ARMv8-A, so every
-        # arm64 CPU has it; x86-64 guarantees only SSE2, for which the portable path is right.
-        return frozenset({"neon"}) if target.arch == "aarch64" else frozenset()
+        return _guaranteed_features(target)
+
+
+def _guaranteed_features(target: Target) -> frozenset:
+    # No compiler for the target here (sources only, e.g. Android without an NDK): fall back to
+    # what the architecture guarantees. Advanced SIMD (NEON) is mandatory in ARMv8-A, so every
+    # arm64 CPU has it; x86-64 guarantees only SSE2, for which the portable path is right.
+    return frozenset({"neon"}) if target.arch == "aarch64" else frozenset()
 
 
 def select_isa(target: Target, choice: Optional[dict] = None) -> SimdISA:

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import platform
 import re
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Optional
 
 from ..errors import ToolchainError
+
+if TYPE_CHECKING:   # toolchain.py imports this module
+    from .toolchain import Toolchain
 
 TARGET_NAMES = ("host", "arm64-linux", "arm64-android", "opencl")
 
@@ -56,11 +59,18 @@ class Target:
     api_level: Optional[int] = None  # Android only
     description: str = ""
     cpu: Optional[str] = None     # the -mcpu (arm64) / -march (x86) name; None: the target's default
+    #: The toolchain this target is built with, once resolved (:func:`lpfc.codegen.toolchain.resolve_target`);
+    #: None for a target only described (get_target). Not part of the target's identity (equality, hash).
+    toolchain: Optional["Toolchain"] = field(default=None, compare=False, repr=False)
 
     @property
     def is_cross(self) -> bool:
         """Built for another architecture or OS than this machine's."""
         return self.arch != host_arch() or self.os != "linux"
+
+    def with_toolchain(self, toolchain: "Toolchain") -> "Target":
+        """This target carrying ``toolchain`` (what :func:`~lpfc.codegen.toolchain.resolve_target` returns)."""
+        return replace(self, toolchain=toolchain)
 
 
 def get_target(name: str, *, api_level: Optional[int] = None, cpu: Optional[str] = None) -> Target:

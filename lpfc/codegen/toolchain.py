@@ -145,6 +145,11 @@ class Toolchain:
     def can_run(self) -> bool:
         return self.runner is not None
 
+    @property
+    def has_compiler(self) -> bool:
+        """False for :func:`source_toolchain`'s flags-only toolchain (no compiler was found: sources only)."""
+        return bool(self.cc)
+
     def features(self) -> frozenset:
         """The ISA features the compiler enables with this toolchain's flags (from its predefined macros)."""
         return _probe_features(self.cc + self.cflags)
@@ -322,7 +327,7 @@ def find_toolchain(target: Union[str, Target], *, api_level: Optional[int] = Non
     ``cpu`` chooses the -mcpu / -march name (see :func:`~lpfc.codegen.targets.get_target`),
     which the compiler must accept.
     """
-    t = get_target(target, api_level=api_level, cpu=cpu)
+    t = get_target(target, api_level=api_level, cpu=cpu).with_toolchain(None)
     if ndk is not None and t.name != "arm64-android":
         raise ToolchainError(f"an Android NDK (--ndk) was given for target {t.name!r}",
                              hint="it only applies to arm64-android")
@@ -344,7 +349,7 @@ def source_toolchain(target: Union[str, Target], *, api_level: Optional[int] = N
     :func:`find_toolchain` finds, else the flags alone (no compiler, cannot run), since writing a source
     package needs no compiler — an app developer gets the CMake package for Android without an NDK.
     A compiler that was asked for by name (``compiler``, ``ndk``) must still be found."""
-    t = get_target(target, api_level=api_level, cpu=cpu)
+    t = get_target(target, api_level=api_level, cpu=cpu).with_toolchain(None)
     try:
         return find_toolchain(t, compiler=compiler, ndk=ndk)
     except ToolchainError as e:
@@ -356,6 +361,24 @@ def source_toolchain(target: Union[str, Target], *, api_level: Optional[int] = N
                      ldflags=("-Wl,-z,max-page-size=16384",) if android else (),
                      cxx_ldflags=("-static-libstdc++",) if android else (),
                      runner=None, run_problem=problem, notes=("no compiler: sources only",))
+
+
+def resolve_target(target: Union[str, Target], *, api_level: Optional[int] = None, compiler: Optional[str] = None,
+                   ndk: Optional[str] = None, cpu: Optional[str] = None, sources_only: bool = False) -> Target:
+    """``target`` resolved once, at the entry point: the :class:`Target` carrying its toolchain
+    (``Target.toolchain``), which is what travels down to the tuner and the code generators, so that
+    no stage looks the compiler up again. A target that already carries one is returned as is (when no
+    argument asks for another).
+
+    ``sources_only``: the toolchain is :func:`source_toolchain`'s (no compiler needed: flags only when
+    none is found); else :func:`find_toolchain`'s, which fails when the compiler is missing."""
+    if (isinstance(target, Target) and target.toolchain is not None
+            and all(a is None for a in (api_level, compiler, ndk, cpu))
+            and (sources_only or target.toolchain.has_compiler)):
+        return target
+    t = get_target(target, api_level=api_level, cpu=cpu).with_toolchain(None)
+    find = source_toolchain if sources_only else find_toolchain
+    return t.with_toolchain(find(t, compiler=compiler, ndk=ndk))
 
 
 def _check_cpu(tc: Toolchain) -> None:
@@ -382,7 +405,9 @@ def _probe_cpu_flags(cc_argv: tuple[str, ...], flags: tuple[str, ...]) -> Option
 
 
 def _as_toolchain(target: Union[str, Target, Toolchain]) -> Toolchain:
-    return target if isinstance(target, Toolchain) else find_toolchain(target)
+    if isinstance(target, Toolchain):
+        return target
+    return resolve_target(target).toolchain   # a resolved Target's own; a name (or bare Target) is looked up
 
 
 # -- probes -------------------------------------------------------------------------------------
@@ -760,4 +785,5 @@ def format_targets(reports: Sequence[TargetReport]) -> str:
 
 __all__ = ["CompileError", "OpenCLInfo", "RUNTIME_DIR", "TargetReport", "Toolchain", "cmake_info", "compile_executable",
            "compile_shared", "find_toolchain", "format_targets", "list_targets", "opencl_devices", "run_program",
-           "runtime_include_dir", "runtime_sources", "sanitizer_problem", "source_toolchain", "stop_children"]
+           "resolve_target", "runtime_include_dir", "runtime_sources", "sanitizer_problem", "source_toolchain",
+           "stop_children"]

@@ -81,10 +81,10 @@ def calibrate(target: str = "host", threads: Sequence[int] = (1,), archs: Sequen
     runs each calibration library through lpfc's driver (``--profile``) on the device of a cross target;
     without it only the host can be calibrated."""
     from ..codegen.targets import get_target
-    from ..compile import compile as lpfc_compile
-    from ..driver import DriverSession
+    from ..compiler import compile as lpfc_compile
+    from ..runtime.foreign import DriverSession
     from ..errors import LpfcError
-    from ..session import load
+    from ..runtime.session import load
     from .arch import build_encoder
     from .measure import sample_feeds, time_session
     from .plan import plan_module, target_key_cached

@@ -37,7 +37,7 @@ def plan_key(plans, tkey: str, threads: int) -> str:
 
 def compile_module(module, target: str, out: Path):
     """Compiles a module whose default pipeline has already run (plan_module ran it)."""
-    from ..compile import compile as lpfc_compile
+    from ..compiler import compile as lpfc_compile
 
     return lpfc_compile(module, out, target=target, pipeline="")
 
@@ -57,7 +57,7 @@ def time_session(session, runs: int = 20, warmup: int = 3) -> list:
 def measure(module, plans, target: str, threads: int, tkey: str, runs: int = 20, profile_runs: int = 0,
             use_cache: bool = True) -> dict:
     """{"ms": median ms of ``runs`` runs, "runs": [...], "kernels_ms": [per-kernel medians] (profile_runs>0)}."""
-    from ..session import load
+    from ..runtime.session import load
 
     key = plan_key(plans, tkey, threads)
     d = cache_root() / "latency" / "measure"

@@ -174,7 +174,7 @@ def export_onnx(arch: dict, evaluator: str, opts: dict, dest: Path) -> Path:
 
 
 def compile_best(onnx_path: Path, lib: Path, target: str) -> Path:
-    from ..compile import compile as lpfc_compile
+    from ..compiler import compile as lpfc_compile
 
     try:
         lpfc_compile(str(onnx_path), str(lib), target=target)
@@ -189,7 +189,7 @@ def measure(lib: Path, threads: int, runs: int = TIMED_RUNS) -> float:
     import numpy as np
 
     from ..cost.measure import time_session
-    from ..session import load
+    from ..runtime.session import load
 
     with load(str(lib), threads=threads) as sess:       # the oracle's own way of timing a library
         return float(np.median(time_session(sess, runs=runs, warmup=3)))

@@ -49,11 +49,13 @@ def target_key(target) -> str:
     """The target's name, architecture, the processor its timings were taken for, and the ISA features its
     compiler enables. The processor matters as much as the features: cortex-a77 and cortex-a78 (or two x86
     generations with the same AVX2) share every feature flag but not the best tile or work split."""
-    from ..codegen.targets import ARM64_DEFAULT_CPU, get_target
-    from ..codegen.toolchain import find_toolchain
-    t = get_target(target) if isinstance(target, str) else target
+    from ..codegen.targets import ARM64_DEFAULT_CPU
+    from ..codegen.toolchain import resolve_target
+    t = resolve_target(target, sources_only=True)   # a name (a public call) or a bare Target; else as resolved
     try:
-        feats = ",".join(sorted(find_toolchain(t).features()))
+        if not t.toolchain.has_compiler:
+            raise LookupError("no compiler")
+        feats = ",".join(sorted(t.toolchain.features()))
     except Exception:                       # no toolchain here: the flags still tell targets apart
         feats = " ".join(t.cpu_flags)
     cpu = t.cpu or (ARM64_DEFAULT_CPU if t.arch == "aarch64" else f"native={_host_cpu_model()}")

@@ -17,8 +17,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..codegen.kernel_source import emitter_for
-from ..codegen.targets import get_target
-from ..codegen.toolchain import CompileError, find_toolchain
+from ..codegen.toolchain import CompileError, resolve_target
 from ..ir.core import Operation
 from .database import TuningDatabase, kernel_signature, target_key
 from .harness import build_library
@@ -93,8 +92,11 @@ def tune_kernel(op: Operation, target="host", emitter=None, budget_s: float = 10
     ``deadline`` (a ``time.monotonic()`` value) is a hard stop shared by a whole compile: variants
     not timed by then are skipped, and the best of those timed wins (the default variant is timed
     first); when none was timed the default heuristic is returned with source ``"budget"`` and
-    nothing is stored."""
-    tgt = get_target(target) if isinstance(target, str) else target
+    nothing is stored.
+
+    ``target``: a name or a Target, resolved here once (``resolve_target``; measuring needs a compiler);
+    a resolved Target (``lpfc.compile``'s) is used with the toolchain it carries."""
+    tgt = resolve_target(target, sources_only=True)
     emitter = emitter or emitter_for(op, tgt)
     db = db if db is not None else TuningDatabase()
     sig, key = kernel_signature(op), target_key(tgt)
@@ -104,7 +106,7 @@ def tune_kernel(op: Operation, target="host", emitter=None, budget_s: float = 10
             return hit
     choices = emitter.variants(op, tgt)
     say = progress or (lambda s: None)
-    tc = find_toolchain(tgt)
+    tc = resolve_target(tgt).toolchain     # its own; a ToolchainError when no compiler was found
     if len(choices) < 2 or tc.runner != () or not getattr(emitter, "measurable", True):
         # measured natively only (ctypes; timings under qemu mean nothing); OpenCL kernels: the database or the default
         return TuneResult(choices[0], "heuristic", {}, sig)
@@ -169,8 +171,9 @@ def select_variant(op: Operation, target="host", emitter=None, *, tune: bool = F
                    progress: Optional[Callable[[str], None]] = None, num_threads: int = 1,
                    deadline: Optional[float] = None) -> TuneResult:
     """The choice to emit ``op`` with: the database's, else measured (``tune``), else the default.
-    Past ``deadline`` (``time.monotonic()``) nothing is measured: the default, with source ``"budget"``."""
-    tgt = get_target(target) if isinstance(target, str) else target
+    Past ``deadline`` (``time.monotonic()``) nothing is measured: the default, with source ``"budget"``.
+    ``target``: a name or a Target, resolved here once (no compiler needed unless it measures)."""
+    tgt = resolve_target(target, sources_only=True)
     emitter = emitter or emitter_for(op, tgt)
     db = db if db is not None else TuningDatabase()
     sig = kernel_signature(op)

@@ -13,9 +13,9 @@ import lpfc
 from lpfc.cli import main
 from lpfc.codegen.targets import host_arch
 from lpfc.codegen.toolchain import CompileError, compile_shared, find_toolchain
-from lpfc.driver import DriverSession, driver_path, elf_info, foreign_library
+from lpfc.runtime.foreign import DriverSession, driver_path, elf_info, foreign_library
 from lpfc.errors import ModelLoadError, ToolchainError
-from lpfc.session import Session
+from lpfc.runtime.session import Session
 
 from ..frontend.onnx_builders import mlp, mlp_reference, save
 from . import standin_emitter

@@ -1,6 +1,6 @@
 """The profile's share of peak (issue #18 item 7): per kernel and per kind, from the peak given."""
 from lpfc.cli import profile_peak
-from lpfc.profile import Profile
+from lpfc.runtime.profile import Profile
 
 INFO = "k0\tcpp-gemm\tgemm\t2x3\t2000000\tv\nk1\tcpp-rowwise\tembedding\t2x3\t0\tv\n"
 

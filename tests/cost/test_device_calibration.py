@@ -40,7 +40,7 @@ def arm_lib(tmp_path_factory, qemu):
 
 
 def test_the_driver_profiles_every_kernel_with_a_device_runner(arm_lib, qemu):
-    from lpfc.driver import DriverSession
+    from lpfc.runtime.foreign import DriverSession
     from lpfc.cost.measure import sample_feeds
 
     dev = DriverSession(arm_lib, threads=1, runner=qemu)
@@ -56,7 +56,7 @@ def test_the_driver_profiles_every_kernel_with_a_device_runner(arm_lib, qemu):
 
 def test_under_plain_qemu_profiling_is_refused(arm_lib):
     """Without a device runner the library runs under the emulator, whose per-kernel times are not the phone's."""
-    from lpfc.driver import DriverSession
+    from lpfc.runtime.foreign import DriverSession
 
     sess = DriverSession(arm_lib)
     with pytest.raises(ModelLoadError, match="emulator"):

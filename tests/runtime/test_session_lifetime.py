@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import lpfc
-from lpfc.session import SessionClosedError
+from lpfc.runtime.session import SessionClosedError
 
 N = 256          # big enough that a run takes milliseconds and uses the thread pool
 

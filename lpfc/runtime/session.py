@@ -24,7 +24,7 @@ from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from .errors import InputError, LpfcError, ModelLoadError
+from ..errors import InputError, LpfcError, ModelLoadError
 
 OK = 0
 ERR_DEVICE = 15         # LPFC_ERR_DEVICE: the OpenCL device could not be set up or failed
@@ -242,7 +242,7 @@ class Session:
 
     def profile(self, feeds: Mapping, runs: int = 10, warmup: int = 1):
         """Runs the model ``warmup + runs`` times timing every kernel call; returns a
-        :class:`lpfc.profile.Profile` (per-kernel median wall times, GFLOP/s, share of the total;
+        :class:`lpfc.runtime.profile.Profile` (per-kernel median wall times, GFLOP/s, share of the total;
         ``print(p.table())``).  Uses the session's thread count."""
         from .profile import Profile
 
@@ -379,11 +379,11 @@ def load(path: Union[str, os.PathLike], threads: Optional[int] = None) -> Sessio
     """Loads a library built by ``lpfc compile`` (``threads``: None or 0 = every processor).
 
     A library for another architecture (arm64 on an x86-64 machine) is run through its test driver
-    under qemu (:class:`lpfc.driver.DriverSession`): the same interface, one process per run."""
-    from .driver import foreign_library
+    under qemu (:class:`lpfc.runtime.foreign.DriverSession`): the same interface, one process per run."""
+    from .foreign import foreign_library
 
     if foreign_library(path) is not None:
-        from .driver import DriverSession
+        from .foreign import DriverSession
 
         return DriverSession(path, threads)
     return Session(path, threads)

@@ -31,7 +31,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from .errors import InputError, LpfcError, ModelLoadError, ToolchainError
+from ..errors import InputError, LpfcError, ModelLoadError, ToolchainError
 from .session import _DTYPES, NodeArg, Session, SessionClosedError
 
 #: ELF e_machine values lpfc knows by name.
@@ -49,7 +49,7 @@ class ElfInfo:
 
 def driver_source() -> Path:
     """lpfc_driver.c, part of the C runtime's package data."""
-    from .codegen.toolchain import RUNTIME_DIR
+    from ..codegen.toolchain import RUNTIME_DIR
 
     return RUNTIME_DIR / "driver" / "lpfc_driver.c"
 
@@ -119,7 +119,7 @@ def _read_elf(f, path: str) -> ElfInfo:
 def foreign_library(path: Union[str, os.PathLike]) -> Optional[ElfInfo]:
     """The library's ElfInfo when this machine cannot load it with dlopen (another architecture or
     Android); None when it can (or when it is not an ELF file: then loading reports the problem)."""
-    from .codegen.targets import host_arch
+    from ..codegen.targets import host_arch
 
     try:
         info = elf_info(path)
@@ -131,8 +131,8 @@ def foreign_library(path: Union[str, os.PathLike]) -> Optional[ElfInfo]:
 
 
 def _runner_for(info: ElfInfo, path: Union[str, os.PathLike]) -> tuple[str, ...]:
-    from .codegen.targets import host_arch
-    from .codegen.toolchain import _qemu_runner
+    from ..codegen.targets import host_arch
+    from ..codegen.toolchain import _qemu_runner
 
     if info.android:
         raise ModelLoadError(f"{str(path)!r} is an Android library (bionic); it runs on a phone, not here",
@@ -157,7 +157,7 @@ def _cache_root() -> Path:
 
 def build_driver(toolchain, output: Union[str, os.PathLike]) -> Path:
     """Builds the driver for ``toolchain``'s target into ``output`` (-Wall -Wextra -Werror)."""
-    from .codegen.toolchain import compile_executable
+    from ..codegen.toolchain import compile_executable
 
     return compile_executable(toolchain, [driver_source()], output, link_flags=["-ldl"])
 
@@ -173,7 +173,7 @@ def find_driver(library: Union[str, os.PathLike], info: ElfInfo) -> Path:
                 return beside
         except ModelLoadError:
             pass
-    from .codegen.toolchain import find_toolchain
+    from ..codegen.toolchain import find_toolchain
 
     src = driver_source()
     key = hashlib.sha256(src.read_bytes()).hexdigest()[:12]
@@ -191,7 +191,7 @@ def find_driver(library: Union[str, os.PathLike], info: ElfInfo) -> Path:
 class DriverSession(Session):
     """A Session for a library this machine cannot load: every run is a driver process (under qemu).
 
-    Same interface as :class:`~lpfc.session.Session` (inputs are checked here, in Python, first);
+    Same interface as :class:`~lpfc.runtime.session.Session` (inputs are checked here, in Python, first);
     ``runner`` is the emulator prefix, e.g. ``('/usr/bin/qemu-aarch64', '-L', '/usr/aarch64-linux-gnu')``.
     """
 

@@ -114,7 +114,7 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
     ``canonicalize,fold-constants,cse,dce``). ``emit_source`` writes a CMake source package of the
     model into that directory (lpfc/codegen/package.py). ``api_level`` and ``ndk`` choose the Android
     API level and NDK for arm64-android; ``compiler`` the C compiler of host/arm64-linux (e.g.
-    ``"clang"``). A cross-compiled library gets its test driver next to it (lpfc/driver.py).
+    ``"clang"``). A cross-compiled library gets its test driver next to it (lpfc/runtime/foreign.py).
     The C header is written next to the library (``libx.so`` -> ``libx.h``).
     ``sanitize=("address", "undefined")`` builds an instrumented library (for tests).
     ``cpu`` chooses the processor to generate code for (arm64: ``-mcpu``, default cortex-a77; x86-64:
@@ -175,18 +175,21 @@ class _Job:
     """What one compile() writes, and for what: resolved and checked before any work is done."""
     output: Optional[Path]      # the library; None: sources only
     header: Optional[Path]      # its C header (None without output)
-    target: object              # lpfc.codegen.targets.Target
-    toolchain: object           # lpfc.codegen.toolchain.Toolchain (without output: the flags only, no compiler)
+    target: object              # lpfc.codegen.targets.Target, resolved: it carries its toolchain (resolve_target)
     package: Optional[object]   # lpfc.codegen.package.PackageDir of emit_source
     library_name: str           # libNAME.so, also when only sources are written
+
+    @property
+    def toolchain(self):
+        """lpfc.codegen.toolchain.Toolchain (without output: the flags only when no compiler is found)."""
+        return self.target.toolchain
 
 
 def _prepare(model, output, header, emit_source, target: str, *, force: bool, api_level, cpu, compiler,
              ndk) -> _Job:
     """Refuses, before any work, what compile() must not write or cannot build (docs/compile.md)."""
     from .codegen.package import PackageDir, check_library_name
-    from .codegen.targets import get_target
-    from .codegen.toolchain import find_toolchain
+    from .codegen.toolchain import resolve_target
     from .ir.core import Module
 
     if output is None and emit_source is None:
@@ -198,19 +201,17 @@ def _prepare(model, output, header, emit_source, target: str, *, force: bool, ap
         _check_output(output, header_path, force)
     elif header is not None:
         raise LpfcError("header= needs an output library")
-    tgt = get_target(target, api_level=api_level, cpu=cpu)
-    if output is not None:   # fail early when the compiler is missing
-        toolchain = find_toolchain(tgt, compiler=compiler, ndk=ndk)
-    else:                    # sources only: no compiler needed (the flags are the target's)
-        from .codegen.toolchain import source_toolchain
-        toolchain = source_toolchain(tgt, compiler=compiler, ndk=ndk)
+    # The target is resolved here, once: the Target carries its toolchain down to the tuner and the emitters.
+    # With output, fail early when the compiler is missing; sources only need no compiler (the target's flags).
+    tgt = resolve_target(target, api_level=api_level, cpu=cpu, compiler=compiler, ndk=ndk,
+                         sources_only=output is None)
     package = PackageDir(emit_source) if emit_source is not None else None   # refuses a user's directory now
     model_name = Path(str(model)).stem if not isinstance(model, Module) else "model"
     library_name = output.name if output is not None else "lib" + (re.sub(r"[^A-Za-z0-9_.+-]", "_", model_name)
                                                                    .lstrip(".") or "model") + ".so"
     if package is not None and not tgt.opencl:
         check_library_name(library_name)
-    return _Job(output, header_path, tgt, toolchain, package, library_name)
+    return _Job(output, header_path, tgt, package, library_name)
 
 
 # -- the stages ------------------------------------------------------------------------------------------------------
@@ -382,7 +383,7 @@ def build_stage(job: _Job, gen, header_src: str, staging: "_Staging", sanitize, 
 
     stages.run("build", f"building {output.name} ({gen.unique_kernels} kernel functions)", build)
     if tgt.is_cross and not sanitize:
-        from .driver import build_driver, driver_path
+        from .runtime.foreign import build_driver, driver_path
 
         staged_driver = staging.path_for(driver_path(output))
         stages.run("build", f"building the test driver {driver_path(output).name}",
