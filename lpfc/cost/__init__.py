@@ -5,7 +5,7 @@ will emit and a per-kernel cost model calibrated on this machine.
     lpfc.estimate_latency({"layers": 4, "hidden": 512, "heads": 8, "ffn": 2048, "seq": 128})  # a dict
 
 Sits above codegen: it plans with the frontend, passes and emitters, and measures with lpfc.compile and
-lpfc.session.
+lpfc.runtime.session.
 """
 from .analytic import UncalibratedWarning
 from .arch import build_encoder, normalize
