@@ -25,6 +25,7 @@ from typing import Callable, Optional, Protocol
 import numpy as np
 
 from ..ir.core import Operation
+from .plans import Decline
 from .targets import Target
 
 KERNEL_SIGNATURE = "static void {symbol}(const void *const *in, void *const *out, int num_threads)"
@@ -89,36 +90,49 @@ class KernelEmitter(Protocol):
 
 
 class StructuralEmitter:
-    """An emitter for the kernel ops its ``analyse`` recognises by structure (op kinds, shapes,
-    which operands are constant); it declines everything else, so the generic emitter takes it.
+    """An emitter for the kernel ops its analysis recognises by structure (op kinds, shapes, which operands
+    are constant); it declines everything else, so the next emitter (in the end the generic one) takes it.
 
-    Subclasses set ``name`` and the module-level functions ``analyse(op)`` (a description of the
-    op, or None) and ``emit_fn(op, target, symbol, choice)``.
+    Subclasses set ``name``, ``what`` (for messages), ``analyse(op)`` (a plan of :mod:`lpfc.codegen.plans`
+    or a :class:`~lpfc.codegen.plans.Decline`; computed once per op) and ``render_plan(plan, target,
+    symbol, choice)``; ``supported(plan)`` may decline plans the renderer cannot print.  ``opencl``:
+    the emitter is for the opencl target only (else for every other target).
     """
 
     name = ""
+    what = "a block"
+    opencl = False
 
     @staticmethod
     def analyse(op: Operation):
         raise NotImplementedError
 
     @staticmethod
-    def emit_fn(op: Operation, target: Target, symbol: str, choice: Optional[dict]) -> "KernelSource":
+    def render_plan(plan, target: Target, symbol: str, choice: Optional[dict]) -> "KernelSource":
         raise NotImplementedError
 
+    def supported(self, plan) -> bool:
+        return True
+
+    def plan(self, op: Operation, symbol: str = ""):
+        """The op's plan; a ValueError if this emitter does not take the op."""
+        plan = self.analyse(op)
+        if isinstance(plan, Decline) or not self.supported(plan):
+            why = plan.reason if isinstance(plan, Decline) else "not supported by this renderer"
+            raise ValueError(f"{symbol or op.name}: not {self.what} the {self.name} emitter accepts ({why})")
+        return plan
+
     def accepts(self, op: Operation, target: Target) -> bool:
-        if target.opencl:
+        if target.opencl != self.opencl:
             return False
-        try:
-            return self.analyse(op) is not None
-        except Exception:  # an unexpected shape of block: decline it, the generic emitter is exact
-            return False
+        plan = self.analyse(op)
+        return not isinstance(plan, Decline) and self.supported(plan)
 
     def variants(self, op: Operation, target: Target) -> list:
         return [{}]
 
     def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> "KernelSource":
-        return self.emit_fn(op, target, symbol, choice)
+        return self.render_plan(self.plan(op, symbol), target, symbol, choice)
 
 
 _EMITTERS: list = []
