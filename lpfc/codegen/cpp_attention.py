@@ -29,7 +29,7 @@ from typing import Optional
 from ..ir.core import Operation
 from . import simd as _simd
 from .cpp_gemm import row_helper
-from .kernel_source import KERNEL_SIGNATURE, PARALLEL_HEADER, KernelSource, StructuralEmitter, register_emitter
+from .kernel_source import KERNEL_SIGNATURE, PARALLEL_HEADER, KernelSource, StructuralEmitter
 from .plans.attention import AttentionPlan, View, analyse
 from .targets import Target
 
@@ -423,6 +423,5 @@ class AttentionEmitter(StructuralEmitter):
 
 
 ATTENTION_EMITTER = AttentionEmitter()
-register_emitter(ATTENTION_EMITTER, 105)
 
 __all__ = ["ATTENTION_EMITTER", "AttentionEmitter", "View", "emit_attention", "render_attention"]

@@ -40,7 +40,7 @@ import numpy as np
 from ..ir.core import Operation
 from ..ir.types import DType
 from . import simd as _simd
-from .kernel_source import KERNEL_SIGNATURE, PARALLEL_HEADER, KernelSource, StructuralEmitter, register_emitter
+from .kernel_source import KERNEL_SIGNATURE, PARALLEL_HEADER, KernelSource, StructuralEmitter
 from .plans import Decline
 from .plans.gemm import Epilogue, GemmNorm, GemmPlan, analyse
 from .targets import Target
@@ -272,6 +272,5 @@ class GemmEmitter(StructuralEmitter):
 
 
 GEMM_EMITTER = GemmEmitter()
-register_emitter(GEMM_EMITTER, 100)
 
 __all__ = ["GEMM_EMITTER", "GemmEmitter", "GemmPlan", "emit_gemm", "pack_b", "render", "render_gemm"]

@@ -28,7 +28,7 @@ from ..ir.types import DType
 from . import simd as _simd
 from .cpp_gemm import row_helper
 from .kernel_source import (KERNEL_SIGNATURE, KERNEL_SIGNATURE_CHECKED, MODEL_DESC_HEADER, PARALLEL_HEADER,
-                            KernelSource, StructuralEmitter, register_emitter)
+                            KernelSource, StructuralEmitter)
 from .plans.rowwise import RowwisePlan, analyse
 from .targets import Target
 
@@ -128,6 +128,5 @@ class RowwiseEmitter(StructuralEmitter):
 
 
 ROWWISE_EMITTER = RowwiseEmitter()
-register_emitter(ROWWISE_EMITTER, 110)
 
 __all__ = ["ROWWISE_EMITTER", "RowwiseEmitter", "emit_rowwise", "render_rowwise"]

@@ -12,9 +12,9 @@ block or, for ops left outside blocks (or ``--no-fusion``), a single graph op.
 Reshapes are views and constants are weights: neither gets a kernel.
 
 An emitter turns a kernel op into a :class:`KernelSource`.  Emitters are tried
-in priority order (specialised ones, e.g. GEMM micro-kernels, before the
-generic polyhedral one, which accepts every op); the first whose ``accepts``
-says yes emits the kernel.  Kernels whose code is identical (BERT's 12 layers)
+in the order of the table in :mod:`lpfc.codegen.emitters` (specialised ones, e.g.
+GEMM micro-kernels, before the generic polyhedral one, which accepts every op);
+the first whose ``accepts`` says yes emits the kernel.  Kernels whose code is identical (BERT's 12 layers)
 are emitted once by the model generator, which deduplicates on ``code``.
 """
 from __future__ import annotations
@@ -135,22 +135,26 @@ class StructuralEmitter:
         return self.render_plan(self.plan(op, symbol), target, symbol, choice)
 
 
-_EMITTERS: list = []
+_EXTRA: list = []      # (priority, emitter) added by callers; the built-in table is lpfc/codegen/emitters.py
 
 
-def register_emitter(emitter, priority: int) -> None:
-    """Lower ``priority`` is tried first; the generic emitter registers last (priority 1000)."""
-    _EMITTERS.append((priority, emitter))
-    _EMITTERS.sort(key=lambda pe: pe[0])
+def register_emitter(emitter, priority: int = 0) -> None:
+    """Adds an emitter of the caller's own (a test, an experiment), tried before the built-in table
+    (:data:`lpfc.codegen.emitters.EMITTERS`); among such emitters, lower ``priority`` first."""
+    _EXTRA.append((priority, emitter))
+    _EXTRA.sort(key=lambda pe: pe[0])
+
+
+def extra_emitters() -> tuple:
+    return tuple(e for _, e in _EXTRA)
 
 
 def emitter_for(op: Operation, target: Target):
-    from . import emitters  # noqa: F401  (registers every emitter)
+    """:func:`lpfc.codegen.emitters.emitter_for` (the table imports every emitter module, each of which imports
+    this one: hence the import here)."""
+    from .emitters import emitter_for as _emitter_for
 
-    for _, e in _EMITTERS:
-        if e.accepts(op, target):
-            return e
-    raise LookupError(f"no kernel emitter accepts {op.name}")
+    return _emitter_for(op, target)
 
 
 PackFn = Callable[[np.ndarray], np.ndarray]

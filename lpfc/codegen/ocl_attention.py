@@ -15,7 +15,7 @@ import math
 from typing import Optional
 
 from ..ir.core import Operation
-from .kernel_source import KernelSource, register_emitter
+from .kernel_source import KernelSource
 from .ocl_common import OclEmitter, OclLaunch, bind, param
 from .plans.attention import AttentionPlan, analyse
 from .ocl_rowwise import norm_tail
@@ -157,6 +157,5 @@ class OclAttentionEmitter(OclEmitter):
 
 
 OCL_ATTENTION_EMITTER = OclAttentionEmitter()
-register_emitter(OCL_ATTENTION_EMITTER, 91)
 
 __all__ = ["OCL_ATTENTION_EMITTER", "OclAttentionEmitter", "emit_ocl_attention", "render_ocl_attention"]

@@ -15,7 +15,7 @@ from typing import Optional
 
 from ..ir.core import Operation
 from ..ir.types import DType
-from .kernel_source import KernelSource, register_emitter
+from .kernel_source import KernelSource
 from .ocl_common import OclEmitter, OclLaunch, ocl_expr, param
 from .plans import decline, plan_of
 from .plans.blocks import kernel_view
@@ -161,7 +161,6 @@ class OclElementwiseEmitter(OclEmitter):
 
 
 OCL_ELEMENTWISE_EMITTER = OclElementwiseEmitter()
-register_emitter(OCL_ELEMENTWISE_EMITTER, 95)
 
 __all__ = ["OCL_ELEMENTWISE_EMITTER", "OclElementwiseEmitter", "ElementwisePlan", "analyse", "emit_ocl_elementwise",
            "render_ocl_elementwise"]

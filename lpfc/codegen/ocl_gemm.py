@@ -29,7 +29,7 @@ from typing import Optional
 import numpy as np
 
 from ..ir.core import Operation
-from .kernel_source import KernelSource, register_emitter
+from .kernel_source import KernelSource
 from .plans.gemm import GemmPlan, analyse
 from .ocl_common import OclEmitter, OclLaunch, bind, f32_literal, ocl_expr, param
 from .targets import Target
@@ -230,7 +230,6 @@ class OclGemmEmitter(OclEmitter):
 
 
 OCL_GEMM_EMITTER = OclGemmEmitter()
-register_emitter(OCL_GEMM_EMITTER, 90)
 
 __all__ = ["OCL_GEMM_EMITTER", "OclGemmEmitter", "emit_ocl_gemm", "layer_norm_kernel", "pack_b_tiles",
            "render_ocl_gemm"]

@@ -16,7 +16,7 @@ from typing import Optional
 
 from ..ir.core import Operation
 from ..ir.types import DType
-from .kernel_source import KernelSource, register_emitter
+from .kernel_source import KernelSource
 from .ocl_common import OclEmitter, OclLaunch, bind, f32_literal, ocl_expr, param
 from .plans.rowwise import RowwisePlan, analyse
 from .targets import Target
@@ -158,6 +158,5 @@ class OclRowwiseEmitter(OclEmitter):
 
 
 OCL_ROWWISE_EMITTER = OclRowwiseEmitter()
-register_emitter(OCL_ROWWISE_EMITTER, 92)
 
 __all__ = ["OCL_ROWWISE_EMITTER", "OclRowwiseEmitter", "emit_ocl_rowwise", "norm_tail", "render_ocl_rowwise"]

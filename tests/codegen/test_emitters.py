@@ -1,0 +1,74 @@
+"""The emitter table (lpfc/codegen/emitters.py) and the plans' decline contract (lpfc/codegen/plans)."""
+from __future__ import annotations
+
+import pytest
+
+from lpfc.codegen import emitters, kernel_source
+from lpfc.codegen.plans import STRICT_ENV, AnalysisError, Decline, plan_of, run_analysis
+from lpfc.codegen.plans import gemm as gemm_plan
+
+from .cpp_harness import HOST
+from .test_cpp_gemm import gemm_block
+
+
+def test_one_ordered_table():
+    names = [e.name for e in emitters.EMITTERS]
+    assert names == ["ocl-gemm", "ocl-attention", "ocl-rowwise", "ocl-elementwise",
+                     "cpp-gemm", "cpp-attention", "cpp-rowwise", "generic"]
+
+
+def test_no_emitter_registers_itself():
+    """The table is the one list: no module of lpfc/codegen calls register_emitter (it is for callers)."""
+    from pathlib import Path
+
+    root = Path(kernel_source.__file__).parent
+    callers = [p.name for p in root.rglob("*.py") if p.name != "kernel_source.py" and "register_emitter(" in p.read_text()]
+    assert callers == []
+
+
+def test_an_extra_emitter_is_tried_first(monkeypatch):
+    class Mine:
+        name = "mine"
+
+        def accepts(self, op, target):
+            return True
+
+    op = gemm_block(4, 8, 16, [], yields=[("%y0", (4, 16))])
+    assert emitters.emitter_for(op, HOST).name == "cpp-gemm"
+    monkeypatch.setattr(kernel_source, "_EXTRA", [])
+    kernel_source.register_emitter(Mine())
+    assert emitters.emitter_for(op, HOST).name == "mine"
+    assert kernel_source.emitter_for(op, HOST).name == "mine"       # (the old entry point delegates)
+
+
+def test_a_decline_states_its_reason():
+    op = gemm_block(4, 8, 16, [], kind="gemm_layer_norm", yields=[("%y0", (4, 16))])
+    plan = gemm_plan.analyse(op)
+    assert isinstance(plan, Decline) and "LayerNorm" in plan.reason
+    with pytest.raises(ValueError, match="not a GEMM block the cpp-gemm emitter accepts .*LayerNorm"):
+        emitters.GEMM_EMITTER.emit(op, HOST, "k")
+
+
+def test_the_plan_is_computed_once_per_op(monkeypatch):
+    calls = []
+
+    def analysis(op):
+        calls.append(op)
+        return "plan"
+
+    op = gemm_block(4, 8, 16, [], yields=[("%y0", (4, 16))])
+    assert plan_of(analysis, op) == plan_of(analysis, op) == "plan"
+    assert len(calls) == 1
+
+
+def test_an_unexpected_error_is_a_bug_in_strict_mode(monkeypatch):
+    def analysis(op):
+        raise KeyError("axis")
+
+    op = gemm_block(4, 8, 16, [], yields=[("%y0", (4, 16))])
+    monkeypatch.setenv(STRICT_ENV, "1")
+    with pytest.raises(AnalysisError, match="KeyError"):
+        run_analysis(analysis, op)
+    monkeypatch.setenv(STRICT_ENV, "0")     # a user's compile: declined to the (exact) generic emitter
+    d = run_analysis(analysis, op)
+    assert isinstance(d, Decline) and "KeyError" in d.reason
