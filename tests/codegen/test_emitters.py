@@ -72,3 +72,21 @@ def test_an_unexpected_error_is_a_bug_in_strict_mode(monkeypatch):
     monkeypatch.setenv(STRICT_ENV, "0")     # a user's compile: declined to the (exact) generic emitter
     d = run_analysis(analysis, op)
     assert isinstance(d, Decline) and "KeyError" in d.reason
+
+
+def test_accepts_variants_and_emit_share_one_analysis(monkeypatch):
+    from lpfc.codegen.targets import get_target
+
+    real, calls = gemm_plan._analyse, []
+
+    def counting(op):
+        calls.append(op)
+        return real(op)
+
+    monkeypatch.setattr(gemm_plan, "_analyse", counting)
+    op = gemm_block(4, 8, 16, [], yields=[("%y0", (4, 16))])
+    assert emitters.GEMM_EMITTER.accepts(op, HOST)
+    for choice in emitters.GEMM_EMITTER.variants(op, HOST):
+        emitters.GEMM_EMITTER.emit(op, HOST, "k", choice)
+    assert emitters.OCL_GEMM_EMITTER.accepts(op, get_target("opencl"))     # the OpenCL renderer reads the same plan
+    assert len(calls) == 1
