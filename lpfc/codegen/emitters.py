@@ -5,7 +5,8 @@ The OpenCL emitters come first (they accept the opencl target only; what they de
 through the emitters after them), then the structural C++ emitters (GEMM, attention, row-wise: every
 target but opencl), and the generic polyhedral emitter last: it accepts every op it can lower.  Nothing
 registers itself on import; a caller adds an emitter of its own with
-:func:`lpfc.codegen.kernel_source.register_emitter` (tried before this table: tests, experiments).
+:func:`lpfc.codegen.kernel_source.register_emitter` (tried before this table, or after it as a fallback:
+tests, experiments).
 """
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ EMITTERS = (
 
 
 def emitter_for(op: Operation, target: Target):
-    """The first emitter (extra ones first, then :data:`EMITTERS`) that accepts ``op`` for ``target``."""
-    for e in (*extra_emitters(), *EMITTERS):
+    """The first emitter that accepts ``op`` for ``target``: callers' extra ones, :data:`EMITTERS`, callers' fallbacks."""
+    for e in (*extra_emitters(), *EMITTERS, *extra_emitters(fallback=True)):
         if e.accepts(op, target):
             return e
     raise LookupError(f"no kernel emitter accepts {op.name}")

@@ -137,16 +137,21 @@ class StructuralEmitter:
 
 _EXTRA: list = []      # (priority, emitter) added by callers; the built-in table is lpfc/codegen/emitters.py
 
+#: an extra emitter of at least this priority is tried after the built-in table (behind the generic emitter)
+FALLBACK_PRIORITY = 1000
+
 
 def register_emitter(emitter, priority: int = 0) -> None:
-    """Adds an emitter of the caller's own (a test, an experiment), tried before the built-in table
-    (:data:`lpfc.codegen.emitters.EMITTERS`); among such emitters, lower ``priority`` first."""
+    """Adds an emitter of the caller's own (a test, an experiment): tried before the built-in table
+    (:data:`lpfc.codegen.emitters.EMITTERS`), or after it from ``priority`` :data:`FALLBACK_PRIORITY` on
+    (a stand-in for ops no real emitter takes); among such emitters, lower ``priority`` first."""
     _EXTRA.append((priority, emitter))
     _EXTRA.sort(key=lambda pe: pe[0])
 
 
-def extra_emitters() -> tuple:
-    return tuple(e for _, e in _EXTRA)
+def extra_emitters(fallback: bool = False) -> tuple:
+    """The callers' emitters tried before the table (or, with ``fallback``, after it)."""
+    return tuple(e for p, e in _EXTRA if (p >= FALLBACK_PRIORITY) == fallback)
 
 
 def emitter_for(op: Operation, target: Target):

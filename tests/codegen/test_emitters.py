@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 
 from lpfc.codegen import emitters, kernel_source
+from lpfc.ir.core import Block, Operation
+from lpfc.ir.types import DType, TensorType
 from lpfc.codegen.plans import STRICT_ENV, AnalysisError, Decline, plan_of, run_analysis
 from lpfc.codegen.plans import gemm as gemm_plan
 
@@ -39,6 +41,11 @@ def test_an_extra_emitter_is_tried_first(monkeypatch):
     kernel_source.register_emitter(Mine())
     assert emitters.emitter_for(op, HOST).name == "mine"
     assert kernel_source.emitter_for(op, HOST).name == "mine"       # (the old entry point delegates)
+    monkeypatch.setattr(kernel_source, "_EXTRA", [])
+    kernel_source.register_emitter(Mine(), kernel_source.FALLBACK_PRIORITY)     # a fallback: after the table
+    assert emitters.emitter_for(op, HOST).name == "cpp-gemm"
+    t16 = [TensorType((2, 3), DType.f16)]            # an op no built-in emitter takes (f16) reaches the fallback
+    assert emitters.emitter_for(Operation("graph.exp", Block(t16).args, t16, {}), HOST).name == "mine"
 
 
 def test_a_decline_states_its_reason():
