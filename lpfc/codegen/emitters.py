@@ -35,7 +35,8 @@ EMITTERS = (
 
 
 def emitter_for(op: Operation, target: Target):
-    """The first emitter that accepts ``op`` for ``target``: callers' extra ones, :data:`EMITTERS`, callers' fallbacks."""
+    """The first emitter that accepts ``op`` for ``target``: callers' extra emitters, :data:`EMITTERS`, then
+    callers' fallbacks."""
     for e in (*extra_emitters(), *EMITTERS, *extra_emitters(fallback=True)):
         if e.accepts(op, target):
             return e

@@ -24,7 +24,8 @@ def test_no_emitter_registers_itself():
     from pathlib import Path
 
     root = Path(kernel_source.__file__).parent
-    callers = [p.name for p in root.rglob("*.py") if p.name != "kernel_source.py" and "register_emitter(" in p.read_text()]
+    callers = [p.name for p in root.rglob("*.py")
+               if p.name != "kernel_source.py" and "register_emitter(" in p.read_text()]
     assert callers == []
 
 
