@@ -6,6 +6,8 @@ import pytest
 # Never reach for a model hub: the zoo loads real weights from site-packages only.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# An emitter analysis that raises (instead of declining with a reason) is a bug: fail the test (lpfc/codegen/plans).
+os.environ.setdefault("LPFC_STRICT_ANALYSIS", "1")
 
 
 @pytest.fixture

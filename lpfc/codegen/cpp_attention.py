@@ -24,204 +24,14 @@ accumulates P·V a vector at a time over dv).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Optional
 
 from ..ir.core import Operation
-from ..ir.types import DType
 from . import simd as _simd
-from .cpp_gemm import body_ops, row_helper
-from .kernel_source import KERNEL_SIGNATURE, PARALLEL_HEADER, KernelSource, StructuralEmitter, register_emitter
+from .cpp_gemm import row_helper
+from .kernel_source import KERNEL_SIGNATURE, PARALLEL_HEADER, KernelSource, StructuralEmitter
+from .plans.attention import AttentionPlan, View, analyse
 from .targets import Target
-
-
-@dataclass(frozen=True)
-class View:
-    arg: int
-    offset: int
-    shape: tuple
-    strides: tuple
-
-
-def contiguous_strides(shape) -> tuple:
-    st, acc = [], 1
-    for d in reversed(shape):
-        st.append(acc)
-        acc *= d
-    return tuple(reversed(st))
-
-
-def reshape_strides(shape, strides, new_shape) -> Optional[tuple]:
-    """Strides of ``new_shape`` viewing the same elements as (shape, strides) without a copy, or None."""
-    if math.prod(shape) != math.prod(new_shape):
-        return None
-    old = [(d, s) for d, s in zip(shape, strides) if d != 1]
-    new_st = [0] * len(new_shape)
-    oi = 0
-    ni = 0
-    new_nz = [i for i, d in enumerate(new_shape) if d != 1]
-    while oi < len(old) or ni < len(new_nz):
-        if oi >= len(old) or ni >= len(new_nz):
-            return None
-        # grow a chunk of old dims and new dims with equal products
-        o_end, n_end = oi + 1, ni + 1
-        po, pn = old[oi][0], new_shape[new_nz[ni]]
-        while po != pn:
-            if po < pn:
-                if o_end >= len(old):
-                    return None
-                po *= old[o_end][0]
-                o_end += 1
-            else:
-                if n_end >= len(new_nz):
-                    return None
-                pn *= new_shape[new_nz[n_end]]
-                n_end += 1
-        for k in range(oi, o_end - 1):       # old dims of a chunk must be mutually contiguous
-            if old[k][1] != old[k + 1][1] * old[k + 1][0]:
-                return None
-        st = old[o_end - 1][1]
-        for k in range(n_end - 1, ni - 1, -1):
-            new_st[new_nz[k]] = st
-            st *= new_shape[new_nz[k]]
-        oi, ni = o_end, n_end
-    return tuple(new_st)
-
-
-def broadcast_view(arg: int, shape, target_shape) -> Optional[View]:
-    if len(shape) > len(target_shape):
-        return None
-    s = (1,) * (len(target_shape) - len(shape)) + tuple(shape)
-    cs = contiguous_strides(s)
-    st = []
-    for d, t, c in zip(s, target_shape, cs):
-        if d == t:
-            st.append(c if d != 1 else 0)
-        elif d == 1:
-            st.append(0)
-        else:
-            return None
-    return View(arg, 0, tuple(target_shape), tuple(st))
-
-
-def analyse(op: Operation) -> Optional[dict]:
-    if op.attributes.get("kind") != "attention":
-        return None
-    ops = body_ops(op)
-    if not ops:
-        return None
-    block = op.regions[0].block
-    views: dict = {}
-    for i, a in enumerate(block.args):
-        if a.type.dtype == DType.f32:
-            views[id(a)] = View(i, 0, a.type.shape, contiguous_strides(a.type.shape))
-    idx = 0
-    # 1. access ops on the arguments
-    while idx < len(ops) and ops[idx].name in ("graph.split", "graph.reshape", "graph.transpose"):
-        o = ops[idx]
-        v = views.get(id(o.operands[0]))
-        if v is None:
-            return None
-        if o.name == "graph.split":
-            axis = o.attributes["axis"]
-            axis = axis + len(v.shape) if axis < 0 else axis
-            start = 0
-            for r, size in zip(o.results, o.attributes["sizes"]):
-                sh = list(v.shape)
-                sh[axis] = size
-                views[id(r)] = View(v.arg, v.offset + start * v.strides[axis], tuple(sh), v.strides)
-                start += size
-        elif o.name == "graph.reshape":
-            st = reshape_strides(v.shape, v.strides, o.results[0].type.shape)
-            if st is None:
-                return None
-            views[id(o.results[0])] = View(v.arg, v.offset, o.results[0].type.shape, st)
-        else:
-            perm = o.attributes["perm"]
-            views[id(o.results[0])] = View(v.arg, v.offset, tuple(v.shape[p] for p in perm),
-                                           tuple(v.strides[p] for p in perm))
-        idx += 1
-    if idx >= len(ops) or ops[idx].name != "graph.matmul":
-        return None
-    mm1 = ops[idx]
-    q, kt = views.get(id(mm1.operands[0])), views.get(id(mm1.operands[1]))
-    if q is None or kt is None or len(q.shape) < 2 or len(q.shape) != len(kt.shape):
-        return None
-    batch = q.shape[:-2]
-    if kt.shape[:-2] != batch or q.shape[-1] != kt.shape[-2]:
-        return None
-    S, D, T = q.shape[-2], q.shape[-1], kt.shape[-1]
-    scores_shape = batch + (S, T)
-    cur = mm1.results[0]
-    steps = []                     # (op name, View of the other operand, scores-first?)
-    idx += 1
-    while idx < len(ops) and ops[idx].name in ("graph.add", "graph.sub", "graph.mul", "graph.div"):
-        o = ops[idx]
-        if o.results[0].type.shape != scores_shape or o.results[0].type.dtype != DType.f32:
-            return None
-        a, b = o.operands
-        if a is cur and b is not cur:
-            other, first = b, True
-        elif b is cur and a is not cur:
-            other, first = a, False
-        else:
-            return None
-        if other.owner is not block or other.type.dtype != DType.f32:
-            return None
-        ov = broadcast_view(other.index, other.type.shape, scores_shape)
-        if ov is None or ov.strides[-1] not in (0, 1):
-            return None
-        steps.append((o.name, ov, first))
-        cur = o.results[0]
-        idx += 1
-    if idx >= len(ops) or ops[idx].name != "graph.softmax":
-        return None
-    sm = ops[idx]
-    ax = sm.attributes.get("axis", -1)
-    if (ax + len(scores_shape) if ax < 0 else ax) != len(scores_shape) - 1 or sm.operands[0] is not cur:
-        return None
-    nan_to_zero = bool(sm.attributes.get("nan_to_zero", False))
-    idx += 1
-    if idx >= len(ops) or ops[idx].name != "graph.matmul":
-        return None
-    mm2 = ops[idx]
-    if mm2.operands[0] is not sm.results[0]:
-        return None
-    vv = views.get(id(mm2.operands[1]))
-    if vv is None or len(vv.shape) != len(scores_shape) or vv.shape[:-2] != batch or vv.shape[-2] != T:
-        return None
-    DV = vv.shape[-1]
-    res = mm2.results[0]
-    # 2. the head merge: walk back from the yield to the second matmul's result
-    chain = ops[idx + 1:]
-    term = block.ops[-1]
-    if len(term.operands) != 1 or term.operands[0].type.dtype != DType.f32:
-        return None
-    y = term.operands[0]
-    ov = View(-1, 0, y.type.shape, contiguous_strides(y.type.shape))
-    for o in reversed(chain):
-        if o.results[0] is not y or o.name not in ("graph.reshape", "graph.transpose"):
-            return None
-        src = o.operands[0]
-        if o.name == "graph.reshape":
-            st = reshape_strides(ov.shape, ov.strides, src.type.shape)
-            if st is None:
-                return None
-            ov = View(-1, 0, src.type.shape, st)
-        else:
-            perm = o.attributes["perm"]
-            st = [0] * len(perm)
-            for i, p in enumerate(perm):
-                st[p] = ov.strides[i]
-            ov = View(-1, 0, src.type.shape, tuple(st))
-        y = src
-    if y is not res or ov.shape != batch + (S, DV):
-        return None
-    for v in (q, kt, vv):
-        if any(s < 0 for s in v.strides):
-            return None
-    return dict(batch=batch, S=S, D=D, T=T, DV=DV, q=q, kt=kt, v=vv, steps=steps, out=ov,
-                nan_to_zero=nan_to_zero)
 
 
 def _batch_offset(view: View, nb: int, var: str = "bi") -> str:
@@ -229,19 +39,20 @@ def _batch_offset(view: View, nb: int, var: str = "bi") -> str:
 
 
 def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
-    info = analyse(op)
-    if info is None:
-        raise ValueError(f"{symbol}: not an attention block this emitter accepts")
+    return render_attention(ATTENTION_EMITTER.plan(op, symbol), target, symbol, choice)
+
+
+def render_attention(info: AttentionPlan, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
     isa = _simd.select_isa(target, choice)
-    q, ov = info["q"], info["out"]
+    q, ov = info.q, info.out
     kind = (choice or {}).get("attention", "flash")
     if kind in ("flash", "tiled") and q.strides[-1] == 1 and ov.strides[-1] == 1:
         if kind == "flash":
             return _emit_flash(info, isa, symbol, (choice or {}).get("query_block", 48),
                                (choice or {}).get("key_block", 128))
         return _emit_tiled(info, isa, symbol, (choice or {}).get("query_block", 48))
-    batch, S, D, T, DV = info["batch"], info["S"], info["D"], info["T"], info["DV"]
-    q, kt, vv, ov = info["q"], info["kt"], info["v"], info["out"]
+    batch, S, D, T, DV = info.batch, info.S, info.D, info.T, info.DV
+    q, kt, vv, ov = info.q, info.kt, info.v, info.out
     nb = len(batch)
     BT = math.prod(batch)
     L = [KERNEL_SIGNATURE.format(symbol=symbol) + " {",
@@ -252,7 +63,7 @@ def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[
                           "float *kt = mine, *vb = kt + D * T, *qr = vb + T * DV, *s = qr + D, *o = s + T;",
                           f"Ob[i * {ov.strides[-2]}L + c * {ov.strides[-1]}L] = NAN;")
     body = len(L)
-    for n, (_, sv, _) in enumerate(info["steps"]):
+    for n, (_, sv, _) in enumerate(info.steps):
         L.append(f"            const float *M{n} = p{sv.arg} + {_batch_offset(sv, nb)};")
     ks_d, ks_t = kt.strides[-2], kt.strides[-1]
     vs_t, vs_d = vv.strides[-2], vv.strides[-1]
@@ -289,7 +100,7 @@ def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[
     L.append("                    s[j] = acc;")
     L.append("                }")
     L += _step_lines(info, " " * 16)    # element-wise ops on the score row
-    L.append(f"                {isa.ns}_row::softmax(s, T, {'true' if info['nan_to_zero'] else 'false'});")
+    L.append(f"                {isa.ns}_row::softmax(s, T, {'true' if info.nan_to_zero else 'false'});")
     # P·V
     L.append("                long c = 0;")
     # 4 vectors of the output row, keys split in two halves: 8 independent FMA chains
@@ -333,7 +144,7 @@ def emit_attention(op: Operation, target: Target, symbol: str, choice: Optional[
 
 def _arg_pointers(info) -> list:
     """``pN`` for every operand the kernel reads: Q, Kᵀ, V and the score steps' operands."""
-    args = sorted({info["q"].arg, info["kt"].arg, info["v"].arg} | {s[1].arg for s in info["steps"]})
+    args = sorted({info.q.arg, info.kt.arg, info.v.arg} | {s[1].arg for s in info.steps})
     return [f"    const float *p{a} = (const float *)in[{a}];" for a in args]
 
 
@@ -369,8 +180,8 @@ def _heads_loop_body(lines: list) -> list:
 
 def _head_pointers(info) -> list:
     """Inside the loop over (batch, head) index ``b``: its indices bi0.. and the pointers Q, K, Vs, Ob."""
-    batch, nb = info["batch"], len(info["batch"])
-    q, kt, vv, ov = info["q"], info["kt"], info["v"], info["out"]
+    batch, nb = info.batch, len(info.batch)
+    q, kt, vv, ov = info.q, info.kt, info.v, info.out
     L, rem = [], "b"
     for i in range(nb - 1, -1, -1):
         L.append(f"            const long bi{i} = {rem} % {batch[i]}L; (void)bi{i};")
@@ -389,7 +200,7 @@ def _step_lines(info, indent: str) -> list:
     fn = {"graph.add": "add", "graph.sub": "sub", "graph.mul": "mul", "graph.div": "div"}
     sc = {"graph.add": "+", "graph.sub": "-", "graph.mul": "*", "graph.div": "/"}
     L = []
-    for n, (name, sv, first) in enumerate(info["steps"]):
+    for n, (name, sv, first) in enumerate(info.steps):
         row = f"M{n} + i * {sv.strides[-2]}L"
         if sv.strides[-1] == 1:
             vop = f"V::load({row} + j)"
@@ -416,15 +227,15 @@ def _pack_kv(TP: int, DVP: int, ks_d: int, ks_t: int, vs_t: int, vs_d: int) -> l
             f"                        vp[c0 * T + t * NR + cc] = c0 + cc < DV ? Vs[t * {vs_t}L + (c0 + cc) * {vs_d}L] : 0.0f;"]
 
 
-def _emit_tiled(info: dict, isa, symbol: str, query_block: int) -> KernelSource:
+def _emit_tiled(info: AttentionPlan, isa, symbol: str, query_block: int) -> KernelSource:
     """Attention through the GEMM micro-kernel: per (batch, head), Kᵀ and V are packed into NR-column panels
     (as the GEMM packs weights), then per block of query rows: scores = Q·Kᵀ with MR x NR register tiles
     straight from Q's rows (its row stride is a compile-time constant), the element-wise ops and the
     softmax per row, and O = P·V with the same tiles, written through the output's row stride."""
     from .cpp_gemm import gemm_driver_helper
 
-    batch, S, D, T, DV = info["batch"], info["S"], info["D"], info["T"], info["DV"]
-    q, kt, vv, ov = info["q"], info["kt"], info["v"], info["out"]
+    batch, S, D, T, DV = info.batch, info.S, info.D, info.T, info.DV
+    q, kt, vv, ov = info.q, info.kt, info.v, info.out
     nb = len(batch)
     BT = math.prod(batch)
     G = f"{isa.ns}_gemm"
@@ -444,7 +255,7 @@ def _emit_tiled(info: dict, isa, symbol: str, query_block: int) -> KernelSource:
                           f"float *kp = mine, *vp = kp + {D * TP}, *P = vp + {T * DVP};",
                           f"Ob[i * {ldo}L + c] = NAN;")
     body = len(L)
-    for n, (_, sv, _) in enumerate(info["steps"]):
+    for n, (_, sv, _) in enumerate(info.steps):
         L.append(f"            const float *M{n} = p{sv.arg} + {_batch_offset(sv, nb)};")
     L += _pack_kv(TP, DVP, ks_d, ks_t, vs_t, vs_d) + [
           "            for (long i0 = 0; i0 < S; i0 += IB) {",
@@ -463,7 +274,7 @@ def _emit_tiled(info: dict, isa, symbol: str, query_block: int) -> KernelSource:
           "                    long j = 0;",
           "                    (void)i; (void)j;"]
     L += _step_lines(info, "                    ")
-    L += [f"                    {isa.ns}_row::softmax(s, T, {'true' if info['nan_to_zero'] else 'false'});",
+    L += [f"                    {isa.ns}_row::softmax(s, T, {'true' if info.nan_to_zero else 'false'});",
           "                }",
           "                for (long c0 = 0; c0 < DV; c0 += NR) {",
           "                    const int cols = (int)(DV - c0 < NR ? DV - c0 : NR);",
@@ -481,7 +292,7 @@ def _emit_tiled(info: dict, isa, symbol: str, query_block: int) -> KernelSource:
                         variant=f"{isa.name} tiled {isa.mr}x{isa.nr} IB={IB}")
 
 
-def _emit_flash(info: dict, isa, symbol: str, query_block: int, key_block: int) -> KernelSource:
+def _emit_flash(info: AttentionPlan, isa, symbol: str, query_block: int, key_block: int) -> KernelSource:
     """Tiled attention with an online softmax (flash-attention's schedule, for a CPU's caches): per (batch,
     head), Kᵀ and V packed into NR-wide panels as in :func:`_emit_tiled`; per block of IB query rows, per
     block of KB keys: scores S = Q·Kᵀ (GEMM tiles, IB x KB, stays in L1), the element-wise ops, then per row
@@ -492,8 +303,8 @@ def _emit_flash(info: dict, isa, symbol: str, query_block: int, key_block: int) 
     -inf) is NaN, or 0 with ``nan_to_zero``."""
     from .cpp_gemm import gemm_driver_helper
 
-    batch, S, D, T, DV = info["batch"], info["S"], info["D"], info["T"], info["DV"]
-    q, kt, vv, ov = info["q"], info["kt"], info["v"], info["out"]
+    batch, S, D, T, DV = info.batch, info.S, info.D, info.T, info.DV
+    q, kt, vv, ov = info.q, info.kt, info.v, info.out
     nb = len(batch)
     BT = math.prod(batch)
     G = f"{isa.ns}_gemm"
@@ -504,7 +315,7 @@ def _emit_flash(info: dict, isa, symbol: str, query_block: int, key_block: int) 
     ldq, ldo = q.strides[-2], ov.strides[-2]
     ks_d, ks_t = kt.strides[-2], kt.strides[-1]
     vs_t, vs_d = vv.strides[-2], vv.strides[-1]
-    ntz = "true" if info["nan_to_zero"] else "false"
+    ntz = "true" if info.nan_to_zero else "false"
     L = [KERNEL_SIGNATURE.format(symbol=symbol) + " {",
          f"    namespace V = {isa.ns};",
          f"    const long S = {S}, D = {D}, T = {T}, DV = {DV}, BT = {BT}, IB = {IB}, KB = {KB};",
@@ -516,7 +327,7 @@ def _emit_flash(info: dict, isa, symbol: str, query_block: int, key_block: int) 
                           "*sm = mx + IB;",
                           f"Ob[i * {ldo}L + c] = NAN;")
     body = len(L)
-    for n, (_, sv, _) in enumerate(info["steps"]):
+    for n, (_, sv, _) in enumerate(info.steps):
         L.append(f"            const float *M{n} = p{sv.arg} + {_batch_offset(sv, nb)};")
     steps = _block_step_lines(info, " " * 24)
     L += _pack_kv(TP, DVP, ks_d, ks_t, vs_t, vs_d) + [
@@ -584,7 +395,7 @@ def _block_step_lines(info, indent: str) -> list:
     fn = {"graph.add": "add", "graph.sub": "sub", "graph.mul": "mul", "graph.div": "div"}
     sc = {"graph.add": "+", "graph.sub": "-", "graph.mul": "*", "graph.div": "/"}
     L = []
-    for n, (name, sv, first) in enumerate(info["steps"]):
+    for n, (name, sv, first) in enumerate(info.steps):
         if sv.strides[-1] == 1:
             row = f"M{n} + i * {sv.strides[-2]}L + t0"
             vop, sop = f"V::load({row} + j)", f"({row})[j]"
@@ -602,8 +413,9 @@ def _block_step_lines(info, indent: str) -> list:
 class AttentionEmitter(StructuralEmitter):
     """``attention`` blocks (see the module docstring)."""
     name = "cpp-attention"
+    what = "an attention block"
     analyse = staticmethod(analyse)
-    emit_fn = staticmethod(emit_attention)
+    render_plan = staticmethod(render_attention)
 
     def variants(self, op: Operation, target: Target) -> list:
         return [{}, {"key_block": 64}, {"key_block": 256}, {"query_block": 24}, {"attention": "tiled"},
@@ -611,6 +423,5 @@ class AttentionEmitter(StructuralEmitter):
 
 
 ATTENTION_EMITTER = AttentionEmitter()
-register_emitter(ATTENTION_EMITTER, 105)
 
-__all__ = ["ATTENTION_EMITTER", "AttentionEmitter", "View", "analyse", "emit_attention", "reshape_strides"]
+__all__ = ["ATTENTION_EMITTER", "AttentionEmitter", "View", "emit_attention", "render_attention"]

@@ -24,7 +24,7 @@ from ..poly import schedule as _sched
 from . import poly_c
 from . import scalar_expr as se
 from .kernel_source import (KERNEL_SIGNATURE, KERNEL_SIGNATURE_CHECKED, MODEL_DESC_HEADER, PARALLEL_HEADER,
-                            KernelSource, register_emitter)
+                            KernelSource)
 from .signature import kernel_signature
 from .targets import Target
 
@@ -95,4 +95,3 @@ class GenericEmitter:
 
 
 GENERIC = GenericEmitter()
-register_emitter(GENERIC, 1000)

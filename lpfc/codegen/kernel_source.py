@@ -12,9 +12,9 @@ block or, for ops left outside blocks (or ``--no-fusion``), a single graph op.
 Reshapes are views and constants are weights: neither gets a kernel.
 
 An emitter turns a kernel op into a :class:`KernelSource`.  Emitters are tried
-in priority order (specialised ones, e.g. GEMM micro-kernels, before the
-generic polyhedral one, which accepts every op); the first whose ``accepts``
-says yes emits the kernel.  Kernels whose code is identical (BERT's 12 layers)
+in the order of the table in :mod:`lpfc.codegen.emitters` (specialised ones, e.g.
+GEMM micro-kernels, before the generic polyhedral one, which accepts every op);
+the first whose ``accepts`` says yes emits the kernel.  Kernels whose code is identical (BERT's 12 layers)
 are emitted once by the model generator, which deduplicates on ``code``.
 """
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Callable, Optional, Protocol
 import numpy as np
 
 from ..ir.core import Operation
+from .plans import Decline
 from .targets import Target
 
 KERNEL_SIGNATURE = "static void {symbol}(const void *const *in, void *const *out, int num_threads)"
@@ -89,54 +90,76 @@ class KernelEmitter(Protocol):
 
 
 class StructuralEmitter:
-    """An emitter for the kernel ops its ``analyse`` recognises by structure (op kinds, shapes,
-    which operands are constant); it declines everything else, so the generic emitter takes it.
+    """An emitter for the kernel ops its analysis recognises by structure (op kinds, shapes, which operands
+    are constant); it declines everything else, so the next emitter (in the end the generic one) takes it.
 
-    Subclasses set ``name`` and the module-level functions ``analyse(op)`` (a description of the
-    op, or None) and ``emit_fn(op, target, symbol, choice)``.
+    Subclasses set ``name``, ``what`` (for messages), ``analyse(op)`` (a plan of :mod:`lpfc.codegen.plans`
+    or a :class:`~lpfc.codegen.plans.Decline`; computed once per op) and ``render_plan(plan, target,
+    symbol, choice)``; ``supported(plan)`` may decline plans the renderer cannot print.  ``opencl``:
+    the emitter is for the opencl target only (else for every other target).
     """
 
     name = ""
+    what = "a block"
+    opencl = False
 
     @staticmethod
     def analyse(op: Operation):
         raise NotImplementedError
 
     @staticmethod
-    def emit_fn(op: Operation, target: Target, symbol: str, choice: Optional[dict]) -> "KernelSource":
+    def render_plan(plan, target: Target, symbol: str, choice: Optional[dict]) -> "KernelSource":
         raise NotImplementedError
 
+    def supported(self, plan) -> bool:
+        return True
+
+    def plan(self, op: Operation, symbol: str = ""):
+        """The op's plan; a ValueError if this emitter does not take the op."""
+        plan = self.analyse(op)
+        if isinstance(plan, Decline) or not self.supported(plan):
+            why = plan.reason if isinstance(plan, Decline) else "not supported by this renderer"
+            raise ValueError(f"{symbol or op.name}: not {self.what} the {self.name} emitter accepts ({why})")
+        return plan
+
     def accepts(self, op: Operation, target: Target) -> bool:
-        if target.opencl:
+        if target.opencl != self.opencl:
             return False
-        try:
-            return self.analyse(op) is not None
-        except Exception:  # an unexpected shape of block: decline it, the generic emitter is exact
-            return False
+        plan = self.analyse(op)
+        return not isinstance(plan, Decline) and self.supported(plan)
 
     def variants(self, op: Operation, target: Target) -> list:
         return [{}]
 
     def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> "KernelSource":
-        return self.emit_fn(op, target, symbol, choice)
+        return self.render_plan(self.plan(op, symbol), target, symbol, choice)
 
 
-_EMITTERS: list = []
+_EXTRA: list = []      # (priority, emitter) added by callers; the built-in table is lpfc/codegen/emitters.py
+
+#: an extra emitter of at least this priority is tried after the built-in table (behind the generic emitter)
+FALLBACK_PRIORITY = 1000
 
 
-def register_emitter(emitter, priority: int) -> None:
-    """Lower ``priority`` is tried first; the generic emitter registers last (priority 1000)."""
-    _EMITTERS.append((priority, emitter))
-    _EMITTERS.sort(key=lambda pe: pe[0])
+def register_emitter(emitter, priority: int = 0) -> None:
+    """Adds an emitter of the caller's own (a test, an experiment): tried before the built-in table
+    (:data:`lpfc.codegen.emitters.EMITTERS`), or after it from ``priority`` :data:`FALLBACK_PRIORITY` on
+    (a stand-in for ops no real emitter takes); among such emitters, lower ``priority`` first."""
+    _EXTRA.append((priority, emitter))
+    _EXTRA.sort(key=lambda pe: pe[0])
+
+
+def extra_emitters(fallback: bool = False) -> tuple:
+    """The callers' emitters tried before the table (or, with ``fallback``, after it)."""
+    return tuple(e for p, e in _EXTRA if (p >= FALLBACK_PRIORITY) == fallback)
 
 
 def emitter_for(op: Operation, target: Target):
-    from . import emitters  # noqa: F401  (registers every emitter)
+    """:func:`lpfc.codegen.emitters.emitter_for` (the table imports every emitter module, each of which imports
+    this one: hence the import here)."""
+    from .emitters import emitter_for as _emitter_for
 
-    for _, e in _EMITTERS:
-        if e.accepts(op, target):
-            return e
-    raise LookupError(f"no kernel emitter accepts {op.name}")
+    return _emitter_for(op, target)
 
 
 PackFn = Callable[[np.ndarray], np.ndarray]

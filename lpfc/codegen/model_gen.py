@@ -259,36 +259,80 @@ def write_kernel_files(kernels: list, out_dir: Path, chunks: int) -> list:
     return paths
 
 
+# -- what both generators share (this one and ocl_model.generate_ocl_model) -------------------
+
+def check_build_dir(out_dir: Path) -> Path:
+    out_dir = Path(out_dir)
+    if not _SAFE_PATH.fullmatch(str(out_dir.resolve())):
+        raise UnsupportedError(f"build directory {str(out_dir)!r} has characters the assembler's .incbin cannot take",
+                               hint="set TMPDIR to a plain path")
+    return out_dir
+
+
+class ModelTensors:
+    """The weights blob and the descriptor's tensor table: the arena tensors (one per alias class, for
+    validation and debugging) first, then each weight as a kernel call first reads it.  A weight is stored
+    once (its alias root); a packed copy (``KernelSource.packed``) is stored per call, identical bytes once."""
+
+    def __init__(self, plan: FunctionMemoryPlan):
+        self.storage = plan.storage
+        self.weights = WeightsBlob()
+        self.tensors: list[TensorEntry] = []
+        self._offset: dict[Value, int] = {}        # unpacked constants (alias roots) -> blob offset
+        for b, buf in enumerate(plan.buffers):
+            ttype = next((v.type for v, st in self.storage.items() if st.kind == "arena" and st.buffer == b), None)
+            if buf.size and ttype is not None:
+                self.tensors.append(TensorEntry(buf.name or f"t{b}", ttype, "LPFC_STORAGE_ARENA",
+                                                offset=plan.arena.offsets[b]))
+
+    def weight_offset(self, v: Value, pack=None) -> int:
+        """The blob offset of constant ``v`` (through its alias root), or of ``pack`` applied to it."""
+        root = self.storage[v].op.results[0]
+        if pack is not None:
+            return self.weights.add(np.asarray(pack(constant_array(root.op.attributes["value"]).reshape(v.type.shape))))
+        off = self._offset.get(root)
+        if off is None:
+            off = self._offset[root] = self.weights.add(constant_array(root.op.attributes["value"]))
+            self.tensors.append(TensorEntry(root.name_hint or f"weight{len(self._offset)}", root.type,
+                                            "LPFC_STORAGE_WEIGHT", weight_offset=off))
+        return off
+
+
+def caller_entries(fn: Function) -> tuple[list, list]:
+    """The model's inputs and outputs (checked: the runtime knows their dtypes)."""
+    def entry(name: str, t: TensorType, what: str) -> TensorEntry:
+        _dtype_enum(t, what)
+        return TensorEntry(name, t, "LPFC_STORAGE_CALLER")
+
+    return ([entry(n, a.type, f"input {n!r}") for n, a in zip(fn.input_names, fn.args)],
+            [entry(n, v.type, f"output {n!r}") for n, v in zip(fn.output_names, fn.outputs)])
+
+
+def descriptor_rows(entries) -> list:
+    """TensorEntries as the rows of the descriptor's tensor tables (the templates' ``table``)."""
+    return [dict(name=c_string(e.name), dtype=_dtype_enum(e.type, f"tensor {e.name!r}"), rank=len(e.type.shape),
+                 dims=list(e.type.shape), size=e.type.nbytes, storage=e.storage, offset=e.offset,
+                 data=f"lpfc_weights + {e.weight_offset}" if e.weight_offset is not None else "nullptr")
+            for e in entries]
+
+
+def dedup_key(ks: KernelSource) -> str:
+    """Kernels with equal keys are one function (or one set of device kernels): the code with the symbol
+    normalised (for device kernels also inside SYMBOL_suffix names), the helpers, headers and launches."""
+    if ks.is_device:
+        code = re.sub(rf"\b{re.escape(ks.symbol)}(?![0-9])", "@KERNEL@", ks.code)
+        return code + "\0" + "\0".join(ks.helpers) + "\0" + "\0".join(ks.headers) + "\0" + repr(ks.launches)
+    return _normalise_symbol(ks.code, ks.symbol) + "\0" + "\0".join(ks.helpers) + "\0" + "\0".join(ks.headers)
+
+
 def generate_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tuple[Operation, KernelSource]],
                    out_dir: Path, model_name: str, *, chunks: int = 2) -> GeneratedModel:
     """Writes model.cc, kernels_*.cc and weights.bin into ``out_dir``. model.cc embeds the weights with
     ``.incbin "weights.bin"`` (found through ``-I out_dir``) unless ``LPFC_WEIGHTS_FILE`` names the file:
     lpfc's own build passes the absolute path, which must be assembler-safe."""
-    out_dir = Path(out_dir)
-    if not _SAFE_PATH.fullmatch(str(out_dir.resolve())):
-        raise UnsupportedError(f"build directory {str(out_dir)!r} has characters the assembler's .incbin cannot take",
-                               hint="set TMPDIR to a plain path")
+    out_dir = check_build_dir(out_dir)
     storage = plan.storage
-    weights = WeightsBlob()
-    weight_offset: dict[Value, int] = {}           # unpacked constants (alias roots) -> blob offset
-    tensors: list[TensorEntry] = []
-
-    def root_weight(v: Value) -> Value:
-        st = storage[v]
-        return st.op.results[0]
-
-    def weight_ptr(v: Value, pack=None) -> str:
-        root = root_weight(v)
-        if pack is None:
-            off = weight_offset.get(root)
-            if off is None:
-                arr = constant_array(root.op.attributes["value"])
-                off = weight_offset[root] = weights.add(arr)
-                tensors.append(TensorEntry(root.name_hint or f"weight{len(weight_offset)}", root.type,
-                                           "LPFC_STORAGE_WEIGHT", weight_offset=off))
-            return f"W + {off}"
-        arr = np.asarray(pack(constant_array(root.op.attributes["value"]).reshape(v.type.shape)))
-        return f"W + {weights.add(arr)}"
+    model_tensors = ModelTensors(plan)
 
     def ptr(v: Value, pack=None) -> str:
         st = storage[v]
@@ -298,33 +342,16 @@ def generate_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tup
             return f"args->outputs[{st.index}]"
         if st.kind == "arena":
             return f"A + {st.offset}"
-        return weight_ptr(v, pack)
-
-    # Arena tensors, one per alias class, for the descriptor (validation and debugging).
-    for b, buf in enumerate(plan.buffers):
-        off = plan.arena.offsets[b]
-        tensors_type = None
-        for v, st in storage.items():
-            if st.kind == "arena" and st.buffer == b:
-                tensors_type = v.type
-                break
-        if buf.size and tensors_type is not None:
-            tensors.append(TensorEntry(buf.name or f"t{b}", tensors_type, "LPFC_STORAGE_ARENA", offset=off))
+        return f"W + {model_tensors.weight_offset(v, pack)}"
 
     # Kernels: deduplicate on code with the symbol normalised.
     unique: dict[str, KernelSource] = {}
-    call_symbol: list[str] = []
     kinds: dict[str, int] = {}
     calls = []
     profile_lines = []
     for op, ks in kernels:
         profile_lines.append(profile_line(len(profile_lines), op, ks))
-        key = _normalise_symbol(ks.code, ks.symbol) + "\0" + "\0".join(ks.helpers) + "\0" + "\0".join(ks.headers)
-        first = unique.get(key)
-        if first is None:
-            unique[key] = ks
-            first = ks
-        call_symbol.append(first.symbol)
+        first = unique.setdefault(dedup_key(ks), ks)
         kinds[kernel_kind(op)] = kinds.get(kernel_kind(op), 0) + 1
         ins = [ptr(v, ks.packed.get(i)) for i, v in enumerate(op.operands)]
         outs = [ptr(v) for v in op.results]
@@ -337,29 +364,15 @@ def generate_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tup
     for j, v in plan.output_copies:
         copies.append(dict(dst=f"args->outputs[{j}]", src=ptr(v), nbytes=v.type.nbytes))
 
-    def entry(name: str, t: TensorType, what: str) -> TensorEntry:
-        _dtype_enum(t, what)
-        return TensorEntry(name, t, "LPFC_STORAGE_CALLER")
-
-    inputs = [entry(n, a.type, f"input {n!r}") for n, a in zip(fn.input_names, fn.args)]
-    outputs = [entry(n, v.type, f"output {n!r}") for n, v in zip(fn.output_names, fn.outputs)]
-
-    def table(entries):
-        rows = []
-        for i, e in enumerate(entries):
-            rows.append(dict(name=c_string(e.name), dtype=_dtype_enum(e.type, f"tensor {e.name!r}"),
-                             rank=len(e.type.shape), dims=list(e.type.shape), size=e.type.nbytes,
-                             storage=e.storage, offset=e.offset,
-                             data=f"lpfc_weights + {e.weight_offset}" if e.weight_offset is not None else "nullptr"))
-        return rows
-
+    inputs, outputs = caller_entries(fn)
+    weights = model_tensors.weights
     uniq = list(unique.values())
     weights_path = out_dir / "weights.bin"
     weights_blob_size = weights.size
     sources = write_kernel_files(uniq, out_dir, chunks)
     model_cc = _render("model.cc.j2", model_name=c_string(model_name), model_comment=c_comment(model_name),
-                       weights_file=weights_path.name, inputs=table(inputs), outputs=table(outputs),
-                       tensors=table(tensors), arena_bytes=plan.arena_bytes, calls=calls, copies=copies,
+                       weights_file=weights_path.name, inputs=descriptor_rows(inputs),
+                       outputs=descriptor_rows(outputs), tensors=descriptor_rows(model_tensors.tensors), arena_bytes=plan.arena_bytes, calls=calls, copies=copies,
                        kernel_symbols=[k.symbol for k in uniq], has_weights=True,
                        profile_info=c_string("".join(line + "\n" for line in profile_lines)))
     (out_dir / "model.cc").write_text(model_cc)

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ..ir.core import Operation
 from ..ir.types import DType
-from .targets import Target
+from .kernel_source import StructuralEmitter
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -108,33 +107,14 @@ def ocl_expr(op, args: Sequence[str]) -> Optional[str]:
     return None
 
 
-class OclEmitter:
+class OclEmitter(StructuralEmitter):
     """Base of the OpenCL emitters: accepts only the opencl target, and only what ``analyse`` recognises
     (and :meth:`supported` allows); everything else falls to the next emitter (the generic one runs it
     on the host between device kernels).  Variants are picked by the tuning database or the default
     (``measurable = False``: ``--tune`` does not time OpenCL kernels yet)."""
 
-    name = ""
+    opencl = True
     measurable = False
-
-    @staticmethod
-    def analyse(op: Operation):
-        raise NotImplementedError
-
-    def supported(self, info) -> bool:
-        return True
-
-    def accepts(self, op: Operation, target: Target) -> bool:
-        if not target.opencl:
-            return False
-        try:
-            info = self.analyse(op)
-            return info is not None and self.supported(info)
-        except Exception:  # an unexpected shape of block: decline it, the host fallback is exact
-            return False
-
-    def variants(self, op: Operation, target: Target) -> list:
-        return [{}]
 
 
 __all__ = ["OclEmitter", "OclLaunch", "bind", "f32_literal", "ocl_expr", "param", "preamble", "render"]

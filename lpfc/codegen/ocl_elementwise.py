@@ -10,13 +10,15 @@ f16/f64, integer division) is declined and stays on the host.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Optional
 
 from ..ir.core import Operation
 from ..ir.types import DType
-from .cpp_gemm import kernel_view
-from .kernel_source import KernelSource, register_emitter
+from .kernel_source import KernelSource
 from .ocl_common import OclEmitter, OclLaunch, ocl_expr, param
+from .plans import decline, plan_of
+from .plans.blocks import kernel_view
 from .targets import Target
 
 _CT = {DType.f32: "float", DType.i64: "long", DType.i32: "int", DType.bool: "uchar"}
@@ -84,43 +86,60 @@ class _Gen:
         raise ValueError(f"no OpenCL form for {o.name}")
 
 
-def analyse(op: Operation) -> Optional[dict]:
+@dataclass
+class ElementwisePlan:
+    """One OpenCL C expression per yielded value, of the element's linear index ``e`` (this analysis renders as
+    it recognises: the expressions are the plan)."""
+    exprs: list              # per yielded value
+    used: list               # the argument indices the expressions read
+    args: list               # the block arguments
+    yielded: list            # the yielded values
+
+
+def _analyse(op: Operation) -> ElementwisePlan:
     view = kernel_view(op, _BARE)
     if view is None:
-        return None
+        decline("not a fused block nor a bare element-wise op")
     kind, ops, args, yielded = view
     if kind != "elementwise":
-        return None
+        decline(f"block kind {kind!r}")
     for v in [*args, *(r for o in ops for r in o.results)]:
         if v.type.dtype not in _CT:
-            return None
+            decline(f"dtype {v.type.dtype.value}")
     for o in ops:
         if o.name != "graph.reshape" and not o.has_trait("elementwise"):
-            return None
+            decline(f"{o.name} is not element-wise")
         if len(o.results) != 1:
-            return None
+            decline(f"{o.name} has several results")
     gen = _Gen(args, ops)
     try:
         exprs = [gen.expr(v, "e") for v in yielded]
-    except (ValueError, KeyError):
-        return None
+    except (ValueError, KeyError) as e:
+        decline(f"no OpenCL form: {e}")
     if any(math.prod(v.type.shape) >= 2 ** 31 for v in yielded) or sum(map(len, exprs)) > 20000:
-        return None     # (a value used twice is recomputed: a deep DAG would blow up; the host takes it)
-        return None
-    return dict(exprs=exprs, used=sorted(gen.used), args=args, yielded=yielded)
+        # (a value used twice is recomputed: a deep DAG would blow up; the host takes it)
+        decline("too many elements or too long an expression")
+    return ElementwisePlan(exprs=exprs, used=sorted(gen.used), args=args, yielded=yielded)
+
+
+def analyse(op: Operation):
+    """The op's :class:`ElementwisePlan`, or a :class:`~lpfc.codegen.plans.Decline` (computed once per op)."""
+    return plan_of(_analyse, op)
 
 
 def emit_ocl_elementwise(op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
-    info = analyse(op)
-    if info is None:
-        raise ValueError(f"{symbol}: not an element-wise block the OpenCL emitter accepts")
+    return render_ocl_elementwise(OCL_ELEMENTWISE_EMITTER.plan(op, symbol), target, symbol, choice)
+
+
+def render_ocl_elementwise(info: ElementwisePlan, target: Target, symbol: str,
+                           choice: Optional[dict] = None) -> KernelSource:
     code, launches = [], []
-    for j, (v, e) in enumerate(zip(info["yielded"], info["exprs"])):
+    for j, (v, e) in enumerate(zip(info.yielded, info.exprs)):
         n = math.prod(v.type.shape)
-        P = [param(f"p{a}") for a in info["used"]] + [param("y")]
+        P = [param(f"p{a}") for a in info.used] + [param("y")]
         L = [f"__kernel void {symbol}_y{j}({', '.join(P)}) {{"]
-        for a in info["used"]:
-            t = _CT[info["args"][a].type.dtype]
+        for a in info.used:
+            t = _CT[info.args[a].type.dtype]
             L.append(f"    __global const {t} *p{a} = (__global const {t} *)(p{a}_buf + p{a}_off);")
         t = _CT[v.type.dtype]
         L += [f"    __global {t} *y = (__global {t} *)(y_buf + y_off);",
@@ -128,7 +147,7 @@ def emit_ocl_elementwise(op: Operation, target: Target, symbol: str, choice: Opt
               f"    if (e < {n}) y[e] = {e};",
               "}"]
         code.append("\n".join(L))
-        launches.append(OclLaunch(f"_y{j}", tuple([("in", a) for a in info["used"]] + [("out", j)]),
+        launches.append(OclLaunch(f"_y{j}", tuple([("in", a) for a in info.used] + [("out", j)]),
                                   (max(1, -(-n // 64)) * 64,), (64,)))
     return KernelSource(symbol=symbol, code="\n\n".join(code) + "\n", launches=tuple(launches),
                         variant="opencl element per work-item")
@@ -136,13 +155,12 @@ def emit_ocl_elementwise(op: Operation, target: Target, symbol: str, choice: Opt
 
 class OclElementwiseEmitter(OclEmitter):
     name = "ocl-elementwise"
+    what = "an element-wise block"
     analyse = staticmethod(analyse)
-
-    def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
-        return emit_ocl_elementwise(op, target, symbol, choice)
+    render_plan = staticmethod(render_ocl_elementwise)
 
 
 OCL_ELEMENTWISE_EMITTER = OclElementwiseEmitter()
-register_emitter(OCL_ELEMENTWISE_EMITTER, 95)
 
-__all__ = ["OCL_ELEMENTWISE_EMITTER", "OclElementwiseEmitter", "analyse", "emit_ocl_elementwise"]
+__all__ = ["OCL_ELEMENTWISE_EMITTER", "OclElementwiseEmitter", "ElementwisePlan", "analyse", "emit_ocl_elementwise",
+           "render_ocl_elementwise"]

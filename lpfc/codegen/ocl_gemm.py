@@ -1,6 +1,6 @@
 """OpenCL GEMM kernels: local-memory tiles, float4 loads of packed weights, fused epilogues, LayerNorm.
 
-Takes exactly the blocks the C++ GEMM emitter takes (:func:`lpfc.codegen.cpp_gemm.analyse`: ``gemm``
+Takes exactly the blocks the C++ GEMM emitter takes (the plan of :mod:`lpfc.codegen.plans.gemm`: ``gemm``
 and ``gemm_layer_norm`` blocks and bare matmul/gemm ops with a constant weight, optional row select or
 column-slice prologue, element-wise epilogue), as long as every epilogue op has an OpenCL form
 (:func:`lpfc.codegen.ocl_common.ocl_expr`); others stay with the host.
@@ -29,8 +29,8 @@ from typing import Optional
 import numpy as np
 
 from ..ir.core import Operation
-from . import cpp_gemm
-from .kernel_source import KernelSource, register_emitter
+from .kernel_source import KernelSource
+from .plans.gemm import GemmPlan, analyse
 from .ocl_common import OclEmitter, OclLaunch, bind, f32_literal, ocl_expr, param
 from .targets import Target
 
@@ -108,8 +108,11 @@ def layer_norm_kernel(name: str, N: int, eps: float, has_g: bool, gs: bool, has_
 
 
 def emit_ocl_gemm(op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
-    plan = cpp_gemm.analyse(op)
-    if plan is None or not _steps_ok(plan):
+    return render_ocl_gemm(OCL_GEMM_EMITTER.plan(op, symbol), target, symbol, choice)
+
+
+def render_ocl_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
+    if not _steps_ok(plan):
         raise ValueError(f"{symbol}: not a GEMM block the OpenCL emitter accepts")
     c = dict(DEFAULT, **(choice or {}))
     TM, TN, TK, RM, LS = c["tm"], c["tn"], c["tk"], c["rm"], c["ls"]
@@ -120,7 +123,7 @@ def emit_ocl_gemm(op: Operation, target: Target, symbol: str, choice: Optional[d
     WG = WX * WY
     ln = plan.ln
     leaf_args = sorted({a for a, _ in plan.epi.leaves})
-    outs = sorted({j for j, _ in plan.yields} | ({ln["out"]} if ln else set()))
+    outs = sorted({j for j, _ in plan.yields} | ({ln.out} if ln else set()))
     args = [("in", plan.a_arg), ("in", plan.b_arg)] + [("in", a) for a in leaf_args] + [("out", j) for j in outs]
     P = [param("a"), param("b")] + [param(f"p{a}") for a in leaf_args] + [param(f"o{j}") for j in outs]
     L = [f"__kernel __attribute__((reqd_work_group_size({WX}, {WY}, 1)))",
@@ -186,17 +189,17 @@ def emit_ocl_gemm(op: Operation, target: Target, symbol: str, choice: Optional[d
     for j, t in plan.yields:
         E.append(f"o{j}[m * N + n] = {t};")
     if ln is not None:
-        E.append(f"o{ln['out']}[m * N + n] = {ln['x']};")
+        E.append(f"o{ln.out}[m * N + n] = {ln.x};")
     E.append(" ".join(f"(void){t};" for t in ["acc", *plan.epi.leaves.values(), *(s[0] for s in plan.epi.steps)]))
     L += ["            " + s for s in E]
     L += ["        }", "    }", "}"]
     code = ["\n".join(L)]
     launches = [OclLaunch("", tuple(args), (NP // 4, -(-M // TM) * WY), (WX, WY))]
     if ln is not None:
-        lnargs = [("out", ln["out"])] + ([("in", ln["scale"])] if ln["scale"] is not None else []) + \
-                 ([("in", ln["bias"])] if ln["bias"] is not None else [])
-        code.append(layer_norm_kernel(f"{symbol}_ln", N, ln["eps"], ln["scale"] is not None, ln["scale_scalar"],
-                                      ln["bias"] is not None, ln["bias_scalar"], LS))
+        lnargs = [("out", ln.out)] + ([("in", ln.scale)] if ln.scale is not None else []) + \
+                 ([("in", ln.bias)] if ln.bias is not None else [])
+        code.append(layer_norm_kernel(f"{symbol}_ln", N, ln.eps, ln.scale is not None, ln.scale_scalar,
+                                      ln.bias is not None, ln.bias_scalar, LS))
         launches.append(OclLaunch("_ln", tuple(lnargs), (M * LS,), (LS,)))
     for q, (j, arg, off, width, rowlen, rows) in enumerate(plan.copies):   # split parts yielded as they are
         code.append("\n".join([
@@ -213,21 +216,20 @@ def emit_ocl_gemm(op: Operation, target: Target, symbol: str, choice: Optional[d
 
 class OclGemmEmitter(OclEmitter):
     name = "ocl-gemm"
-    analyse = staticmethod(cpp_gemm.analyse)
+    what = "a GEMM block"
+    analyse = staticmethod(analyse)
+    render_plan = staticmethod(render_ocl_gemm)
 
     def supported(self, plan) -> bool:
-        if plan.ln is not None and plan.ln.get("rms"):
+        if plan.ln is not None and plan.ln.rms:
             return False        # no OpenCL RMSNorm row kernel yet: the host fallback runs the block exactly
         return _steps_ok(plan) and all(rows * width < 2 ** 31 for _, _, _, width, _, rows in plan.copies)
 
     def variants(self, op: Operation, target: Target) -> list:
         return [dict(v) for v in VARIANTS]
 
-    def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
-        return emit_ocl_gemm(op, target, symbol, choice)
-
 
 OCL_GEMM_EMITTER = OclGemmEmitter()
-register_emitter(OCL_GEMM_EMITTER, 90)
 
-__all__ = ["OCL_GEMM_EMITTER", "OclGemmEmitter", "emit_ocl_gemm", "layer_norm_kernel", "pack_b_tiles"]
+__all__ = ["OCL_GEMM_EMITTER", "OclGemmEmitter", "emit_ocl_gemm", "layer_norm_kernel", "pack_b_tiles",
+           "render_ocl_gemm"]

@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import UnsupportedError
-from ..ir.attributes import constant_array
 from ..ir.core import Function, Operation, Value
 from .kernel_source import KernelSource, headers_and_helpers
 from .memory_plan import ARENA_ALIGNMENT, FunctionMemoryPlan, align_up
-from .model_gen import (_SAFE_PATH, GeneratedModel, TensorEntry, WeightsBlob, _dtype_enum, _normalise_symbol,
-                        _render, c_comment, c_string, index_sites, kernel_kind, write_kernel_files)
+from .model_gen import (GeneratedModel, ModelTensors, _render, c_comment, c_string, caller_entries, check_build_dir,
+                        dedup_key, descriptor_rows, index_sites, kernel_kind, write_kernel_files)
 
 #: bytes of one device fault slot: int flag (+ pad), long index, long axis length, pad
 FAULT_SLOT = 32
@@ -32,14 +31,9 @@ from .ocl_common import preamble
 
 def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tuple[Operation, KernelSource]],
                        out_dir: Path, model_name: str, *, chunks: int = 2) -> GeneratedModel:
-    out_dir = Path(out_dir)
-    if not _SAFE_PATH.fullmatch(str(out_dir.resolve())):
-        raise UnsupportedError(f"build directory {str(out_dir)!r} has characters the assembler's .incbin cannot take",
-                               hint="set TMPDIR to a plain path")
+    out_dir = check_build_dir(out_dir)
     storage = plan.storage
-    weights = WeightsBlob()
-    weight_offset: dict = {}
-    tensors: list[TensorEntry] = []
+    model_tensors = ModelTensors(plan)
 
     # D: the arena, then the input and output slots.
     d_size = align_up(plan.arena_bytes, ARENA_ALIGNMENT)
@@ -56,18 +50,6 @@ def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence
     fault_base = d_size
     d_size = align_up(d_size + FAULT_SLOT * n_checked, ARENA_ALIGNMENT)
 
-    def weight_off(v: Value, pack=None) -> int:
-        root = storage[v].op.results[0]
-        if pack is None:
-            off = weight_offset.get(root)
-            if off is None:
-                off = weight_offset[root] = weights.add(constant_array(root.op.attributes["value"]))
-                tensors.append(TensorEntry(root.name_hint or f"weight{len(weight_offset)}", root.type,
-                                           "LPFC_STORAGE_WEIGHT", weight_offset=off))
-            return off
-        import numpy as np
-        return weights.add(np.asarray(pack(constant_array(root.op.attributes["value"]).reshape(v.type.shape))))
-
     def where(v: Value, pack=None) -> tuple:
         """("D" | "W", byte offset)"""
         st = storage[v]
@@ -77,23 +59,14 @@ def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence
             return "D", out_slot[st.index]
         if st.kind == "arena":
             return "D", st.offset
-        return "W", weight_off(v, pack)
-
-    for b, buf in enumerate(plan.buffers):
-        ttype = next((v.type for v, st in storage.items() if st.kind == "arena" and st.buffer == b), None)
-        if buf.size and ttype is not None:
-            tensors.append(TensorEntry(buf.name or f"t{b}", ttype, "LPFC_STORAGE_ARENA", offset=plan.arena.offsets[b]))
+        return "W", model_tensors.weight_offset(v, pack)
 
     unique: dict = {}
     kinds: dict = {}
     calls = []
     n_faults = 0
     for op, ks in kernels:
-        # (device kernels are SYMBOL and SYMBOL_suffix: the symbol is normalised inside those names too)
-        code = (re.sub(rf"\b{re.escape(ks.symbol)}(?![0-9])", "@KERNEL@", ks.code) if ks.is_device
-                else _normalise_symbol(ks.code, ks.symbol))
-        key = code + "\0" + "\0".join(ks.helpers) + "\0" + "\0".join(ks.headers) + "\0" + repr(ks.launches)
-        first = unique.setdefault(key, ks)
+        first = unique.setdefault(dedup_key(ks), ks)
         kinds[kernel_kind(op)] = kinds.get(kernel_kind(op), 0) + 1
         locs = {("in", i): where(v, ks.packed.get(i)) for i, v in enumerate(op.operands)}
         locs.update({("out", j): where(v) for j, v in enumerate(op.results)})
@@ -160,18 +133,8 @@ def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence
         region, off = where(v)
         copies.append(dict(region=region, src=off, dst=out_slot[j], nbytes=v.type.nbytes))
 
-    def entry(name, t, what):
-        _dtype_enum(t, what)
-        return TensorEntry(name, t, "LPFC_STORAGE_CALLER")
-
-    inputs = [entry(n, a.type, f"input {n!r}") for n, a in zip(fn.input_names, fn.args)]
-    outputs = [entry(n, v.type, f"output {n!r}") for n, v in zip(fn.output_names, fn.outputs)]
-
-    def table(entries):
-        return [dict(name=c_string(e.name), dtype=_dtype_enum(e.type, f"tensor {e.name!r}"), rank=len(e.type.shape),
-                     dims=list(e.type.shape), size=e.type.nbytes, storage=e.storage, offset=e.offset,
-                     data=f"lpfc_weights + {e.weight_offset}" if e.weight_offset is not None else "nullptr")
-                for e in entries]
+    inputs, outputs = caller_entries(fn)
+    weights = model_tensors.weights
 
     sources = write_kernel_files(host_ks, out_dir, chunks)
     if max(weights.size, d_size) >= 2 ** 32:     # kernels take uint byte offsets
@@ -180,7 +143,8 @@ def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence
     weights_path = out_dir / "weights.bin"
     model_cc = _render("model_ocl.cc.j2", model_name=c_string(model_name), model_comment=c_comment(model_name),
                        weights_path=str(weights_path.resolve()), cl_path=str(cl_path.resolve()),
-                       inputs=table(inputs), outputs=table(outputs), tensors=table(tensors),
+                       inputs=descriptor_rows(inputs), outputs=descriptor_rows(outputs),
+                       tensors=descriptor_rows(model_tensors.tensors),
                        arena_bytes=plan.arena_bytes, calls=calls, copies=copies,
                        host_symbols=[k.symbol for k in host_ks], kernel_names=kernel_names,
                        kernel_lines=kernel_lines, weights_bytes=weights.size, device_bytes=d_size,

@@ -1,6 +1,6 @@
 """OpenCL row-wise kernels: ``embedding``, ``layer_norm`` and ``softmax`` blocks, one work-group per row.
 
-Takes the blocks the C++ row-wise emitter takes (:func:`lpfc.codegen.cpp_rowwise.analyse`: a prologue
+Takes the blocks the C++ row-wise emitter takes (the plan of :mod:`lpfc.codegen.plans.rowwise`: a prologue
 of element-wise ops, reshapes and row gathers, one LayerNorm or softmax over the last axis, reshapes)
 when every prologue op has an OpenCL form.  Work-item ``lid`` of row ``m``'s group computes the
 prologue for columns ``lid, lid + LS, ...`` into the output row (and any yielded intermediate), then
@@ -16,9 +16,9 @@ from typing import Optional
 
 from ..ir.core import Operation
 from ..ir.types import DType
-from . import cpp_rowwise
-from .kernel_source import KernelSource, register_emitter
+from .kernel_source import KernelSource
 from .ocl_common import OclEmitter, OclLaunch, bind, f32_literal, ocl_expr, param
+from .plans.rowwise import RowwisePlan, analyse
 from .targets import Target
 
 VARIANTS = [{"ls": 64}, {"ls": 128}, {"ls": 32}, {"ls": 256}]
@@ -65,24 +65,27 @@ def norm_tail(info_anchor: str, ls: int, *, eps: float = 0.0, g: Optional[str] =
 
 
 def _steps_ok(info) -> bool:
-    return all(ocl_expr(o, argv) is not None for _, o, argv in info["steps"])
+    return all(ocl_expr(o, argv) is not None for _, o, argv in info.steps)
 
 
 def emit_ocl_rowwise(op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
-    info = cpp_rowwise.analyse(op)
-    if info is None or not _steps_ok(info):
+    return render_ocl_rowwise(OCL_ROWWISE_EMITTER.plan(op, symbol), target, symbol, choice)
+
+
+def render_ocl_rowwise(info: RowwisePlan, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
+    if not _steps_ok(info):
         raise ValueError(f"{symbol}: not a row-wise block the OpenCL emitter accepts")
     LS = (choice or {}).get("ls", 64)
     assert LS & (LS - 1) == 0
-    N, R = info["N"], info["R"]
-    arg_types = info["arg_types"]
-    used = sorted({k[1] for k in info["leaves"]})
-    gathers = list(info["gathers"])
+    N, R = info.N, info.R
+    arg_types = info.arg_types
+    used = sorted({k[1] for k in info.leaves})
+    gathers = list(info.gathers)
     extra = []
-    if info["anchor"] == "graph.layer_norm":
-        extra = [a for a in (info["scale"], info["bias"]) if a is not None]
+    if info.anchor == "graph.layer_norm":
+        extra = [a for a in (info.scale, info.bias) if a is not None]
     ln_args = sorted({a for a, _ in extra} - set(used))
-    outs = [info["out"]] + [j for j, _ in info["yields"]]
+    outs = [info.out] + [j for j, _ in info.yields]
     args = [("in", a) for a in used] + [("in", ia) for ia in gathers] + [("in", a) for a in ln_args] + \
            [("out", j) for j in outs] + ([("fault", 0)] if gathers else [])
     P = [param(f"p{a}") for a in used] + [param(f"ix{ia}") for ia in gathers] + [param(f"p{a}") for a in ln_args] + \
@@ -97,10 +100,10 @@ def emit_ocl_rowwise(op: Operation, target: Target, symbol: str, choice: Optiona
         L.append("    " + bind(f"ix{ia}", "long" if arg_types[ia].dtype == DType.i64 else "int"))
     for j in outs:
         L.append("    " + bind(f"o{j}", const=False))
-    L.append(f"    __global float *Y = o{info['out']} + (size_t)m * N;")
+    L.append(f"    __global float *Y = o{info.out} + (size_t)m * N;")
     L.append(f"    __local float red[{LS}];")
-    for ia, gname in info["gathers"].items():
-        tabs = {k[1] for k in info["leaves"] if k[0] == "gather" and k[2] == ia}
+    for ia, gname in info.gathers.items():
+        tabs = {k[1] for k in info.leaves if k[0] == "gather" and k[2] == ia}
         rows = min(arg_types[t].shape[0] for t in tabs)
         L.append(f"    long {gname} = (long)ix{ia}[m];")
         L.append(f"    if ({gname} < 0) {gname} += {rows};")
@@ -116,24 +119,24 @@ def emit_ocl_rowwise(op: Operation, target: Target, symbol: str, choice: Optiona
         L.append(f"        {gname} = 0;")
         L.append("    }")
     L.append(f"    for (int n = lid; n < N; n += {LS}) {{")
-    for key, name in info["leaves"].items():
+    for key, name in info.leaves.items():
         if key[0] == "gather":
-            L.append(f"        const float {name} = p{key[1]}[{info['gathers'][key[2]]} * N + n];")
+            L.append(f"        const float {name} = p{key[1]}[{info.gathers[key[2]]} * N + n];")
         else:
             idx = {"scalar": "0", "row": "m", "col": "n", "full": "(size_t)m * N + n"}[key[0]]
             L.append(f"        const float {name} = p{key[1]}[{idx}];")
-    for t, o, argv in info["steps"]:
+    for t, o, argv in info.steps:
         L.append(f"        const float {t} = {ocl_expr(o, argv)};")
-    for j, t in info["yields"]:
+    for j, t in info.yields:
         L.append(f"        o{j}[(size_t)m * N + n] = {t};")
-    L.append(f"        Y[n] = {info['x']};")
+    L.append(f"        Y[n] = {info.x};")
     L.append("    }")
-    if info["anchor"] == "graph.layer_norm":
-        tail = norm_tail("graph.layer_norm", LS, eps=info["eps"],
-                         g=f"p{info['scale'][0]}" if info["scale"] else None, gs=bool(info["scale"] and info["scale"][1]),
-                         b=f"p{info['bias'][0]}" if info["bias"] else None, bs=bool(info["bias"] and info["bias"][1]))
+    if info.anchor == "graph.layer_norm":
+        tail = norm_tail("graph.layer_norm", LS, eps=info.eps,
+                         g=f"p{info.scale[0]}" if info.scale else None, gs=bool(info.scale and info.scale[1]),
+                         b=f"p{info.bias[0]}" if info.bias else None, bs=bool(info.bias and info.bias[1]))
     else:
-        tail = norm_tail("graph.softmax", LS, nan_to_zero=info["nan_to_zero"])
+        tail = norm_tail("graph.softmax", LS, nan_to_zero=info.nan_to_zero)
     L += ["    " + s for s in tail]
     L.append("}")
     return KernelSource(symbol=symbol, code="\n".join(L) + "\n", launches=(OclLaunch("", tuple(args), (R * LS,), (LS,)),),
@@ -142,20 +145,18 @@ def emit_ocl_rowwise(op: Operation, target: Target, symbol: str, choice: Optiona
 
 class OclRowwiseEmitter(OclEmitter):
     name = "ocl-rowwise"
-    analyse = staticmethod(cpp_rowwise.analyse)
+    what = "a row-wise block"
+    analyse = staticmethod(analyse)
+    render_plan = staticmethod(render_ocl_rowwise)
 
     def supported(self, info) -> bool:
         # rms_norm has no OpenCL row kernel yet: declined, so the host fallback runs it exactly
-        return _steps_ok(info) and info["R"] < 2 ** 31 // 256 and info["anchor"] != "graph.rms_norm"
+        return _steps_ok(info) and info.R < 2 ** 31 // 256 and info.anchor != "graph.rms_norm"
 
     def variants(self, op: Operation, target: Target) -> list:
         return [dict(v) for v in VARIANTS]
 
-    def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
-        return emit_ocl_rowwise(op, target, symbol, choice)
-
 
 OCL_ROWWISE_EMITTER = OclRowwiseEmitter()
-register_emitter(OCL_ROWWISE_EMITTER, 92)
 
-__all__ = ["OCL_ROWWISE_EMITTER", "OclRowwiseEmitter", "emit_ocl_rowwise", "norm_tail"]
+__all__ = ["OCL_ROWWISE_EMITTER", "OclRowwiseEmitter", "emit_ocl_rowwise", "norm_tail", "render_ocl_rowwise"]

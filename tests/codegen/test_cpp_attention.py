@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lpfc.codegen import cpp_attention
-from lpfc.codegen.cpp_attention import contiguous_strides, reshape_strides
+from lpfc.codegen.plans.attention import contiguous_strides, reshape_strides
 
 from .cpp_harness import HOST, TARGETS, KernelLib, assert_close, fused_blocks, kernel_target, make_inputs, reference
 

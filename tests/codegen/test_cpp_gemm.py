@@ -10,6 +10,7 @@ import pytest
 from lpfc.codegen import cpp_gemm, simd
 from lpfc.codegen.toolchain import runtime_include_dir
 from lpfc.codegen.kernel_source import emitter_for
+from lpfc.codegen.plans.blocks import operand_is_constant
 from lpfc.ir.parser import parse_module
 
 from .cpp_harness import HOST, TARGETS, KernelLib, assert_close, fused_blocks, kernel_target, make_inputs, reference
@@ -445,7 +446,7 @@ def test_bare_ops_without_fusion(tmp_path):
             taken["gemm"].append(op)
         elif cpp_rowwise.ROWWISE_EMITTER.accepts(op, HOST):
             taken["row"].append(op)
-    weights = [op for op in ops if op.name in ("graph.matmul", "graph.gemm") and cpp_gemm.operand_is_constant(op, 1)]
+    weights = [op for op in ops if op.name in ("graph.matmul", "graph.gemm") and operand_is_constant(op, 1)]
     assert len(taken["gemm"]) == len(weights) > 0
     assert {op.name for op in taken["row"]} <= {"graph.layer_norm", "graph.softmax"} and taken["row"]
     picked = taken["gemm"][:6] + taken["row"][:4]

@@ -206,14 +206,12 @@ int main(int argc, char **argv) {
 
 
 def test_build_error_names_the_kernel_and_shows_the_log(ocl, tmp_path, cache_dir, monkeypatch):
-    emit = ocl_gemm.emit_ocl_gemm
-
     def broken(*a, **kw):
-        ks = emit(*a, **kw)
+        ks = ocl_gemm.render_ocl_gemm(*a, **kw)
         ks.code = ks.code.replace("const float acc = r[c];", "const float acc = r[c] +* oops;")
         return ks
 
-    monkeypatch.setattr(ocl_gemm, "emit_ocl_gemm", broken)
+    monkeypatch.setattr(ocl_gemm.OCL_GEMM_EMITTER, "render_plan", broken)
     model, feeds, _ = gemm_model()
     res = _compile(save(model, tmp_path / "g.onnx"), tmp_path / "libg.so")
     with pytest.raises(ModelLoadError) as e:
