@@ -98,3 +98,23 @@ def test_accepts_variants_and_emit_share_one_analysis(monkeypatch):
         emitters.GEMM_EMITTER.emit(op, HOST, "k", choice)
     assert emitters.OCL_GEMM_EMITTER.accepts(op, get_target("opencl"))     # the OpenCL renderer reads the same plan
     assert len(calls) == 1
+
+
+def test_a_plan_follows_the_op_it_is_kept_on():
+    """Kept on the op (not in a global table that would keep modules alive), recomputed when the op is retyped
+    in place, as the latency oracle does with its probe kernels."""
+    calls = []
+
+    def analysis(op):
+        calls.append(op.result_types[0].shape)
+        return op.result_types[0].shape
+
+    op = Operation("graph.relu", [], [TensorType((2, 3), DType.f32)])
+    assert plan_of(analysis, op) == (2, 3)
+    assert plan_of(analysis, op) == (2, 3)
+    assert calls == [(2, 3)]
+    op.results[0].type = TensorType((4, 3), DType.f32)
+    assert plan_of(analysis, op) == (4, 3)
+    assert calls == [(2, 3), (4, 3)]
+    other = Operation("graph.relu", [], [TensorType((2, 3), DType.f32)])
+    assert plan_of(analysis, other) == (2, 3) and len(calls) == 3

@@ -60,20 +60,27 @@ def run_analysis(analysis: Callable, op: Operation):
         return Decline(f"unexpected {type(e).__name__}: {e}")
 
 
-_PLANS: dict = {}       # (analysis, id(op)) -> (op, plan or Decline)
+def _types_stamp(op: Operation) -> tuple:
+    """What a plan reads that can change in place: the types of the op and of the ops in its regions (the
+    latency oracle retypes a probe model's kernels to price new sizes, and must never see a stale plan)."""
+    stamp = [tuple(v.type for v in op.operands), tuple(op.result_types)]
+    for region in op.regions:
+        for inner in region.block.ops:
+            stamp.append(tuple(inner.result_types))
+    return tuple(stamp)
 
 
 def plan_of(analysis: Callable, op: Operation):
-    """The plan (or Decline) of ``op`` under ``analysis``, computed once per op and kept (bounded cache; the op is
-    kept alive with its entry, so an id is never reused while its entry lives)."""
-    key = (analysis, id(op))
-    hit = _PLANS.get(key)
-    if hit is not None and hit[0] is op:
+    """The plan (or Decline) of ``op`` under ``analysis``, computed once per op and kept on the op itself, so it
+    lives exactly as long as the op (a global cache would keep whole modules and their weights alive) and is
+    recomputed when the op's types change."""
+    cache = op.__dict__.setdefault("_plans", {})
+    stamp = _types_stamp(op)
+    hit = cache.get(analysis)
+    if hit is not None and hit[0] == stamp:
         return hit[1]
     plan = run_analysis(analysis, op)
-    if len(_PLANS) > 4096:
-        _PLANS.clear()
-    _PLANS[key] = (op, plan)
+    cache[analysis] = (stamp, plan)
     return plan
 
 
