@@ -4,13 +4,13 @@ Two halves, as in the paper:
 
 1. *Algebra* (``algebra=true``): polynomial rewriting by the computation laws
    (associative, commutative, distributive) and folding of constant sub-terms
-   into weights (:mod:`lpfc.passes.polynomial`, :mod:`lpfc.passes.scale_folding`), followed by
+   into weights (:mod:`lpfc.passes.lp_fusion.polynomial`, :mod:`lpfc.passes.lp_fusion.scale_folding`), followed by
    fold-constants, cse and dce.  ``(A+F)*G + (A+F)*H`` becomes
    ``(A+F)*(G+H)``: 5 computations become 3.
 2. *Blocks* (``blocks=true``): sibling GEMMs on one input become one GEMM
    (horizontal fusion), then ops are grouped into ``graph.fused`` kernels by
    their data-access patterns (DNNFusion mapping types); see
-   :mod:`lpfc.passes.fused_blocks` and ``docs/fusion.md``.
+   :mod:`lpfc.passes.lp_fusion.blocks` and ``docs/fusion.md``.
 
 Every rewrite preserves what the function computes (the interpreter gives the
 same outputs before and after, within fp32 rounding), and the computation
@@ -18,8 +18,8 @@ count never grows.
 """
 from __future__ import annotations
 
-from ..ir.core import Function, Module
-from .manager import Option, Pass, register_pass
+from ...ir.core import Function, Module
+from ..manager import Option, Pass, register_pass
 from .polynomial import simplify_polynomials
 from .scale_folding import fold_scales_into_weights
 
@@ -30,9 +30,9 @@ def run_algebra(fn: Function) -> int:
 
 
 def _cleanup(module: Module) -> None:
-    from .cse import CSE
-    from .dce import DCE
-    from .fold_constants import FoldConstants
+    from ..cse import CSE
+    from ..dce import DCE
+    from ..fold_constants import FoldConstants
 
     FoldConstants().run(module)
     CSE().run(module)
@@ -50,7 +50,7 @@ class LPFusion(Pass):
     }
 
     def run(self, module: Module) -> None:
-        from .fused_blocks import form_blocks, fuse_horizontal_gemms
+        from .blocks import form_blocks, fuse_horizontal_gemms
 
         if self.option("algebra"):
             changed = False

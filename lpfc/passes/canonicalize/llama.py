@@ -12,11 +12,11 @@ from typing import Optional
 
 import numpy as np
 
-from ..ir.core import Operation, Value
-from ..ir.dialects.graph import broadcast_shapes
-from .canonical_patterns_common import (binary_with_constant, close, is_splat, is_unit_reshape, producer, replace,
+from ...ir.core import Operation, Value
+from ...ir.dialects.graph import broadcast_shapes
+from .common import (binary_with_constant, close, is_splat, is_unit_reshape, producer, replace,
                                         scalar_constant)
-from .rewrite import RewritePattern
+from ..rewrite import RewritePattern
 
 
 def _is_square_of(sq: Optional[Operation], x: Value) -> bool:

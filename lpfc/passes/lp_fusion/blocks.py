@@ -37,9 +37,9 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from ..ir.constants import constant_value
-from ..ir.core import Block, Function, Operation, Region, Value
-from ..ir.opdef import ONE_TO_MANY, ONE_TO_ONE, REORGANIZE, SHUFFLE, lookup
+from ...ir.constants import constant_value
+from ...ir.core import Block, Function, Operation, Region, Value
+from ...ir.opdef import ONE_TO_MANY, ONE_TO_ONE, REORGANIZE, SHUFFLE, lookup
 
 MATMULS = ("graph.matmul", "graph.gemm")
 ROW_NORMS = ("graph.layer_norm", "graph.rms_norm")  # rms_norm fuses exactly as layer_norm does
@@ -598,7 +598,7 @@ def fuse_horizontal_gemms(fn: Function) -> int:
     split, so the computation count never grows.  Returns the number of
     fusions.
     """
-    from ..passes.rewrite import Rewriter
+    from ..rewrite import Rewriter
 
     count = 0
     changed = True
@@ -654,7 +654,7 @@ def _without_gated_pairs(members: list) -> list:
 
 
 def _constant(rw, before: Operation, array: np.ndarray, hint: str) -> Value:
-    from .fold_constants import make_constant
+    from ..fold_constants import make_constant
 
     return make_constant(rw, before, np.ascontiguousarray(array), hint).result
 
@@ -671,7 +671,7 @@ def _hoist_constants(first: Operation, values: list) -> None:
 
 
 def _fuse_siblings(fn: Function, x: Value, members: list[_Member], rw) -> None:
-    from ..ir.core import Location
+    from ...ir.core import Location
 
     first = members[0].ops[0]
     names = list(dict.fromkeys(m.ops[0].location.name for m in members if m.ops[0].location.name))
@@ -718,7 +718,7 @@ def kernels(fn: Function) -> list[Operation]:
 
 
 def kernel_count(target) -> int:
-    from ..ir.core import Module
+    from ...ir.core import Module
 
     functions = target.functions if isinstance(target, Module) else [target]
     return sum(len(kernels(f)) for f in functions)

@@ -6,8 +6,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..ir.constants import constant_value
-from ..ir.core import Operation, Value
+from ...ir.constants import constant_value
+from ...ir.core import Operation, Value
 
 #: relative tolerance for matching a pattern's numeric constants (sqrt(2), 0.044715, ...)
 CONST_RTOL = 1e-5

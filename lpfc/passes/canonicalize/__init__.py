@@ -5,7 +5,7 @@ transformer differently.  After ``canonicalize,fold-constants,cse,dce`` both
 exports of every zoo model have the same ops (tests/passes/test_canonicalize.py).
 The rewrites, each exact up to float rounding:
 
-* data movement (canonical_patterns_shape.py): reshape∘reshape, transpose∘transpose
+* data movement (canonicalize/shape.py): reshape∘reshape, transpose∘transpose
   (composed perm), expand∘expand merge; identity reshape/transpose/expand/cast and
   ``graph.identity`` forward their operand; a transpose that moves only unit dims
   is a reshape; a unit-dim reshape feeding a transpose moves below it (dynamo's
@@ -21,17 +21,17 @@ The rewrites, each exact up to float rounding:
   cast→gather_nd→and(true)→where both become cast→reshape→where; an expand read
   by an element-wise op sinks below it (that op broadcasts anyway) and vanishes
   where the next op broadcasts too;
-* layers (canonical_patterns_math.py): decomposed LayerNorm (pow(d,2) or d*d,
+* layers (canonicalize/layers.py): decomposed LayerNorm (pow(d,2) or d*d,
   division or reciprocal) → ``graph.layer_norm`` with gamma/beta folded in when the
   norm is their only user, and a ones scale / zero bias dropped; erf GELU and GPT-2's
   tanh GELU in any association of the products → ``graph.gelu``;
-* Llama's layers (canonical_patterns_llama.py): decomposed RMSNorm (pow(x,2) or x*x, division or
+* Llama's layers (canonicalize/llama.py): decomposed RMSNorm (pow(x,2) or x*x, division or
   reciprocal / 1÷) → ``graph.rms_norm`` with its scale folded in; a transpose of trailing dims moves
   above a reshape that only regroups leading dims (GQA's repeat_kv before kᵀ) (docs/llama.md);
 * placement: constants go second in commutative ops; chained scalar factors merge;
   a matmul's scalar factors gather on its left operand (SDPA's q·√s @ kᵀ·√s and
   eager attention's (q @ kᵀ)·s both become (q·s) @ kᵀ);
-* the SDPA NaN guard (canonical_patterns_softmax.py).  ``where(isnan(s), 0, s)``
+* the SDPA NaN guard (canonicalize/nan_guard.py).  ``where(isnan(s), 0, s)``
   after ``s = softmax(x)`` turns fully masked rows (all -inf, so NaN) into zeros.
   It is dead exactly when no row of x can be all -inf or hold NaN/+inf.  A bound
   analysis over the function (constants, integer inputs, float overflow in the
@@ -48,17 +48,17 @@ bounds and runs after it, followed by one more greedy round.
 """
 from __future__ import annotations
 
-from ..ir.core import Module
-from . import canonical_patterns_llama, canonical_patterns_math, canonical_patterns_shape
-from .canonical_patterns_softmax import rewrite_nan_guards
-from .fold_constants import FoldConstantOp
-from .manager import Option, Pass, register_pass
-from .rewrite import Rewriter, apply_patterns
+from ...ir.core import Module
+from . import layers, llama, shape
+from .nan_guard import rewrite_nan_guards
+from ..fold_constants import FoldConstantOp
+from ..manager import Option, Pass, register_pass
+from ..rewrite import Rewriter, apply_patterns
 
 
 def canonical_patterns(max_fold_elements: int = 1 << 16) -> list:
-    return (canonical_patterns_shape.patterns() + canonical_patterns_math.patterns()
-            + canonical_patterns_llama.patterns() + [FoldConstantOp(max_fold_elements)])
+    return (shape.patterns() + layers.patterns()
+            + llama.patterns() + [FoldConstantOp(max_fold_elements)])
 
 
 @register_pass

@@ -13,12 +13,12 @@ from typing import Optional
 
 import numpy as np
 
-from ..ir.core import Operation, Value
-from ..ir.dialects.graph import broadcast_shapes
-from .canonical_patterns_common import (binary_with_constant, close, is_splat, other_operand, producer, replace,
+from ...ir.core import Operation, Value
+from ...ir.dialects.graph import broadcast_shapes
+from .common import (binary_with_constant, close, is_splat, other_operand, producer, replace,
                                         scalar_constant)
-from .fold_constants import make_constant
-from .rewrite import RewritePattern
+from ..fold_constants import make_constant
+from ..rewrite import RewritePattern
 
 _MAX_DEPTH = 8
 

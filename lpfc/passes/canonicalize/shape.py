@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.constants import constant_value
-from ..ir.core import Operation
-from ..ir.dialects.graph import broadcast_shapes
-from ..ir.opdef import BROADCASTING, COMMUTATIVE, ELEMENTWISE
-from .canonical_patterns_common import is_splat, is_unit_reshape, producer, replace, splat_value
-from .fold_constants import make_constant
-from .rewrite import RewritePattern, Rewriter
+from ...ir.constants import constant_value
+from ...ir.core import Operation
+from ...ir.dialects.graph import broadcast_shapes
+from ...ir.opdef import BROADCASTING, COMMUTATIVE, ELEMENTWISE
+from .common import is_splat, is_unit_reshape, producer, replace, splat_value
+from ..fold_constants import make_constant
+from ..rewrite import RewritePattern, Rewriter
 
 
 def _to_shape(rewriter: Rewriter, anchor: Operation, v, shape):
