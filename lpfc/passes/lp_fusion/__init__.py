@@ -4,13 +4,13 @@ Two halves, as in the paper:
 
 1. *Algebra* (``algebra=true``): polynomial rewriting by the computation laws
    (associative, commutative, distributive) and folding of constant sub-terms
-   into weights (:mod:`lpfc.passes.lp_fusion.polynomial`, :mod:`lpfc.passes.lp_fusion.scale_folding`), followed by
+   into weights (:mod:`.polynomial`, :mod:`.scale_folding`), followed by
    fold-constants, cse and dce.  ``(A+F)*G + (A+F)*H`` becomes
    ``(A+F)*(G+H)``: 5 computations become 3.
 2. *Blocks* (``blocks=true``): sibling GEMMs on one input become one GEMM
    (horizontal fusion), then ops are grouped into ``graph.fused`` kernels by
    their data-access patterns (DNNFusion mapping types); see
-   :mod:`lpfc.passes.lp_fusion.blocks` and ``docs/fusion.md``.
+   :mod:`.horizontal`, :mod:`.blocks` and ``docs/fusion.md``.
 
 Every rewrite preserves what the function computes (the interpreter gives the
 same outputs before and after, within fp32 rounding), and the computation
@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from ...ir.core import Function, Module
 from ..manager import Option, Pass, register_pass
+from .blocks import form_blocks
+from .horizontal import fuse_horizontal_gemms
 from .polynomial import simplify_polynomials
 from .scale_folding import fold_scales_into_weights
 
@@ -50,8 +52,6 @@ class LPFusion(Pass):
     }
 
     def run(self, module: Module) -> None:
-        from .blocks import form_blocks, fuse_horizontal_gemms
-
         if self.option("algebra"):
             changed = False
             for fn in module.functions:
