@@ -52,7 +52,9 @@ from ...ir.core import Module
 from . import layers, llama, shape
 from .nan_guard import rewrite_nan_guards
 from ..fold_constants import FoldConstantOp
-from ..manager import Option, Pass, register_pass
+from dataclasses import dataclass
+
+from ..manager import Pass, option
 from ..rewrite import Rewriter, apply_patterns
 
 
@@ -61,14 +63,14 @@ def canonical_patterns(max_fold_elements: int = 1 << 16) -> list:
             + llama.patterns() + [FoldConstantOp(max_fold_elements)])
 
 
-@register_pass
+@dataclass
 class Canonicalize(Pass):
     name = "canonicalize"
     summary = "normalise exporter variations (reshape chains, identities, masks, LayerNorm, GELU, NaN guards)"
-    options = {"max-fold-elements": Option(int, 1 << 16, "fold constant ops with results up to this size")}
+    max_fold_elements: int = option(1 << 16, "fold constant ops with results up to this size")
 
     def run(self, module: Module) -> None:
-        patterns = canonical_patterns(self.option("max-fold-elements"))
+        patterns = canonical_patterns(self.max_fold_elements)
         apply_patterns(module, patterns)
         changed = False
         for fn in module.functions:

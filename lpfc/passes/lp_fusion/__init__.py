@@ -18,8 +18,10 @@ count never grows.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ...ir.core import Function, Module
-from ..manager import Option, Pass, register_pass
+from ..manager import Pass, option
 from .blocks import form_blocks
 from .horizontal import fuse_horizontal_gemms
 from .polynomial import simplify_polynomials
@@ -41,28 +43,26 @@ def _cleanup(module: Module) -> None:
     DCE().run(module)
 
 
-@register_pass
+@dataclass
 class LPFusion(Pass):
     name = "lp-fusion"
     summary = "polynomial rewriting, weight folding and fused-block formation"
-    options = {
-        "max-block-ops": Option(int, 64, "largest number of ops one fused block may hold"),
-        "algebra": Option(bool, True, "apply the computation laws and fold constant scales into weights"),
-        "blocks": Option(bool, True, "form graph.fused blocks (with horizontal GEMM fusion)"),
-    }
+    max_block_ops: int = option(64, "largest number of ops one fused block may hold")
+    algebra: bool = option(True, "apply the computation laws and fold constant scales into weights")
+    blocks: bool = option(True, "form graph.fused blocks (with horizontal GEMM fusion)")
 
     def run(self, module: Module) -> None:
-        if self.option("algebra"):
+        if self.algebra:
             changed = False
             for fn in module.functions:
                 changed |= bool(run_algebra(fn))
             if changed:
                 _cleanup(module)
-        if self.option("blocks"):
+        if self.blocks:
             fused_any = False
             for fn in module.functions:
                 fused_any |= fuse_horizontal_gemms(fn) > 0
             if fused_any:
                 _cleanup(module)  # folds the weight/bias concatenations
             for fn in module.functions:
-                form_blocks(fn, max_ops=max(1, self.option("max-block-ops")))
+                form_blocks(fn, max_ops=max(1, self.max_block_ops))
