@@ -123,3 +123,22 @@ class BreakIR(Pass):
 def test_verify_each_names_the_pass():
     with pytest.raises(PipelineError, match="invalid after pass 'break-ir'.*unknown attribute 'bogus'"):
         Pipeline([BreakIR()]).run(lpfc.parse_module(GOOD), verify_each=True)
+
+
+def test_canonicalize_lists_every_pattern_of_its_package_once():
+    # canonicalize's patterns are one explicit table (PATTERNS); a pattern class written in one of its
+    # modules but left out of the table would silently never run.
+    import importlib
+    import inspect
+    import pkgutil
+
+    import lpfc.passes.canonicalize as canon
+    from lpfc.passes.rewrite import RewritePattern
+
+    defined = set()
+    for info in pkgutil.iter_modules(canon.__path__):
+        module = importlib.import_module(f"{canon.__name__}.{info.name}")
+        defined |= {c for _, c in inspect.getmembers(module, inspect.isclass)
+                    if issubclass(c, RewritePattern) and c.__module__ == module.__name__}
+    assert len(canon.PATTERNS) == len(set(canon.PATTERNS))
+    assert set(canon.PATTERNS) == defined
