@@ -244,7 +244,7 @@ def pipeline_stage(module, pipeline: str, fusion: bool, stages: _Stages):
 def plan_stage(fn, stages: _Stages) -> tuple:
     """plan: the kernel ops of ``fn`` (in program order) and its static memory plan (arena offsets)."""
     from .codegen.memory_plan import plan_function
-    from .passes.fused_blocks import kernels as kernel_ops
+    from .passes.lp_fusion.blocks import kernels as kernel_ops
 
     ops = kernel_ops(fn)
     plan = stages.run("plan", "planning memory", lambda: plan_function(fn))

@@ -101,8 +101,8 @@ def _op_entry(op: Operation) -> dict:
 
 
 def kernel_infos(fn: Function) -> list[KernelInfo]:
-    from .passes.computation_count import block_computations, op_computations
-    from .passes.fused_blocks import kernels
+    from .passes.lp_fusion.computation_count import block_computations, op_computations
+    from .passes.lp_fusion.blocks import kernels
 
     out = []
     for op in kernels(fn):
@@ -135,7 +135,7 @@ def explain(path: str, pipeline: str = "default", input_shapes=None,
     from .frontend.load import IR_SUFFIXES, load_module
     from .frontend.onnx import import_onnx
     from .frontend.onnx_loader import load_model
-    from .passes.computation_count import computations
+    from .passes.lp_fusion.computation_count import computations
 
     step = as_progress(progress).step
     cleanup, fusion, whole = split_pipeline(pipeline)

@@ -115,7 +115,7 @@ def plan_module(module, target="host", pipeline: str = "default", run_pipeline: 
     """The kernel plans of a graph-IR module (the pipeline runs on it in place)."""
     from ..codegen.targets import get_target
     from ..passes import Pipeline
-    from ..passes.fused_blocks import kernels
+    from ..passes.lp_fusion.blocks import kernels
 
     tgt = get_target(target) if isinstance(target, str) else target
     if run_pipeline and pipeline:
@@ -153,7 +153,7 @@ def _planned(target: str, arch: dict) -> dict:
     if hit is None:
         from ..codegen.targets import get_target
         from ..passes import Pipeline
-        from ..passes.fused_blocks import kernels
+        from ..passes.lp_fusion.blocks import kernels
         from .arch import build_encoder
 
         tgt = get_target(target)

@@ -7,10 +7,12 @@ left alone.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..ir.core import Block, Module, Operation
-from .manager import Pass, register_pass
+from .manager import Pass
 from .rewrite import is_pure
 
 
@@ -27,7 +29,7 @@ def op_key(op: Operation):
     return (op.name, tuple(id(v) for v in op.operands), attrs, tuple(op.result_types))
 
 
-@register_pass
+@dataclass
 class CSE(Pass):
     name = "cse"
     summary = "merge identical computations"

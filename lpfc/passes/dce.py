@@ -1,10 +1,12 @@
 """dce: erase ops whose results nobody uses (every graph op is free of side effects)."""
+from dataclasses import dataclass
+
 from ..ir.core import Module
-from .manager import Pass, register_pass
+from .manager import Pass
 from .rewrite import apply_patterns
 
 
-@register_pass
+@dataclass
 class DCE(Pass):
     name = "dce"
     summary = "erase unused ops"

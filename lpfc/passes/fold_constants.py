@@ -7,13 +7,15 @@ to [1, 12, 128, 128] would trade one cheap op for megabytes of constant.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..interp import evaluate_op
 from ..ir.attributes import DenseElements, DenseResource
 from ..ir.constants import constant_value
 from ..ir.core import Module, Operation
-from .manager import Option, Pass, register_pass
+from .manager import Pass, option
 from .rewrite import RewritePattern, Rewriter, apply_patterns
 
 INLINE_LIMIT = 16
@@ -63,11 +65,11 @@ class FoldConstantOp(RewritePattern):
         return True
 
 
-@register_pass
+@dataclass
 class FoldConstants(Pass):
     name = "fold-constants"
     summary = "evaluate ops whose operands are constants"
-    options = {"max-elements": Option(int, 1 << 16, "fold results of any size up to this many elements")}
+    max_elements: int = option(1 << 16, "fold results of any size up to this many elements")
 
     def run(self, module: Module) -> None:
-        apply_patterns(module, [FoldConstantOp(self.option("max-elements"))])
+        apply_patterns(module, [FoldConstantOp(self.max_elements)])

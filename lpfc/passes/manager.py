@@ -1,23 +1,27 @@
-"""Passes, their registry, and textual pass pipelines.
+"""Passes, pass options, and textual pass pipelines.
 
-A pass is a class with a kebab-case ``name`` (its file and class names agree:
-``lp_fusion.py`` / ``LPFusion`` / ``lp-fusion``), declared ``options`` and a
-``run(module)`` method.  Pipelines are written as in mlir-opt::
+A pass is a dataclass with a kebab-case ``name`` (its file and class names agree:
+``lp_fusion`` / ``LPFusion`` / ``lp-fusion``), its options as typed fields and a
+``run(module)`` method.  Which passes exist is one ordered table,
+:data:`lpfc.passes.registry.PASSES` (no registration by import side effect).
+Pipelines are written as in mlir-opt; an option's key is its field name in
+kebab-case (field ``max_block_ops``, key ``max-block-ops``)::
 
-    canonicalize,cse,lp-fusion{max-block-ops=64 fold-weights=true}
+    canonicalize,cse,lp-fusion{max-block-ops=64 algebra=true}
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 import time
+import typing
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar, Optional, TextIO
 
 from ..errors import LpfcError, PipelineError
 from ..ir.core import Module
-
-PASSES: dict[str, type["Pass"]] = {}
+from .registry import get_all_passes
 
 # The pipeline `lpfc compile` and `--pipeline default` use.
 DEFAULT_PIPELINE = "canonicalize,fold-constants,cse,dce,lp-fusion,dce"
@@ -25,50 +29,65 @@ DEFAULT_PIPELINE = "canonicalize,fold-constants,cse,dce,lp-fusion,dce"
 
 @dataclass(frozen=True)
 class Option:
+    """One pass option as pipelines and ``lpfc opt --list-passes`` see it (read from the pass's field)."""
     type: type
     default: object
     help: str = ""
 
 
+def option(default, help: str = ""):
+    """Declare a pass option: a dataclass field with a default and a help line."""
+    return field(default=default, metadata={"help": help})
+
+
+def pass_options(cls) -> dict[str, Option]:
+    """``cls``'s options by pipeline key (field names in kebab-case), in field order."""
+    hints = typing.get_type_hints(cls)
+    return {f.name.replace("_", "-"): Option(hints[f.name], f.default, f.metadata.get("help", ""))
+            for f in dataclasses.fields(cls)}
+
+
+class _Options:
+    """``Pass.options`` (on the class and on instances): :func:`pass_options` of the class."""
+
+    def __get__(self, obj, cls) -> dict[str, Option]:
+        return pass_options(cls)
+
+
+def _no_option(cls, key: str) -> PipelineError:
+    opts = cls.options
+    return PipelineError(f"pass {cls.name!r} has no option {key!r}"
+                         + (f"; its options are {', '.join(sorted(opts))}" if opts else "; it takes no options"))
+
+
+@dataclass
 class Pass:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
-    options: ClassVar[dict[str, Option]] = {}
+    options = _Options()  # not annotated: a descriptor, not a dataclass field
 
-    def __init__(self, **values):
-        self.values = {k: o.default for k, o in self.options.items()}
-        for k, v in values.items():
-            if k not in self.options:
-                raise PipelineError(f"pass {self.name!r} has no option {k!r}"
-                                    + (f"; its options are {', '.join(sorted(self.options))}" if self.options
-                                       else "; it takes no options"))
-            self.values[k] = v
+    @classmethod
+    def from_options(cls, values: dict[str, object]) -> "Pass":
+        """The pass with options given by pipeline key (``{"max-elements": 12}``)."""
+        for key in values:
+            if key not in cls.options:
+                raise _no_option(cls, key)
+        return cls(**{k.replace("-", "_"): v for k, v in values.items()})
 
     def option(self, key: str):
-        return self.values[key]
+        """An option's value by pipeline key."""
+        if key not in self.options:
+            raise _no_option(type(self), key)
+        return getattr(self, key.replace("-", "_"))
 
     def run(self, module: Module) -> None:
         raise NotImplementedError
 
     def __str__(self) -> str:
-        changed = {k: v for k, v in self.values.items() if v != self.options[k].default}
+        changed = {k: self.option(k) for k, o in self.options.items() if self.option(k) != o.default}
         if not changed:
             return self.name
         return self.name + "{" + " ".join(f"{k}={_format_value(v)}" for k, v in changed.items()) + "}"
-
-
-def register_pass(cls):
-    if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", cls.name):
-        raise ValueError(f"pass name {cls.name!r} is not kebab-case")
-    if cls.name in PASSES:
-        raise ValueError(f"pass {cls.name!r} registered twice")
-    PASSES[cls.name] = cls
-    return cls
-
-
-def registered_passes() -> dict[str, type[Pass]]:
-    from . import registry  # noqa: F401  (imports every pass module)
-    return dict(PASSES)
 
 
 def _format_value(v) -> str:
@@ -104,7 +123,7 @@ class Pipeline:
     @staticmethod
     def parse(text: str) -> "Pipeline":
         """Parse ``a,b{k=v k2=v2},c``; ``default`` expands to the default pipeline."""
-        registry = registered_passes()
+        registry = get_all_passes()
         passes = []
         for item in _split_top_level(text.strip()):
             m = re.fullmatch(r"\s*([A-Za-z0-9\-_]+)\s*(?:\{(.*)\})?\s*", item, re.S)
@@ -114,9 +133,10 @@ class Pipeline:
             if name == "default" and opts is None:
                 passes.extend(Pipeline.parse(DEFAULT_PIPELINE).passes)
                 continue
-            cls = registry.get(name)
-            if cls is None:
+            load = registry.get(name)
+            if load is None:
                 raise PipelineError(f"unknown pass {name!r}; known passes: {', '.join(sorted(registry))}")
+            cls = load()
             values = {}
             for kv in re.split(r"[\s,]+", opts.strip()) if opts and opts.strip() else []:
                 key, sep, val = kv.partition("=")
@@ -124,11 +144,9 @@ class Pipeline:
                     raise PipelineError(f"option {kv!r} of pass {name!r} is not key=value")
                 opt = cls.options.get(key)
                 if opt is None:
-                    raise PipelineError(f"pass {name!r} has no option {key!r}"
-                                        + (f"; its options are {', '.join(sorted(cls.options))}" if cls.options
-                                           else "; it takes no options"))
+                    raise _no_option(cls, key)
                 values[key] = _parse_value(val, opt, name, key)
-            passes.append(cls(**values))
+            passes.append(cls.from_options(values))
         return Pipeline(passes)
 
     def __str__(self) -> str:

@@ -6,7 +6,7 @@ import lpfc
 from lpfc.cost.arch import build_encoder, normalize
 from lpfc.errors import ArchitectureError
 from lpfc.passes import Pipeline
-from lpfc.passes.fused_blocks import kernels
+from lpfc.passes.lp_fusion.blocks import kernels
 
 from .bert_export import export_bert
 

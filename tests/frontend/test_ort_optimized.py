@@ -26,7 +26,7 @@ import pytest
 
 import lpfc
 from lpfc.passes import Pipeline
-from lpfc.passes.fused_blocks import kernels
+from lpfc.passes.lp_fusion.blocks import kernels
 from lpfc.testing import zoo
 
 from ..zoo_support import assert_outputs_close

@@ -52,7 +52,7 @@ def test_tiny_llama_fuses_like_bert(model, variant):
     from lpfc.codegen import emitters  # noqa: F401  (registers the emitters)
     from lpfc.codegen.kernel_source import emitter_for
     from lpfc.codegen.targets import get_target
-    from lpfc.passes.fused_blocks import kernels
+    from lpfc.passes.lp_fusion.blocks import kernels
 
     module = lpfc.import_onnx(zoo.export(model, variant))
     Pipeline.parse(DEFAULT_PIPELINE).run(module)

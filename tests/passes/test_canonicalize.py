@@ -16,7 +16,7 @@ import pytest
 import lpfc
 from lpfc.interp import evaluate_op
 from lpfc.passes import DEFAULT_PIPELINE, Pipeline
-from lpfc.passes.canonical_patterns_softmax import FiniteBounds
+from lpfc.passes.canonicalize.nan_guard import FiniteBounds
 from lpfc.testing import zoo
 
 from ..zoo_support import assert_outputs_close, zoo_param

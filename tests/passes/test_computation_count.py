@@ -1,6 +1,6 @@
 """The computation count follows the paper's example and the per-op rules."""
 import lpfc
-from lpfc.passes.computation_count import computations
+from lpfc.passes.lp_fusion.computation_count import computations
 
 PAPER = """module {
   func @main(%A: tensor<1xf32>, %F: tensor<1xf32>, %G: tensor<1xf32>, %H: tensor<1xf32>) -> (tensor<1xf32>) attributes {input_names = ["A", "F", "G", "H"], output_names = ["o"]} {

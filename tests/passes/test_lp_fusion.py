@@ -17,8 +17,8 @@ from lpfc.ir.builder import create_op
 from lpfc.passes import Pipeline, registered_passes
 
 from ..zoo_support import assert_outputs_close, zoo_params
-from lpfc.passes.computation_count import computations
-from lpfc.passes.fused_blocks import kernel_count, kernels
+from lpfc.passes.lp_fusion.computation_count import computations
+from lpfc.passes.lp_fusion.blocks import kernel_count, kernels
 
 from .test_computation_count import PAPER
 
@@ -346,7 +346,7 @@ def test_the_attention_mask_is_its_own_kernel_whatever_the_layer_count(layers):
     from lpfc.codegen.kernel_source import emitter_for
     from lpfc.codegen.targets import get_target
     from lpfc.cost.arch import build_encoder
-    from lpfc.passes.fused_blocks import block_kind
+    from lpfc.passes.lp_fusion.blocks import block_kind
 
     m = build_encoder(dict(layers=layers, hidden=64, heads=2, ffn=128, seq=32, vocab=100))
     Pipeline.parse("default").run(m)

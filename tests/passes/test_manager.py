@@ -1,11 +1,15 @@
-"""The pass manager: registry, pipeline text, options, verification, timing, IR dumps."""
+"""The pass manager: the pass table, pipeline text, options, verification, timing, IR dumps."""
+import dataclasses
 import io
+import re
+import subprocess
+import sys
 
 import pytest
 
 import lpfc
 from lpfc.errors import PipelineError
-from lpfc.passes import DEFAULT_PIPELINE, Pass, Pipeline, registered_passes
+from lpfc.passes import DEFAULT_PIPELINE, Pass, Pipeline, get_all_passes, option, registered_passes
 
 
 def test_registered_names_are_kebab_case_and_match_files():
@@ -14,6 +18,53 @@ def test_registered_names_are_kebab_case_and_match_files():
         module = importlib.import_module(cls.__module__)
         assert module.__name__.rsplit(".", 1)[1] == name.replace("-", "_"), (name, module.__name__)
         assert cls.__name__.lower() == name.replace("-", "").lower(), (name, cls.__name__)
+
+
+def test_the_table_is_ordered_and_each_entry_names_its_class():
+    table = get_all_passes()
+    assert list(table) == ["canonicalize", "fold-constants", "cse", "dce", "lp-fusion"]
+    for name, load in table.items():
+        cls = load()
+        assert cls.name == name and re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name), name
+        assert dataclasses.is_dataclass(cls) and issubclass(cls, Pass), name
+    assert set(DEFAULT_PIPELINE.split(",")) <= set(table)
+
+
+def test_no_pass_module_is_imported_to_parse_a_pipeline():
+    # The table loads a pass when a pipeline names it, not before (no registration by import).
+    code = ("import sys; from lpfc.passes import Pipeline; Pipeline.parse('cse,dce'); "
+            "print(sorted(m for m in sys.modules if m.startswith('lpfc.passes.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = eval(out)
+    assert "lpfc.passes.cse" in loaded and "lpfc.passes.dce" in loaded
+    assert not any(m.startswith(("lpfc.passes.canonicalize", "lpfc.passes.lp_fusion")) for m in loaded), loaded
+
+
+def test_options_are_typed_dataclass_fields():
+    cls = registered_passes()["lp-fusion"]
+    assert [(f.name, f.type) for f in dataclasses.fields(cls)] == [
+        ("max_block_ops", "int"), ("algebra", "bool"), ("blocks", "bool")]
+    p = Pipeline.parse("lp-fusion{max-block-ops=8 blocks=false}").passes[0]
+    assert (p.max_block_ops, p.algebra, p.blocks) == (8, True, False)
+    assert p.option("max-block-ops") == 8 and str(p) == "lp-fusion{max-block-ops=8 blocks=false}"
+    assert cls(blocks=False) == p.__class__(max_block_ops=64, algebra=True, blocks=False)
+    with pytest.raises(PipelineError, match="pass 'lp-fusion' has no option 'max_block_ops'; its options are "
+                                            "algebra, blocks, max-block-ops"):
+        cls.from_options({"max_block_ops": 3})
+
+
+@dataclasses.dataclass
+class Scale(Pass):
+    name = "scale"
+    factor: float = option(1.0, "a float option")
+
+    def run(self, module):
+        pass
+
+
+def test_a_pass_outside_the_table_declares_options_the_same_way():
+    assert Scale.options["factor"].type is float and Scale.options["factor"].help == "a float option"
+    assert str(Scale.from_options({"factor": 2.5})) == "scale{factor=2.5}" and str(Scale()) == "scale"
 
 
 def test_parse_and_print_roundtrip():
@@ -72,3 +123,22 @@ class BreakIR(Pass):
 def test_verify_each_names_the_pass():
     with pytest.raises(PipelineError, match="invalid after pass 'break-ir'.*unknown attribute 'bogus'"):
         Pipeline([BreakIR()]).run(lpfc.parse_module(GOOD), verify_each=True)
+
+
+def test_canonicalize_lists_every_pattern_of_its_package_once():
+    # canonicalize's patterns are one explicit table (PATTERNS); a pattern class written in one of its
+    # modules but left out of the table would silently never run.
+    import importlib
+    import inspect
+    import pkgutil
+
+    import lpfc.passes.canonicalize as canon
+    from lpfc.passes.rewrite import RewritePattern
+
+    defined = set()
+    for info in pkgutil.iter_modules(canon.__path__):
+        module = importlib.import_module(f"{canon.__name__}.{info.name}")
+        defined |= {c for _, c in inspect.getmembers(module, inspect.isclass)
+                    if issubclass(c, RewritePattern) and c.__module__ == module.__name__}
+    assert len(canon.PATTERNS) == len(set(canon.PATTERNS))
+    assert set(canon.PATTERNS) == defined

@@ -11,9 +11,9 @@ from lpfc.ir.builder import create_op
 from lpfc.ir.core import Function, Module, Operation
 from lpfc.ir.types import DType, TensorType
 from lpfc.passes import Pipeline
-from lpfc.passes.computation_count import computations
-from lpfc.passes.polynomial import elementwise_regions, simplify_polynomials
-from lpfc.passes.scale_folding import fold_scales_into_weights
+from lpfc.passes.lp_fusion.computation_count import computations
+from lpfc.passes.lp_fusion.polynomial import elementwise_regions, simplify_polynomials
+from lpfc.passes.lp_fusion.scale_folding import fold_scales_into_weights
 
 
 def graph_ops(fn):

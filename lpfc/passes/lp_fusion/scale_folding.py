@@ -11,13 +11,13 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import LpfcError
-from ..ir.constants import constant_value
-from ..ir.opdef import with_defaults
-from ..ir.core import Function, Operation, Value
-from ..ir.dialects.graph import broadcast_shapes
-from .fold_constants import make_constant
-from .rewrite import Rewriter, erase_dead
+from ...errors import LpfcError
+from ...ir.constants import constant_value
+from ...ir.opdef import with_defaults
+from ...ir.core import Function, Operation, Value
+from ...ir.dialects.graph import broadcast_shapes
+from ..fold_constants import make_constant
+from ..rewrite import Rewriter, erase_dead
 
 
 @dataclass

@@ -12,8 +12,8 @@ transpose, gather, slice, concat, expand, ...) and constants count 0.
 """
 from __future__ import annotations
 
-from ..ir.core import Module, Operation, Value
-from ..ir.opdef import ELEMENTWISE
+from ...ir.core import Module, Operation, Value
+from ...ir.opdef import ELEMENTWISE
 
 # Arithmetic per result element of non-element-wise ops.
 PER_ELEMENT = {

@@ -6,8 +6,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..ir.constants import constant_value
-from ..ir.core import Operation, Value
+from ...ir.constants import constant_value
+from ...ir.core import Operation, Value
+from ..rewrite import Rewriter
 
 #: relative tolerance for matching a pattern's numeric constants (sqrt(2), 0.044715, ...)
 CONST_RTOL = 1e-5
@@ -84,3 +85,13 @@ def replace(rewriter, op: Operation, value: Value) -> None:
     if value.name_hint is None:
         value.name_hint = op.result.name_hint
     rewriter.replace_op(op, [value])
+
+
+def to_shape(rewriter: Rewriter, anchor: Operation, v, shape):
+    """``v`` brought to ``shape``: itself, a reshape (same size) or an expand (broadcast)."""
+    shape = tuple(shape)
+    if v.type.shape == shape:
+        return v
+    if v.type.num_elements == int(np.prod(shape, dtype=np.int64)):   # a broadcast that only adds unit dims
+        return rewriter.create(anchor, "graph.reshape", [v], {"shape": list(shape)}).result
+    return rewriter.create(anchor, "graph.expand", [v], {"shape": list(shape)}).result

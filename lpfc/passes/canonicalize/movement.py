@@ -1,143 +1,22 @@
-"""canonicalize patterns for data movement, identities and the attention mask.
+"""canonicalize patterns for data movement: reshape / transpose / gather / expand chains.
 
 Exporters spell one reshape many ways (Flatten + Gather with an arange index +
 Reshape + Reshape; GatherND with an enumerating index; reshape-transpose-reshape
 around a batched matmul).  These patterns bring all of them to the fewest
 reshape/transpose/expand ops, so what the mask and head-split code *does* is
-what later passes see.
+what later passes see.  A transpose of trailing dims moves above a reshape that only
+regroups leading dims (GQA's repeat_kv before kᵀ, docs/llama.md).
 """
 from __future__ import annotations
 
+
 import numpy as np
 
-from ..ir.constants import constant_value
-from ..ir.core import Operation
-from ..ir.dialects.graph import broadcast_shapes
-from ..ir.opdef import BROADCASTING, COMMUTATIVE, ELEMENTWISE
-from .canonical_patterns_common import is_splat, is_unit_reshape, producer, replace, splat_value
-from .fold_constants import make_constant
-from .rewrite import RewritePattern, Rewriter
-
-
-def _to_shape(rewriter: Rewriter, anchor: Operation, v, shape):
-    """``v`` brought to ``shape``: itself, a reshape (same size) or an expand (broadcast)."""
-    shape = tuple(shape)
-    if v.type.shape == shape:
-        return v
-    if v.type.num_elements == int(np.prod(shape, dtype=np.int64)):   # a broadcast that only adds unit dims
-        return rewriter.create(anchor, "graph.reshape", [v], {"shape": list(shape)}).result
-    return rewriter.create(anchor, "graph.expand", [v], {"shape": list(shape)}).result
-
-
-# -- identities ---------------------------------------------------------------------------------
-class ForwardOperand(RewritePattern):
-    """Ops that return their operand: graph.identity, a reshape/expand to the same shape, a cast to the
-    same dtype, a transpose by the identity permutation."""
-
-    roots = ("graph.identity", "graph.reshape", "graph.expand", "graph.cast", "graph.transpose")
-
-    def match_and_rewrite(self, op, rewriter):
-        x = op.operands[0]
-        if x.type != op.result.type:
-            return False
-        if op.name == "graph.transpose" and list(op.attributes["perm"]) != list(range(x.type.rank)):
-            return False
-        replace(rewriter, op, x)
-        return True
-
-
-# Binary ops and the constant that leaves the other operand unchanged: (op, neutral, which side).
-_NEUTRAL = {
-    "graph.add": (0, "either"), "graph.sub": (0, "right"), "graph.mul": (1, "either"),
-    "graph.div": (1, "right"), "graph.pow": (1, "right"), "graph.and": (True, "either"),
-    "graph.or": (False, "either"), "graph.xor": (False, "either"),
-}
-
-
-class NeutralElement(RewritePattern):
-    """x+0, 0+x, x-0, x*1, 1*x, x/1, x**1, x and true, x or false: x (expanded if the splat constant
-    widened the result).  One liberty: for x = -0.0, x + 0.0 is +0.0 and the rewrite gives -0.0; no
-    model tells the two zeros apart."""
-
-    roots = tuple(_NEUTRAL)
-
-    def match_and_rewrite(self, op, rewriter):
-        neutral, side = _NEUTRAL[op.name]
-        a, b = op.operands
-        for x, c, ok in ((a, b, True), (b, a, side == "either")):
-            if not ok or x.type.dtype != op.result.type.dtype:
-                continue
-            s = splat_value(c)
-            if s is None or s != neutral or isinstance(s, bool) != isinstance(neutral, bool):
-                continue
-            replace(rewriter, op, _to_shape(rewriter, op, x, op.result.type.shape))
-            return True
-        return False
-
-
-class GemmZeroBias(RewritePattern):
-    """gemm(a, b, 0) or gemm with beta = 0: gemm(a, b) (when C does not decide the result shape).
-    A gemm without C carries no beta."""
-
-    roots = ("graph.gemm",)
-
-    def match_and_rewrite(self, op, rewriter):
-        if len(op.operands) == 2 and "beta" in op.attributes:
-            del op.attributes["beta"]
-            rewriter.changed = True
-            return True
-        if len(op.operands) != 3:
-            return False
-        c = constant_value(op.operands[2])
-        zero_c = is_splat(op.operands[2], 0)
-        zero_beta = op.attributes.get("beta", 1.0) == 0.0 and c is not None and bool(np.all(np.isfinite(c)))
-        if not (zero_c or zero_beta):              # (0 * inf would be NaN: beta = 0 needs a finite C)
-            return False
-        attrs = {k: v for k, v in op.attributes.items() if k != "beta"}
-        new = rewriter.create(op, "graph.gemm", op.operands[:2], attrs)
-        if new.result.type != op.result.type:
-            rewriter.erase(new)
-            return False
-        replace(rewriter, op, new.result)
-        return True
-
-
-class ConstantOnRight(RewritePattern):
-    """Commutative binary ops take a constant operand second: add(c, x) -> add(x, c)."""
-
-    def match_and_rewrite(self, op, rewriter):
-        if len(op.operands) != 2 or not op.has_trait(COMMUTATIVE):
-            return False
-        a, b = op.operands
-        if constant_value(a) is None or constant_value(b) is not None:
-            return False
-        op.set_operands([b, a])
-        rewriter.changed = True
-        rewriter.push(op)
-        return True
-
-
-class SplatToScalar(RewritePattern):
-    """A splat constant operand of a broadcasting element-wise op whose shape does not decide the
-    result's shape becomes a rank-0 constant (exporters write 0.0 as tensor<f32>, tensor<1xf32>, ...)."""
-
-    def match_and_rewrite(self, op, rewriter):
-        if not (op.has_trait(ELEMENTWISE) and op.has_trait(BROADCASTING)) or not op.results:
-            return False
-        for i, v in enumerate(op.operands):
-            if v.type.rank == 0 or splat_value(v) is None:
-                continue
-            others = [w.type.shape for j, w in enumerate(op.operands) if j != i]
-            if broadcast_shapes(*others) != op.result.type.shape:
-                continue
-            a = constant_value(v)
-            c = make_constant(rewriter, op, np.array(a.flat[0], dtype=a.dtype), v.name_hint or "cst")
-            op.set_operand(i, c.result)
-            rewriter.push(op)
-            rewriter.push(v.owner)
-            return True
-        return False
-
+from ...ir.constants import constant_value
+from ...ir.core import Operation
+from ...ir.opdef import BROADCASTING, ELEMENTWISE
+from ..rewrite import RewritePattern
+from .common import is_unit_reshape, producer, replace, to_shape
 
 # -- reshape / transpose chains --------------------------------------------------------------------
 class ReshapeOfReshape(RewritePattern):
@@ -309,12 +188,39 @@ class SinkExpand(RewritePattern):
         if not changed:
             return False
         new = rewriter.create(op, op.name, operands, dict(op.attributes), result_names=[op.result.name_hint])
-        replace(rewriter, op, _to_shape(rewriter, op, new.result, op.result.type.shape))
+        replace(rewriter, op, to_shape(rewriter, op, new.result, op.result.type.shape))
         return True
 
 
-def patterns() -> list:
-    return [ForwardOperand(), NeutralElement(), GemmZeroBias(), ReshapeOfReshape(), TransposeOfTranspose(),
-            TransposeAsReshape(), TransposeOfUnitReshape(), GatherAsReshape(), GatherNDAsReshape(),
-            ExpandOfExpand(), SinkExpand(), SplatToScalar(), ConstantOnRight()]
+class TransposeOfLeadingReshape(RewritePattern):
+    """transpose(reshape(x), p) where the reshape only regroups leading dims (x and the reshape keep the
+    same trailing dims) and p permutes only those trailing dims -> reshape(transpose(x, q)).
 
+    GQA's repeat_kv feeds kᵀ: TorchScript writes reshape [1, Hkv, G, T, D] -> [1, H, T, D] then a
+    transpose of the last two, dynamo reshape -> [H, T, D], transpose [0, 2, 1], reshape [1, H, D, T].
+    With the transpose first, both become transpose [.., T, D -> D, T] of the expanded K and one reshape
+    (reshapes merge), so the exporters meet.  (Unit-dim-only reshapes are TransposeOfUnitReshape's.)"""
+
+    roots = ("graph.transpose",)
+
+    def match_and_rewrite(self, op, rewriter):
+        r = producer(op.operands[0], "graph.reshape")
+        if r is None or len(r.result.uses) != 1:
+            return False
+        x = r.operands[0]
+        xs, mid = x.type.shape, r.result.type.shape
+        if is_unit_reshape(xs, mid):
+            return False
+        k = 0
+        while k < min(len(xs), len(mid)) and xs[-1 - k] == mid[-1 - k]:
+            k += 1
+        lead = len(mid) - k
+        perm = op.attributes["perm"]
+        if k < 2 or any(perm[i] != i for i in range(lead)):
+            return False
+        xl = len(xs) - k
+        q = list(range(xl)) + [xl + perm[j] - lead for j in range(lead, len(mid))]
+        t = rewriter.create(op, "graph.transpose", [x], {"perm": q}).result
+        new = rewriter.create(op, "graph.reshape", [t], {"shape": list(op.result.type.shape)})
+        replace(rewriter, op, new.result)
+        return True

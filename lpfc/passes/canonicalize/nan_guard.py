@@ -17,11 +17,11 @@ from typing import Optional
 
 import numpy as np
 
-from ..ir.constants import constant_value
-from ..ir.core import Function, Operation, Value
-from ..ir.types import DType
-from .canonical_patterns_common import is_splat, producer, replace
-from .rewrite import Rewriter
+from ...ir.constants import constant_value
+from ...ir.core import Function, Operation, Value
+from ...ir.types import DType
+from .common import is_splat, producer, replace
+from ..rewrite import Rewriter
 
 
 def match_nan_guard(op: Operation) -> Optional[Operation]:

@@ -12,12 +12,10 @@ from typing import Optional
 
 import numpy as np
 
-from ..ir.core import Operation, Value
-from ..ir.dialects.graph import broadcast_shapes
-from .canonical_patterns_common import (binary_with_constant, close, is_splat, is_unit_reshape, producer, replace,
-                                        scalar_constant)
-from .rewrite import RewritePattern
-
+from ...ir.core import Operation, Value
+from ...ir.dialects.graph import broadcast_shapes
+from ..rewrite import RewritePattern
+from .common import binary_with_constant, close, is_splat, producer, replace, scalar_constant
 
 def _is_square_of(sq: Optional[Operation], x: Value) -> bool:
     """sq is pow(x, 2) or x * x."""
@@ -108,41 +106,3 @@ class RMSNormScale(RewritePattern):
             replace(rewriter, op, new.result)
             return True
         return False
-
-
-class TransposeOfLeadingReshape(RewritePattern):
-    """transpose(reshape(x), p) where the reshape only regroups leading dims (x and the reshape keep the
-    same trailing dims) and p permutes only those trailing dims -> reshape(transpose(x, q)).
-
-    GQA's repeat_kv feeds kᵀ: TorchScript writes reshape [1, Hkv, G, T, D] -> [1, H, T, D] then a
-    transpose of the last two, dynamo reshape -> [H, T, D], transpose [0, 2, 1], reshape [1, H, D, T].
-    With the transpose first, both become transpose [.., T, D -> D, T] of the expanded K and one reshape
-    (reshapes merge), so the exporters meet.  (Unit-dim-only reshapes are TransposeOfUnitReshape's.)"""
-
-    roots = ("graph.transpose",)
-
-    def match_and_rewrite(self, op, rewriter):
-        r = producer(op.operands[0], "graph.reshape")
-        if r is None or len(r.result.uses) != 1:
-            return False
-        x = r.operands[0]
-        xs, mid = x.type.shape, r.result.type.shape
-        if is_unit_reshape(xs, mid):
-            return False
-        k = 0
-        while k < min(len(xs), len(mid)) and xs[-1 - k] == mid[-1 - k]:
-            k += 1
-        lead = len(mid) - k
-        perm = op.attributes["perm"]
-        if k < 2 or any(perm[i] != i for i in range(lead)):
-            return False
-        xl = len(xs) - k
-        q = list(range(xl)) + [xl + perm[j] - lead for j in range(lead, len(mid))]
-        t = rewriter.create(op, "graph.transpose", [x], {"perm": q}).result
-        new = rewriter.create(op, "graph.reshape", [t], {"shape": list(op.result.type.shape)})
-        replace(rewriter, op, new.result)
-        return True
-
-
-def patterns() -> list:
-    return [RMSNormFromParts(), RMSNormScale(), TransposeOfLeadingReshape()]

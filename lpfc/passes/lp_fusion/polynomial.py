@@ -15,10 +15,10 @@ returns the number of rewrites it made.
     ``(A+F)*G + (A+F)*H`` becomes ``(A+F)*(G+H)``.
 
 (``fold_scales_into_weights``, the other half of the algebra, lives in
-:mod:`~lpfc.passes.scale_folding`.)
+:mod:`~lpfc.passes.lp_fusion.scale_folding`.)
 
 The cost that decides whether a rewrite is worth it is, in order: the
-computation count of :mod:`~lpfc.passes.computation_count` (elements times
+computation count of :mod:`~lpfc.passes.lp_fusion.computation_count` (elements times
 operations, expression trees expanded, so broadcasting is accounted for: an
 op on a ``[1,N]`` row costs N, not M*N), then the number of operators, then
 the bytes the operators read and write.  A rewrite never raises the first.
@@ -33,12 +33,12 @@ from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from ..ir.constants import constant_value
-from ..ir.core import Function, Operation, Value
-from ..ir.dialects.graph import broadcast_shapes
+from ...ir.constants import constant_value
+from ...ir.core import Function, Operation, Value
+from ...ir.dialects.graph import broadcast_shapes
 from .computation_count import is_elementwise_arith, op_computations
-from .fold_constants import make_constant
-from .rewrite import Rewriter, erase_dead
+from ..fold_constants import make_constant
+from ..rewrite import Rewriter, erase_dead
 
 # ---------------------------------------------------------------------------------------------- regions
 
