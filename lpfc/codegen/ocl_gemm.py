@@ -88,7 +88,7 @@ def layer_norm_kernel(name: str, N: int, eps: float, has_g: bool, gs: bool, has_
     L.append(f"    __local float red[{ls}];")
     if prologue:
         L += ["    " + s for s in prologue]
-    L += [f"    float s = 0.0f;",
+    L += ["    float s = 0.0f;",
           f"    for (int n = lid; n < N; n += {ls}) s += Y[n];",
           f"    const float mean = lpfc_wg_sum(red, s, lid, {ls}) / (float)N;",
           "    float q = 0.0f;",
@@ -163,7 +163,7 @@ def render_ocl_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optiona
     else:   # straight from global memory (the caches stage the tiles; no barriers: PoCL's CPU device prefers it)
         L += ["    __global const float *a[%d];" % RM,
               f"    for (int i = 0; i < {RM}; ++i) a[i] = A + (size_t)min(m0 + ty * {RM} + i, M - 1) * {plan.lda};",
-              f"    __global const float *bp = B + n0 + 4 * tx;",
+              "    __global const float *bp = B + n0 + 4 * tx;",
               "    for (int k = 0; k < K; ++k) {",
               f"        const float4 bv = vload4(0, bp + (size_t)k * {NP});",
               f"        for (int i = 0; i < {RM}; ++i) accv[i] += (float4)(a[i][k]) * bv;",

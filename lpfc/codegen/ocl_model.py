@@ -23,10 +23,10 @@ from .kernel_source import KernelSource, headers_and_helpers
 from .memory_plan import ARENA_ALIGNMENT, FunctionMemoryPlan, align_up
 from .model_gen import (GeneratedModel, ModelTensors, _render, c_comment, c_string, caller_entries, check_build_dir,
                         dedup_key, descriptor_rows, index_sites, kernel_kind, write_kernel_files)
+from .ocl_common import preamble
 
 #: bytes of one device fault slot: int flag (+ pad), long index, long axis length, pad
 FAULT_SLOT = 32
-from .ocl_common import preamble
 
 
 def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence[tuple[Operation, KernelSource]],

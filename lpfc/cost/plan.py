@@ -213,7 +213,7 @@ def _template_of_class(target: str, which: str, vals: dict):
         return _TEMPLATES[key]
     from ..codegen.targets import get_target
     from ..passes import Pipeline
-    from ..passes.fused_blocks import kernels
+    from ..passes.lp_fusion.blocks import kernels
     from .arch import build_encoder
 
     pv = probe_values(cls)

@@ -140,13 +140,8 @@ def _repeat_kv(cv, v, groups: int):
     return _reshape(cv, e, [B, Hkv * groups, T, D])[0]
 
 
-@converter("Attention")
-def convert_attention(cv: Converter, node):
-    a = attributes(node)
-    q, k, v = (_float_input(cv, node, i, n) for i, n in enumerate(("Q", "K", "V")))
-    mask = cv.input(node, 3, optional=True)
-    past_k, past_v = cv.input(node, 4, optional=True), cv.input(node, 5, optional=True)
-    nonpad = cv.input(node, 6, optional=True)
+def _refuse_unsupported_attention(cv: Converter, node, a: dict) -> None:
+    """The Attention features lpfc does not import, each refused by name."""
     if float(a.get("softcap", 0.0)) != 0.0:
         raise cv.error(UnsupportedError, f"softcap={a['softcap']} is not supported")
     for w in ("left_window_size", "right_window_size"):
@@ -154,6 +149,16 @@ def convert_attention(cv: Converter, node):
             raise cv.error(UnsupportedError, f"{w}={a[w]} (sliding-window attention) is not supported")
     if len(node.output) > 3 and node.output[3]:
         raise cv.error(UnsupportedError, "the qk_matmul_output output is not supported")
+
+
+@converter("Attention")
+def convert_attention(cv: Converter, node):
+    a = attributes(node)
+    q, k, v = (_float_input(cv, node, i, n) for i, n in enumerate(("Q", "K", "V")))
+    mask = cv.input(node, 3, optional=True)
+    past_k, past_v = cv.input(node, 4, optional=True), cv.input(node, 5, optional=True)
+    nonpad = cv.input(node, 6, optional=True)
+    _refuse_unsupported_attention(cv, node, a)
     is_causal = int(a.get("is_causal", 0))
     if is_causal not in (0, 1):
         raise cv.error(ShapeError, f"is_causal must be 0 or 1, got {is_causal}")
