@@ -32,7 +32,7 @@ CALIBRATION_ARCHS = (
     dict(layers=2, hidden=320, heads=[5, 10], ffn=[1280, 2816], seq=384, batch=1),
     dict(layers=2, hidden=640, heads=[10, 5], ffn=[2560, 640], seq=192, batch=1),
     dict(layers=2, hidden=576, heads=[9, 12], ffn=[2304, 3072], seq=96, batch=3),
-    # one layer (its mask is a kernel of its own, as with more layers: lpfc/passes/fused_blocks.py)
+    # one layer (its mask is a kernel of its own, as with more layers: lpfc/passes/lp_fusion/blocks.py)
     dict(layers=1, hidden=256, heads=4, ffn=512, seq=160, batch=2),
 )
 

@@ -254,7 +254,7 @@ register(OpDef("graph.softmax", frozenset(), attrs={"axis": AttrSpec(int, -1), "
                num_operands=1, mapping=MANY_TO_MANY, infer=_infer_softmax,
                doc="nan_to_zero = true: NaN results become 0, so rows that are all -inf (fully masked) or hold "
                    "NaN/+inf give 0 instead of NaN.  It is the SDPA exporters' where(isnan(s), 0, s) guard as "
-                   "one op (see passes/canonicalize.py)."))
+                   "one op (see passes/canonicalize/nan_guard.py)."))
 register(OpDef("graph.log_softmax", frozenset(), attrs={"axis": AttrSpec(int, -1)}, num_operands=1,
                mapping=MANY_TO_MANY, infer=_infer_softmax))
 register(OpDef("graph.cumsum", frozenset(),
