@@ -5,8 +5,8 @@ With the NEON kernels the large models take one to two minutes each under qemu o
 (whole cases, quiet machine, -n 2: GPT-2 117 s, BERT-base ts14 117 s, dynamo20 111 s, DistilBERT
 64 s, MobileBERT 38 s; 3 min 52 s for the five), so they run in the full suite, marked slow. BERT-base's
 dynamo export is marked heavy (``make test-heavy``): both exporters' BERT-base canonicalize to the same
-op counts (tests/passes/test_canonicalize.py) and both match onnxruntime compiled for the host
-at ~3 minutes of the suite's time.
+op counts (tests/passes/test_canonicalize.py) and both match onnxruntime compiled for the host, so
+under qemu it would repeat the ts14 case at ~3 minutes of the suite's time.
 """
 import numpy as np
 import pytest
