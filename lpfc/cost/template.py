@@ -39,6 +39,8 @@ import threading
 from dataclasses import dataclass
 from typing import Optional
 
+from .plan import _inner_ops
+
 PRIMES = (17, 19, 23, 29, 31, 37, 41, 43, 47, 53)
 LAYER_SYMS = ("B", "S", "H", "nh", "hd", "F", "A")       # A = nh·hd, the attention width
 ENDS_SYMS = ("B", "S", "H", "V")
@@ -195,17 +197,6 @@ def _render(segs: list, vals: dict) -> str:
     return "".join(s if isinstance(s, str) else str(_eval(s, vals)) for s in segs)
 
 
-def _inner(op):
-    """The op and every op nested in it (as plan._inner_ops)."""
-    stack, out = [op], []
-    while stack:
-        o = stack.pop()
-        out.append(o)
-        for r in o.regions:
-            stack.extend(r.block.ops)
-    return out
-
-
 def build_template(op, part: str, probe: dict, tgt) -> Optional[_KernelTemplate]:
     """The template of one probe kernel op, or None where its numbers cannot be put in symbols."""
     from ..codegen.kernel_source import emitter_for
@@ -227,7 +218,7 @@ def build_template(op, part: str, probe: dict, tgt) -> Optional[_KernelTemplate]
         values.append((v, v.type.dtype, tuple(shape)))
         return True
 
-    ops = _inner(op)
+    ops = _inner_ops(op)
     for o in ops:
         for v in (*o.operands, *o.results):
             if not add(v):
@@ -323,7 +314,7 @@ def _measured_real(op, variant: str) -> tuple:
 
     flop = kernel_flop(op)
     nbytes = sum(v.type.nbytes for v in (*op.operands, *op.results))
-    elements = sum(r.type.num_elements for o in _inner(op)[1:] for r in o.results) or \
+    elements = sum(r.type.num_elements for o in _inner_ops(op)[1:] for r in o.results) or \
         sum(r.type.num_elements for r in op.results)
     return _shape_text(op), flop, nbytes, elements, _padded_flop(op, flop, variant)
 

@@ -76,14 +76,18 @@ def test_per_axis_scale_before_13_is_one_clear_error():
     assert "node 'dq'" in str(e.value)
 
 
-def _qdq_model() -> Path:
+def quantized_zoo_model(model: str, variant: str, stem: str) -> tuple[Path, Path]:
+    """(the zoo export, where onnxruntime's quantization of it is cached): exported first when missing."""
     ort = pytest.importorskip("onnxruntime")
-    src = zoo.model_path("tiny-bert", "ts14")
-    if not src.exists():
-        pytest.skip(f"zoo export {src.name} is not cached")
+    src = zoo.export(model, variant)
     root = os.environ.get("LPFC_CACHE_DIR")
     out = ((Path(root) if root else Path.home() / ".cache" / "lpfc") / "ort-quantized"
-           / f"tiny-bert-qdq-{ort.__version__}.onnx")
+           / f"{stem}-{ort.__version__}.onnx")
+    return src, out
+
+
+def _qdq_model() -> Path:
+    src, out = quantized_zoo_model("tiny-bert", "ts14", "tiny-bert-qdq")
     if out.exists():
         return out
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static

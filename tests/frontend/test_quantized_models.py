@@ -20,6 +20,7 @@ import lpfc
 from lpfc.testing import zoo
 
 from .test_contrib_ops import model
+from .test_qdq import quantized_zoo_model
 
 rng = np.random.default_rng(11)
 
@@ -151,13 +152,7 @@ def test_int8_weight_is_not_folded_into_fp32():
 
 # -- a zoo model after quantize_dynamic ------------------------------------------------------------
 def _dynamic_model(per_channel: bool) -> Path:
-    ort = pytest.importorskip("onnxruntime")
-    src = zoo.model_path("minilm", "ts14")
-    if not src.exists():
-        pytest.skip(f"zoo export {src.name} is not cached")
-    root = os.environ.get("LPFC_CACHE_DIR")
-    out = ((Path(root) if root else Path.home() / ".cache" / "lpfc") / "ort-quantized"
-           / f"minilm-dynamic-pc{int(per_channel)}-{ort.__version__}.onnx")
+    src, out = quantized_zoo_model("minilm", "ts14", f"minilm-dynamic-pc{int(per_channel)}")
     if out.exists():
         return out
     from onnxruntime.quantization import QuantType, quantize_dynamic
