@@ -70,6 +70,17 @@ def test_matmul_integer(a_shape, zps, b_type):
     assert got.dtype == want.dtype == np.int32 and np.array_equal(got, want)
 
 
+def _graph_and_ort_output(nodes, name: str, x: np.ndarray, initializers, opset: int):
+    """A one-input, one-output ("y") model of ``nodes``, and onnxruntime's output for ``x``."""
+    ort = pytest.importorskip("onnxruntime")
+    elem = helper.np_dtype_to_tensor_dtype(x.dtype)
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(name, elem, x.shape)],
+                          [helper.make_tensor_value_info("y", 1, None)], initializers)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m, ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {name: x})[0]
+
+
 def test_matmul_integer_with_activation_weights_from_dynamic_quantize():
     """quantize_dynamic's pattern: DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul(scales)."""
     x = rng.standard_normal((3, 32)).astype(np.float32)
@@ -79,14 +90,9 @@ def test_matmul_integer_with_activation_weights_from_dynamic_quantize():
              helper.make_node("Cast", ["acc"], ["accf"], to=1, name="cast"),
              helper.make_node("Mul", ["xs", "ws"], ["sc"], name="scale"),
              helper.make_node("Mul", ["accf", "sc"], ["y"], name="out")]
-    ort = pytest.importorskip("onnxruntime")
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", 1, x.shape)],
-                          [helper.make_tensor_value_info("y", 1, None)],
-                          [helper.make_tensor("w", 3, w.shape, w.tobytes(), raw=True),
-                           helper.make_tensor("wz", 3, [], [0]), helper.make_tensor("ws", 1, [], [0.02])])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
-    m.ir_version = 8
-    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    m, want = _graph_and_ort_output(nodes, "x", x, [helper.make_tensor("w", 3, w.shape, w.tobytes(), raw=True),
+                                                    helper.make_tensor("wz", 3, [], [0]),
+                                                    helper.make_tensor("ws", 1, [], [0.02])], opset=13)
     module = lpfc.import_onnx(m)
     np.testing.assert_allclose(lpfc.interpret(module, {"x": x})["y"], want, rtol=1e-6, atol=1e-6)
     from lpfc.passes.manager import Pipeline
@@ -211,20 +217,16 @@ def test_quantize_dynamic_zoo_model_compiles_int8_and_matches_onnxruntime(per_ch
 def test_gather_from_an_int8_table_gathers_the_int8_rows():
     """Cast(int8 table) -> Sub(zero point) -> Mul(scale) -> Gather: the rows are gathered from the int8
     table and only they are dequantized, as onnxruntime computes it."""
-    ort = pytest.importorskip("onnxruntime")
     table = rng.integers(-127, 128, (300, 16)).astype(np.int8)
     ids = np.array([[0, 5, 299, 7]], np.int64)
     nodes = [helper.make_node("Cast", ["t"], ["tf"], to=1, name="cast"),
              helper.make_node("Sub", ["tf", "zp"], ["tc"], name="sub"),
              helper.make_node("Mul", ["tc", "s"], ["td"], name="dq"),
              helper.make_node("Gather", ["td", "ids"], ["y"], name="gather")]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("ids", 7, ids.shape)],
-                          [helper.make_tensor_value_info("y", 1, None)],
-                          [helper.make_tensor("t", 3, table.shape, table.tobytes(), raw=True),
-                           helper.make_tensor("zp", 1, [], [2.0]), helper.make_tensor("s", 1, [], [0.05])])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"ids": ids})[0]
+    m, want = _graph_and_ort_output(nodes, "ids", ids, [helper.make_tensor("t", 3, table.shape, table.tobytes(),
+                                                                          raw=True),
+                                                        helper.make_tensor("zp", 1, [], [2.0]),
+                                                        helper.make_tensor("s", 1, [], [0.05])], opset=17)
     from lpfc.passes.manager import Pipeline
     module = lpfc.import_onnx(m)
     Pipeline.parse("default").run(module)
