@@ -21,6 +21,7 @@ from onnx import numpy_helper
 
 from ..errors import InvalidModelError, LimitError, LpfcError, ModelLoadError, ShapeError, UnsupportedError
 from ..ir.attributes import DenseElements, DenseResource
+from ..ir.constants import grows_quantized_weight
 from ..ir.core import Function, Location, Module, Operation, Value
 from ..ir.opdef import lookup
 from ..ir.types import DType, TensorType
@@ -33,14 +34,6 @@ from .onnx_versions import REVIEWED_OPSET, op_version
 FOLD_LIMIT = 1 << 16
 # Constants with more elements are stored as named resources, not inline.
 INLINE_LIMIT = 16
-# A dequantization of an int8/uint8 constant with more elements than this is not folded, so the
-# library keeps the 1-byte weight (issue #17; the same rule as fold-constants' QUANT_KEEP_ELEMENTS).
-QUANT_KEEP_ELEMENTS = 1024
-
-
-def _grows_quantized_weight(consts, types) -> bool:
-    small = [a for a in consts if a.dtype.itemsize == 1 and a.dtype.kind in "iu" and a.size > QUANT_KEEP_ELEMENTS]
-    return bool(small) and sum(t.num_elements * t.dtype.numpy.itemsize for t in types) > sum(a.nbytes for a in small)
 
 
 class RuntimeConstantError(ShapeError):
@@ -324,7 +317,7 @@ class Converter:
         op = Operation(op_name, operands, types, attrs, location=self._loc(), result_names=hints)
         consts = [self.const_of(v) for v in operands]
         foldable = fold and operands and all(c is not None for c in consts)
-        if foldable and sum(t.num_elements for t in types) <= FOLD_LIMIT and not _grows_quantized_weight(consts, types):
+        if foldable and sum(t.num_elements for t in types) <= FOLD_LIMIT and not grows_quantized_weight(consts, types):
             from ..interp import evaluate_op
             outs = evaluate_op(op, consts)
             op.drop_operands()

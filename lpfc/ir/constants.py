@@ -40,3 +40,18 @@ def constant_value(v: Value, *, through_reshapes: bool = False) -> Optional[np.n
     if through_reshapes and op.result is not v:
         return array.reshape(v.type.shape)
     return array
+
+
+#: Quantized weights (issue #17): folding an op that reads a 1-byte integer constant of more than this many
+#: elements into a wider result (a dequantizing cast, its mul by the scale) is refused, so the library keeps
+#: the int8 weight and dequantizes it at run time. The importer's folding and fold-constants both ask
+#: :func:`grows_quantized_weight`.
+QUANT_KEEP_ELEMENTS = 1024
+
+
+def grows_quantized_weight(arrays, result_types) -> bool:
+    """Whether folding an op over ``arrays`` into results of ``result_types`` would widen a large int8/uint8
+    constant among them."""
+    small = [a for a in arrays if a.dtype.itemsize == 1 and a.dtype.kind in "iu" and a.size > QUANT_KEEP_ELEMENTS]
+    out_bytes = sum(t.num_elements * t.dtype.numpy.itemsize for t in result_types)
+    return bool(small) and out_bytes > sum(a.nbytes for a in small)

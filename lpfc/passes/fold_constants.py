@@ -13,23 +13,12 @@ import numpy as np
 
 from ..interp import evaluate_op
 from ..ir.attributes import DenseElements, DenseResource
-from ..ir.constants import constant_value
+from ..ir.constants import constant_value, grows_quantized_weight
 from ..ir.core import Module, Operation
 from .manager import Pass, option
 from .rewrite import RewritePattern, Rewriter, apply_patterns
 
 INLINE_LIMIT = 16
-# Quantized weights (issue #17): an op that reads a 1-byte integer constant of more than this many
-# elements and would give a wider result (a dequantizing cast, its mul by the scale) is not folded,
-# so the library keeps the int8 weight and dequantizes it at run time.  lpfc/frontend/onnx.py's
-# import-time folding applies the same rule (grows_quantized_weight).
-QUANT_KEEP_ELEMENTS = 1024
-
-
-def grows_quantized_weight(arrays, out_bytes: int) -> bool:
-    """Whether folding would widen a large int8/uint8 constant among ``arrays`` into ``out_bytes``."""
-    small = [a for a in arrays if a.dtype.itemsize == 1 and a.dtype.kind in "iu" and a.size > QUANT_KEEP_ELEMENTS]
-    return bool(small) and out_bytes > sum(a.nbytes for a in small)
 
 
 def make_constant(rewriter: Rewriter, before: Operation, array: np.ndarray, hint: str = "cst") -> Operation:
@@ -56,7 +45,7 @@ class FoldConstantOp(RewritePattern):
         out_elems = sum(r.type.num_elements for r in op.results)
         if out_elems > max(self.max_elements, sum(a.size for a in arrays)):
             return False
-        if grows_quantized_weight(arrays, sum(r.type.num_elements * r.type.dtype.numpy.itemsize for r in op.results)):
+        if grows_quantized_weight(arrays, op.result_types):   # keeps int8 weights int8 (issue #17)
             return False
         outs = evaluate_op(op, arrays)
         hint = (op.results[0].name_hint or "cst") if op.results else "cst"
