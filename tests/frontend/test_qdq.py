@@ -23,14 +23,20 @@ rng = np.random.default_rng(5)
 X = (rng.standard_normal((2, 3, 8)) * 4).astype(np.float32)
 
 
-def run_both(node, feeds, weights, opset):
+def run_all(node, feeds, weights, opset):
+    """Every output of a one-node model, through lpfc's interpreter and through onnxruntime (unoptimized)."""
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime is the oracle")
     m = model(node, feeds, weights, opset)
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     theirs = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(None, feeds)
     ours = lpfc.interpret(lpfc.import_onnx(m), feeds)
-    return ours[node.output[0]], theirs[0]
+    return [ours[o] for o in node.output], theirs
+
+
+def run_both(node, feeds, weights, opset):
+    ours, theirs = run_all(node, feeds, weights, opset)
+    return ours[0], theirs[0]
 
 
 @pytest.mark.parametrize("opset", [10, 13, 21])

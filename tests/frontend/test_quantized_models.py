@@ -20,19 +20,13 @@ import lpfc
 from lpfc.testing import zoo
 
 from .test_contrib_ops import model
-from .test_qdq import quantized_zoo_model
+from .test_qdq import quantized_zoo_model, run_all
 
 rng = np.random.default_rng(11)
 
 
 def run_both(node, feeds, weights, opset=13):
-    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is the oracle")
-    m = model(node, feeds, weights, opset)
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    theirs = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(None, feeds)
-    ours = lpfc.interpret(lpfc.import_onnx(m), feeds)
-    return [ours[o] for o in node.output], theirs
+    return run_all(node, feeds, weights, opset)
 
 
 @pytest.mark.parametrize("shape,scale", [((2, 5, 16), 3.0), ((7, 9), 0.01), ((4, 8), 0.0)])
