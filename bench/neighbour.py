@@ -205,6 +205,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-control", action="store_true",
                     help="skip the control: the first library with onnxruntime's session.intra_op.allow_spinning=0")
     ap.add_argument("--no-check", action="store_true", help="do not compare the outputs with onnxruntime's first")
+    ap.add_argument("--report-every-round", action="store_true",
+                    help="print the figures so far after every round (a run cut short still says something)")
     a = ap.parse_args(argv)
     onnx_path = export(a.batch, a.seq)
     feeds = sample_inputs(a.batch, a.seq)
@@ -221,12 +223,16 @@ def main(argv=None) -> int:
              + (("neighbour-nospin",) if lib == libs[0] and not a.no_control else ())}
     cells[("-", "ort")] = {}
     load = os.getloadavg()[0]
-    for _ in range(a.rounds):
+    for r in range(a.rounds):
         for key in cells:
             lib, mode = key
             got = time_once(mode, lib, onnx_path, inputs, a.threads, a.runs, a.warmup)
             for k, v in got.items():
                 cells[key].setdefault(k, []).extend(v)
+        if a.report_every_round and r + 1 < a.rounds:
+            print(f"\nafter round {r + 1} ({time.strftime('%H:%M:%S', time.gmtime())} UTC, load {os.getloadavg()[0]:.1f}):")
+            report(cells, libs, a.threads)
+            sys.stdout.flush()
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), "?")
     print(f"\nMiniLM batch {a.batch} x {a.seq} tokens, {a.threads} threads; {cpu}, {os.cpu_count()} CPUs; "
