@@ -176,6 +176,7 @@ def report(cells: dict, libs: list, threads: int) -> None:
         solo = cells[(lib, "solo")]
         print(f"{lib}")
         print("  lpfc alone:                " + _stats(solo["lpfc"]) + "   " + _cpu(solo))
+        print("      (per process: " + ", ".join(f"{m:.1f}" for m in solo["procs"]) + " ms)")
         for mode in ("neighbour", "neighbour-nospin"):
             if (lib, mode) not in cells:
                 continue
@@ -183,6 +184,7 @@ def report(cells: dict, libs: list, threads: int) -> None:
             ratio = statistics.median(nb["lpfc"]) / statistics.median(solo["lpfc"])
             label = "lpfc, onnxruntime between: " if mode == "neighbour" else "  same, onnxruntime not spinning: "
             print(f"  {label:<27}" + _stats(nb["lpfc"]) + f" = {ratio:.2f}x alone   " + _cpu(nb))
+            print("      (per process: " + ", ".join(f"{m:.1f}" for m in nb["procs"]) + " ms)")
             if mode == "neighbour":
                 # lpfc's work plus the CPU time onnxruntime's workers take meanwhile, spread over all CPUs with
                 # none idle and none wasted: no pool can finish sooner (a bound, not a prediction).
@@ -229,6 +231,7 @@ def main(argv=None) -> int:
             got = time_once(mode, lib, onnx_path, inputs, a.threads, a.runs, a.warmup)
             for k, v in got.items():
                 cells[key].setdefault(k, []).extend(v)
+            cells[key].setdefault("procs", []).append(statistics.median(got["lpfc" if mode != "ort" else "ort"]))
         if a.report_every_round and r + 1 < a.rounds:
             print(f"\nafter round {r + 1} ({time.strftime('%H:%M:%S', time.gmtime())} UTC, load {os.getloadavg()[0]:.1f}):")
             report(cells, libs, a.threads)
