@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+
+#include <sched.h>
 #include <thread>
 #include <vector>
 
@@ -85,7 +87,47 @@ static double stalled_worker_job(int threads, long n, int stall_ms, double *held
     return 0.0;
 }
 
+static double process_cpu_ms() {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void busy_cpu_ms(double ms) {   // work for `ms` of this thread's CPU time
+    const double until = thread_cpu_ms() + ms;
+    while (thread_cpu_ms() < until) {
+    }
+}
+
+// The whole process on one CPU: jobs of two 50-us units on 2 threads, each followed by 1 ms of work on the
+// caller alone (a single-threaded kernel, or another runtime's thread). The worker waits between jobs on the
+// same CPU as the thread that has work; it must hand that CPU over (yield or sleep), not spin its time slices
+// away. Prints "share <ms of CPU the workers used outside units> <ms of the caller's work between jobs>".
+static int shared_cpu(int rounds) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(sched_getcpu(), &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {   // before the pool's threads exist: they inherit it
+        std::printf("skip sched_setaffinity failed\n");
+        return 0;
+    }
+    std::atomic<long> unit_us{0};   // CPU time workers spent inside units
+    const double p0 = process_cpu_ms(), c0 = thread_cpu_ms();
+    for (int r = 0; r < rounds; ++r) {
+        lpfc_parallel::parallel_for(2, 2, 1, [&](long, int worker) {
+            const double t0 = thread_cpu_ms();
+            busy_cpu_ms(0.05);
+            if (worker != 0) unit_us.fetch_add((long)((thread_cpu_ms() - t0) * 1e3));
+        });
+        busy_cpu_ms(1.0);
+    }
+    const double workers = process_cpu_ms() - p0 - (thread_cpu_ms() - c0);
+    std::printf("share %.3f %.3f\n", workers - (double)unit_us.load() / 1e3, rounds * 1.0);
+    return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && std::strcmp(argv[1], "shared-cpu") == 0) return shared_cpu(argc > 2 ? std::atoi(argv[2]) : 300);
     if (argc > 1 && std::strcmp(argv[1], "idle-wait") == 0) {
         // How much CPU the caller burns while waiting on a stalled worker: prints "wait <cpu ms> <wall ms>".
         double held = 0.0;

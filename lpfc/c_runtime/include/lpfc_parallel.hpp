@@ -43,6 +43,7 @@
 #include <thread>
 #include <vector>
 
+#include <sched.h>
 #include <unistd.h>
 
 namespace lpfc_parallel {
@@ -53,6 +54,15 @@ inline void cpu_relax() {
 #elif defined(__aarch64__) || defined(__arm__)
     __asm__ __volatile__("yield");
 #endif
+}
+
+/* One step of a wait loop (spins = how many came before): a pause, and from the 64th on a sched_yield() every
+   8th. Alone on its CPU a yield returns at once (a syscall, ~1 us), so the waiter still sees its event within
+   microseconds; with another thread queued on that CPU (another runtime's spinning worker, or our own worker
+   preempted there) the yield hands the CPU over instead of burning the waiter's time slice on nothing. */
+inline void wait_step(unsigned spins) {
+    cpu_relax();
+    if (spins >= 64 && (spins & 7) == 0) sched_yield();
 }
 
 class Pool {
@@ -150,7 +160,7 @@ private:
         const auto until = now + spin;
         for (unsigned spins = 1;; ++spins) {
             if (done_.load(std::memory_order_acquire) >= chunks) return;
-            cpu_relax();
+            wait_step(spins);
             if ((spins & 63) == 0 && std::chrono::steady_clock::now() > until) break;
         }
         // Sleep (Dekker's handshake with finish_chunk(): caller_waiting_ then done_ here, done_
@@ -228,8 +238,8 @@ private:
             const auto until = std::chrono::steady_clock::now() + kSpin;
             const bool spin = spin_.load(std::memory_order_relaxed);
             for (unsigned spins = 0; gen_of(v) == seen && !stop_.load(std::memory_order_relaxed); ++spins) {
-                cpu_relax();
-                if (!spin || ((spins & 255) == 255 && std::chrono::steady_clock::now() > until)) {
+                wait_step(spins);
+                if (!spin || ((spins & 63) == 63 && std::chrono::steady_clock::now() > until)) {
                     std::unique_lock<std::mutex> lock(mutex_);
                     sleepers_.fetch_add(1, std::memory_order_seq_cst);
                     while (gen_of(claim_.load(std::memory_order_seq_cst)) == seen && !stop_.load())
