@@ -449,7 +449,7 @@ def _emit_flash_stream(info: AttentionPlan, isa, symbol: str, query_block: int, 
          "    float *O = (float *)out[0];"]
     L += _arg_pointers(info) + [
         "    const int threads = num_threads > 1 && UNITS > 1 ? (num_threads < UNITS ? num_threads : (int)UNITS) : 1;",
-        "    const size_t per_thread = (size_t)(D * IB + KB * IB + IB * DV + 3 * IB + V::W);",
+        "    const size_t per_thread = (size_t)(D * IB + KB * IB + IB * DV + KB * DV + 4 * IB + V::W);",
         "    float *const scratch = (float *)malloc(sizeof(float) * per_thread * (size_t)threads);",
         "    lpfc_parallel::parallel_for(threads, UNITS, 1, [&](long u, int worker) {",
         "        const long b = u / NQB, i0 = (u % NQB) * IB;",
@@ -461,7 +461,8 @@ def _emit_flash_stream(info: AttentionPlan, isa, symbol: str, query_block: int, 
           "        }",
           "        float *const qp = scratch + per_thread * (size_t)worker, *const St = qp + D * IB, "
           "*const Oa = St + KB * IB,",
-          "                    *const mx = Oa + IB * DV, *const sm = mx + IB, *const al = sm + IB;"]
+          "                    *const vb = Oa + IB * DV, *const mx = vb + KB * DV, *const sm = mx + IB, *const al = sm + IB,",
+          "                    *const bx = al + IB;"]
     for n, (_, sv, _) in enumerate(info.steps):
         L.append(f"        const float *M{n} = p{sv.arg} + {_batch_offset(sv, nb)};")
     L += ["        const long ibp = NR * ((ib + NR - 1) / NR), nv = (ib + V::W - 1) / V::W;",
@@ -469,25 +470,28 @@ def _emit_flash_stream(info: AttentionPlan, isa, symbol: str, query_block: int, 
           "            for (long k = 0; k < D; ++k)",
           "                for (long jj = 0; jj < NR; ++jj)",
           f"                    qp[p * D + k * NR + jj] = p + jj < ib ? Q[(i0 + p + jj) * {ldq}L + k * {qsd}L] : 0.0f;",
-          "        for (long i = 0; i < ib; ++i) {",
+          "        for (long i = 0; i < ibp; ++i) {",
           "            mx[i] = -INFINITY;",
           "            sm[i] = 0.0f;",
           "        }",
           "        for (long t0 = 0; t0 < T; t0 += KB) {",
           "            const long kb = T - t0 < KB ? T - t0 : KB;",
-          "            for (long t = 0; t < kb; t += MR) {          // S^T = K Q^T for this key block",
+          "            for (long i = 0; i < ibp; ++i) bx[i] = -INFINITY;",
+          "            for (long t = 0; t < kb; t += MR) {          // S^T = K Q^T for this key block, with the ops and max",
           "                const int rows = (int)(kb - t < MR ? kb - t : MR);",
+          "                const long tt = t0 + t;",
+          "                auto ops = [&](int r, V::vf x) {",
+          "                    (void)r; (void)tt;"]
+    L += _stream_step_lines(info, " " * 20)
+    L += ["                    return x;",
+          "                };",
           "                for (long p = 0; p < ibp; p += NR)",
-          f"                    {A}::tile<{ldk}L, {ksd}L, NR>(rows, D, K + (t0 + t) * {ldk}L, qp + p * D, "
-          "St + t * IB + p, IB, false);",
+          f"                    {A}::scores_tile<{ldk}L, {ksd}L>(rows, D, K + tt * {ldk}L, qp + p * D, St + t * IB + p, IB, "
+          "ops, bx + p);",
           "            }",
           "            for (long v = 0; v < nv; ++v) {              // the online softmax, W queries at a time",
           "                float *col = St + v * V::W;",
-          "                V::vf bm = V::set1(-INFINITY);",
-          "                for (long t = 0; t < kb; ++t) {"]
-    L += _stream_step_lines(info, " " * 20)
-    L += ["                    bm = V::max(bm, x);",
-          "                }",
+          "                const V::vf bm = V::load(bx + v * V::W);",
           "                const V::vf m_old = V::load(mx + v * V::W), m_new = V::max(bm, m_old);",
           "                // every score so far -inf: subtract 0 (exp(-inf) = 0), never -inf - -inf",
           "                const V::vf ms = V::select(V::lt(m_new, V::set1(-3.402823466e38f)), V::zero(), m_new);",
@@ -515,11 +519,13 @@ def _emit_flash_stream(info: AttentionPlan, isa, symbol: str, query_block: int, 
           "                for (long i = 0; i < ib; ++i)",
           "                    if (al[i] != 1.0f)",
           "                        for (long c = 0; c < DV; ++c) Oa[i * DV + c] *= al[i];",
+          "            // this block of V, contiguous: in place, its rows are a stride apart that maps them to a few",
+          "            // L1 sets, so every E V tile would reload them from L2",
+          f"            for (long t = 0; t < kb; ++t) memcpy(vb + t * DV, Vs + (t0 + t) * {ldv}L, sizeof(float) * DV);",
           "            for (long i = 0; i < ib; i += MR) {          // O += E V",
           "                const int rows = (int)(ib - i < MR ? ib - i : MR);",
           "                for (long c0 = 0; c0 < DV; c0 += NR)",
-          f"                    {A}::tile<1L, IB, {ldv}L>(rows, kb, St + i, Vs + t0 * {ldv}L + c0, Oa + i * DV + c0, DV, "
-          "t0 > 0);",
+          f"                    {A}::tile<1L, IB, DV>(rows, kb, St + i, vb + c0, Oa + i * DV + c0, DV, t0 > 0);",
           "            }",
           "        }",
           "        for (long i = 0; i < ib; ++i) {                   // O / l; numpy's NaN rows",
@@ -542,17 +548,14 @@ def _emit_flash_stream(info: AttentionPlan, isa, symbol: str, query_block: int, 
 
 
 def _stream_step_lines(info, indent: str) -> list:
-    """Inside the streaming schedule's first pass, key ``t`` of the block: ``x``, the scores of W queries
-    after the element-wise ops (each operand one value per key, broadcast over the queries); stored back
-    when there are any."""
+    """The body of the streaming schedule's score epilogue: ``x``, the scores of key ``tt + r`` for NR queries,
+    through the element-wise ops (each operand one value per key, broadcast over the queries)."""
     fn = {"graph.add": "add", "graph.sub": "sub", "graph.mul": "mul", "graph.div": "div"}
-    L = [f"{indent}V::vf x = V::load(col + t * IB);"]
+    L = []
     for n, (name, sv, first) in enumerate(info.steps):
-        m = f"V::set1(M{n}[(t0 + t) * {sv.strides[-1]}L])"
+        m = f"V::set1(M{n}[(tt + r) * {sv.strides[-1]}L])"
         a, b = ("x", m) if first else (m, "x")
         L.append(f"{indent}x = V::{fn[name]}({a}, {b});")
-    if info.steps:
-        L.append(f"{indent}V::store(col + t * IB, x);")
     return L
 
 
