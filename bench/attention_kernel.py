@@ -101,6 +101,9 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=20, help="timed calls per schedule")
     ap.add_argument("--min-ms", type=float, default=0.0, help="repeat each timed call until this long (ms)")
     ap.add_argument("--build-only", action="store_true", help="build (and cache) the library, time nothing")
+    ap.add_argument("--record", type=Path, help="with --build-only: write the library's path and kernels here; "
+                    "without: time the library recorded there (built earlier, by another source tree maybe) and "
+                    "compile nothing")
     ap.add_argument("--workdir", type=Path, default=Path(os.environ.get("LPFC_CACHE_DIR",
                                                                         Path.home() / ".cache" / "lpfc"))
                     / "bench" / "attention-kernel")
@@ -109,9 +112,19 @@ def main(argv=None) -> int:
     schedules = parse_schedules(a.schedules)
     cases = [(plan_for(a.batch, SHAPES[m][0], s, SHAPES[m][1], causal=(m == "gpt2")), (m, s))
              for m in a.shapes.split(",") for s in map(int, a.seqs.split(","))]
-    lib, names = build(cases, schedules, a.workdir)
+    if a.record and not a.build_only:
+        rec = json.loads(a.record.read_text())
+        if rec["args"] != [a.shapes, a.seqs, a.batch, a.schedules]:
+            raise SystemExit(f"{a.record} was built for {rec['args']}, not for these arguments")
+        lib = ctypes.CDLL(rec["lib"])
+        names = {tuple(k): tuple(v) for k, v in rec["names"]}
+    else:
+        lib, names = build(cases, schedules, a.workdir)
     if a.build_only:
-        print("built", len(names), "kernels")
+        if a.record:
+            a.record.write_text(json.dumps({"lib": lib._name, "args": [a.shapes, a.seqs, a.batch, a.schedules],
+                                            "names": [[list(k), list(v)] for k, v in names.items()]}))
+        print("built", len(names), "kernels:", lib._name)
         return 0
     rng = np.random.default_rng(0)
     rows = []
