@@ -400,11 +400,12 @@ _STREAM_TILE = {"avx512": (14, 32), "avx2": (6, 16), "neon": (8, 8), "scalar": (
 
 
 def _streams_kv(info: AttentionPlan, isa) -> bool:
-    """Whether :func:`_emit_flash_stream` takes the plan: V's rows contiguous and whole tiles wide, and every
+    """Whether :func:`_emit_flash_stream` takes the plan: V's rows contiguous and whole tiles wide, every
     element-wise operand of the scores the same for all queries (a padding mask, a scale) - a causal mask
-    (one row per query) goes to the packed schedule."""
+    (one row per query) goes to the packed schedule - and at least a tile's width of queries (its scores
+    tile is NR queries wide: one query, as in decoding with a KV cache, would waste the rest)."""
     nr = _STREAM_TILE[isa.name][1]
-    return (info.v.strides[-1] == 1 and info.DV % nr == 0
+    return (info.v.strides[-1] == 1 and info.DV % nr == 0 and info.S >= nr
             and all(sv.strides[-2] == 0 for _, sv, _ in info.steps))
 
 

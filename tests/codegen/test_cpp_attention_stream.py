@@ -141,12 +141,15 @@ def test_units_are_query_blocks():
 
 
 def test_takes_only_plans_with_one_value_per_key():
-    """A causal mask (one row per query) goes to the packed flash schedule; so does V with a head size that
-    is no whole number of tiles."""
+    """A causal mask (one row per query) goes to the packed flash schedule; so do V with a head size that
+    is no whole number of tiles and fewer queries than a tile."""
     causal = cpp_attention.render_attention(bert_plan(1, 2, 40, 32, causal=True), HOST, "c")
     assert causal.variant.split()[1] == "flash-packed" and "kp[" in causal.code         # packed K
     assert "kp[" in cpp_attention.render_attention(bert_plan(1, 2, 40, 20), HOST, "d").code
     assert "kp[" not in cpp_attention.render_attention(bert_plan(1, 2, 40, 32), HOST, "e").code
+    # fewer queries than the scores tile is wide (one query: decoding with a KV cache)
+    one = cpp_attention.render_attention(bert_plan(1, 2, 1, 32), HOST, "f", {"isa": "avx2"})
+    assert "flash-packed" in one.variant
 
 
 @pytest.mark.parametrize("isa, flags", [("avx512", ["-march=skylake-avx512"]), ("avx2", ["-march=x86-64-v3"]),
