@@ -49,7 +49,10 @@ def render_attention(info: AttentionPlan, target: Target, symbol: str, choice: O
     kind = (choice or {}).get("attention", "flash")
     qb, kb = (choice or {}).get("query_block", 48), (choice or {}).get("key_block", 128)
     if kind == "flash" and _streams_kv(info, isa):
-        return _emit_flash_stream(info, isa, symbol, qb, kb)
+        # 96 x 96 (tried 32-160 x 64-256 with bench/attention_kernel.py, AVX2, MiniLM/BERT at 128-512 tokens):
+        # larger query blocks read each key and V row for more queries, and 96 keys keep the scores in L1/L2
+        return _emit_flash_stream(info, isa, symbol, (choice or {}).get("query_block", 96),
+                                  (choice or {}).get("key_block", 96))
     if kind in ("flash", "flash-packed", "tiled") and q.strides[-1] == 1 and ov.strides[-1] == 1:
         if kind in ("flash", "flash-packed"):
             return _emit_flash(info, isa, symbol, qb, kb)
@@ -588,7 +591,8 @@ class AttentionEmitter(StructuralEmitter):
     render_plan = staticmethod(render_attention)
 
     def variants(self, op: Operation, target: Target) -> list:
-        return [{}, {"key_block": 64}, {"key_block": 256}, {"query_block": 24}, {"attention": "flash-packed"},
+        return [{}, {"query_block": 48}, {"key_block": 128}, {"query_block": 128, "key_block": 64},
+                {"attention": "flash-packed"}, {"attention": "flash-packed", "key_block": 64},
                 {"attention": "tiled"}, {"attention": "tiled", "query_block": 96}, {"attention": "rows"}]
 
 

@@ -133,9 +133,12 @@ def test_nan_in_one_query_or_key(stream_lib):
 
 
 def test_units_are_query_blocks():
-    """Batch x heads x query blocks units: at batch 1 with 12 heads and 512 queries, 12 x 11 of them."""
-    ks = cpp_attention.render_attention(bert_plan(1, 12, 512, 64), HOST, "units", {"isa": "avx2"})
+    """Batch x heads x query blocks units: at batch 1 with 12 heads and 512 queries, 12 x 11 of them with
+    blocks of 48 (equal blocks of whole 16-query panels: 6 of 96 by default)."""
+    ks = cpp_attention.render_attention(bert_plan(1, 12, 512, 64), HOST, "units", {"isa": "avx2", "query_block": 48})
     assert "UNITS = 132" in ks.code and "IB=48" in ks.variant
+    ks = cpp_attention.render_attention(bert_plan(4, 12, 128, 64), HOST, "units", {"isa": "avx2"})
+    assert "UNITS = 96" in ks.code and "IB=64" in ks.variant
     # no K or V copy: the only packing loop is the unit's queries
     assert ks.code.count("panels of NR") == 1
 
