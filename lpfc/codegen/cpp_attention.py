@@ -13,10 +13,12 @@ Accepts ``graph.fused`` blocks of kind ``attention`` whose region is
 * then transposes/reshapes to the yielded result (the head merge), which must be a strided
   view of that result's dense buffer (e.g. ``[1, 128, H·d]``).
 
-Anything else is declined (the generic emitter takes it).  The (batch, head) pairs run in
-parallel (lpfc_parallel.hpp). Three schedules: ``flash`` (the default, :func:`_emit_flash`: GEMM tiles
-over blocks of queries and keys with an online softmax, so the scores of one block stay in L1 at any
-sequence length), ``tiled`` (:func:`_emit_tiled`: whole score rows per block of queries) and ``rows``
+Anything else is declined (the generic emitter takes it).  Four schedules: ``flash`` (the default,
+:func:`_emit_flash_stream` where it applies - see :func:`_streams_kv`: K and V read in place, units of
+(batch, head, block of queries) in parallel, the scores transposed so the online softmax runs across
+queries; else as ``flash-packed``), ``flash-packed`` (:func:`_emit_flash`: per (batch, head) in parallel,
+K and V packed, GEMM tiles over blocks of queries and keys with an online softmax, so the scores of one
+block stay in L1 at any sequence length), ``tiled`` (:func:`_emit_tiled`: whole score rows per block of queries) and ``rows``
 (each thread packs Kᵀ and V of its head contiguously, then for each query row computes the scores a
 vector at a time over T, applies the element-wise ops, the softmax (``templates/rowwise.h.j2``), and
 accumulates P·V a vector at a time over dv).
