@@ -115,6 +115,8 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--clock", choices=("thread", "wall"), default="thread", help="the clock at 1 thread")
     ap.add_argument("--out", type=Path, help="also write the results as JSON here")
+    ap.add_argument("--build-only", action="store_true", help="export the models and build (cache) the libraries "
+                    "only, so that a later timing run compiles nothing")
     a = ap.parse_args(argv)
     import numpy as np
 
@@ -131,6 +133,10 @@ def main(argv=None) -> int:
             inputs.parent.mkdir(parents=True, exist_ok=True)
             np.savez(inputs, **zoo.sample_inputs(model, seq_len=seq))
             runtimes = {name: ("lpfc", build(Path(src).resolve(), onnx_path)) for name, src in srcs.items()}
+            if a.build_only:
+                print(f"[attention_sweep] {model} s{seq}: " + ", ".join(str(p) for _, p in runtimes.values()),
+                      file=sys.stderr, flush=True)
+                continue
             runtimes["ort"] = ("ort", onnx_path)
             cells = {(name, t): {"t": [], "attention": []} for name in runtimes for t in threads}
             for _ in range(a.rounds):
@@ -145,6 +151,8 @@ def main(argv=None) -> int:
                                  min_ms=min(cell["t"]), n=len(cell["t"]),
                                  attention_ms=statistics.median(cell["attention"]) if cell["attention"] else None))
             print(f"[attention_sweep] {model} s{seq} done", file=sys.stderr, flush=True)
+    if a.build_only:
+        return 0
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), "?")
     print(f"{cpu}, {os.cpu_count()} CPUs; load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the "

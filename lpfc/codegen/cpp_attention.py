@@ -13,16 +13,19 @@ Accepts ``graph.fused`` blocks of kind ``attention`` whose region is
 * then transposes/reshapes to the yielded result (the head merge), which must be a strided
   view of that result's dense buffer (e.g. ``[1, 128, H·d]``).
 
-Anything else is declined (the generic emitter takes it).  The (batch, head) pairs run in
-parallel (lpfc_parallel.hpp). Three schedules: ``flash`` (the default, :func:`_emit_flash`: GEMM tiles
-over blocks of queries and keys with an online softmax, so the scores of one block stay in L1 at any
-sequence length), ``tiled`` (:func:`_emit_tiled`: whole score rows per block of queries) and ``rows``
+Anything else is declined (the generic emitter takes it).  Four schedules: ``flash`` (the default,
+:func:`_emit_flash_stream` where it applies - see :func:`_streams_kv`: K and V read in place, units of
+(batch, head, block of queries) in parallel, the scores transposed so the online softmax runs across
+queries; else as ``flash-packed``), ``flash-packed`` (:func:`_emit_flash`: per (batch, head) in parallel,
+K and V packed, GEMM tiles over blocks of queries and keys with an online softmax, so the scores of one
+block stay in L1 at any sequence length), ``tiled`` (:func:`_emit_tiled`: whole score rows per block of queries) and ``rows``
 (each thread packs Kᵀ and V of its head contiguously, then for each query row computes the scores a
 vector at a time over T, applies the element-wise ops, the softmax (``templates/rowwise.h.j2``), and
 accumulates P·V a vector at a time over dv).
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Optional
 
@@ -46,11 +49,16 @@ def render_attention(info: AttentionPlan, target: Target, symbol: str, choice: O
     isa = _simd.select_isa(target, choice)
     q, ov = info.q, info.out
     kind = (choice or {}).get("attention", "flash")
-    if kind in ("flash", "tiled") and q.strides[-1] == 1 and ov.strides[-1] == 1:
-        if kind == "flash":
-            return _emit_flash(info, isa, symbol, (choice or {}).get("query_block", 48),
-                               (choice or {}).get("key_block", 128))
-        return _emit_tiled(info, isa, symbol, (choice or {}).get("query_block", 48))
+    qb, kb = (choice or {}).get("query_block", 48), (choice or {}).get("key_block", 128)
+    if kind == "flash" and _streams_kv(info, isa):
+        # 96 x 96 (tried 32-160 x 64-256 with bench/attention_kernel.py, AVX2, MiniLM/BERT at 128-512 tokens):
+        # larger query blocks read each key and V row for more queries, and 96 keys keep the scores in L1/L2
+        return _emit_flash_stream(info, isa, symbol, (choice or {}).get("query_block", 96),
+                                  (choice or {}).get("key_block", 96))
+    if kind in ("flash", "flash-packed", "tiled") and q.strides[-1] == 1 and ov.strides[-1] == 1:
+        if kind in ("flash", "flash-packed"):
+            return _emit_flash(info, isa, symbol, qb, kb)
+        return _emit_tiled(info, isa, symbol, qb)
     batch, S, D, T, DV = info.batch, info.S, info.D, info.T, info.DV
     q, kt, vv, ov = info.q, info.kt, info.v, info.out
     nb = len(batch)
@@ -387,7 +395,174 @@ def _emit_flash(info: AttentionPlan, isa, symbol: str, query_block: int, key_blo
     headers = ("<math.h>", "<stdint.h>", "<stdlib.h>", "<string.h>", PARALLEL_HEADER)
     return KernelSource(symbol=symbol, code="\n".join(L) + "\n", headers=tuple(dict.fromkeys(headers)),
                         helpers=(isa.helper(), gemm_driver_helper(isa.name), row_helper(isa.name)),
-                        variant=f"{isa.name} flash {isa.mr}x{isa.nr} IB={IB} KB={KB}")
+                        variant=f"{isa.name} flash-packed {isa.mr}x{isa.nr} IB={IB} KB={KB}")
+
+
+#: the streaming flash schedule's register tile (rows x columns) per ISA: rows are keys (Q·Kᵀ) or queries
+#: (E·V), columns queries (Q·Kᵀ) or V's columns (E·V); NEON's is narrower than its GEMM's 8 x 12 so that
+#: head sizes of 32 and 64 are whole tiles.
+_STREAM_TILE = {"avx512": (14, 32), "avx2": (6, 16), "neon": (8, 8), "scalar": (4, 4)}
+
+
+def _streams_kv(info: AttentionPlan, isa) -> bool:
+    """Whether :func:`_emit_flash_stream` takes the plan: V's rows contiguous and whole tiles wide, every
+    element-wise operand of the scores the same for all queries (a padding mask, a scale) - a causal mask
+    (one row per query) goes to the packed schedule - and at least a tile's width of queries (its scores
+    tile is NR queries wide: one query, as in decoding with a KV cache, would waste the rest)."""
+    nr = _STREAM_TILE[isa.name][1]
+    return (info.v.strides[-1] == 1 and info.DV % nr == 0 and info.S >= nr
+            and all(sv.strides[-2] == 0 for _, sv, _ in info.steps))
+
+
+@functools.lru_cache(maxsize=None)
+def attention_helper(isa_name: str) -> str:
+    from .cpp_gemm import render
+    mr, nr = _STREAM_TILE[isa_name]
+    isa = _simd.ISAS[isa_name]
+    return render("attention.h.j2", isa=isa.name, ns=isa.ns, mr=mr, nr=nr)
+
+
+def _emit_flash_stream(info: AttentionPlan, isa, symbol: str, query_block: int, key_block: int) -> KernelSource:
+    """Flash attention with K and V read in place (never packed), in units of (batch, head, block of IB
+    queries) that run in parallel, so two threads balance at any number of heads and batch 4 splits as
+    finely as batch 1.  Per unit: its queries packed as Qᵀ panels (IB x d, the only copy); per block of KB
+    keys, the scores transposed, Sᵀ = K·Qᵀ (register tiles with K's rows as the broadcast operand, read
+    through their row stride), so the online softmax runs across queries, a vector of queries at a time:
+    the element-wise ops (one value per key) and the block max in one pass, exp and the running sum in a
+    second, no horizontal reductions; the unit's output O (IB x DV, in L1) is rescaled where the max grew,
+    then O += E·V with V's rows as the streamed operand.  O / l goes to the output once, at the end.  A row
+    that numpy's softmax makes NaN (a NaN or +inf score, every key -inf) is NaN, or 0 with
+    ``nan_to_zero``."""
+    batch, S, D, T, DV = info.batch, info.S, info.D, info.T, info.DV
+    q, kt, vv, ov = info.q, info.kt, info.v, info.out
+    nb = len(batch)
+    BT = math.prod(batch)
+    mr, nr = _STREAM_TILE[isa.name]
+    ib_max = max(nr, nr * (query_block // nr))
+    nqb = -(-S // ib_max)
+    IB = nr * -(-(-(-S // nqb)) // nr)             # equal blocks, each a whole number of query panels
+    KB = max(1, min(T, key_block))
+    ldq, qsd, ldo, osd = q.strides[-2], q.strides[-1], ov.strides[-2], ov.strides[-1]
+    ldk, ksd = kt.strides[-1], kt.strides[-2]
+    ldv = vv.strides[-2]
+    ntz = "true" if info.nan_to_zero else "false"
+    A = f"{isa.ns}_attn"
+    L = [KERNEL_SIGNATURE.format(symbol=symbol) + " {",
+         f"    namespace V = {isa.ns};",
+         f"    const long S = {S}, D = {D}, T = {T}, DV = {DV}, IB = {IB}, KB = {KB}, NQB = {nqb}, "
+         f"UNITS = {BT * nqb};",
+         f"    const long MR = {A}::MR, NR = {A}::NR;",
+         "    float *O = (float *)out[0];"]
+    L += _arg_pointers(info) + [
+        "    const int threads = num_threads > 1 && UNITS > 1 ? (num_threads < UNITS ? num_threads : (int)UNITS) : 1;",
+        "    const size_t per_thread = (size_t)(D * IB + KB * IB + IB * DV + KB * DV + 4 * IB + V::W);",
+        "    float *const scratch = (float *)malloc(sizeof(float) * per_thread * (size_t)threads);",
+        "    lpfc_parallel::parallel_for(threads, UNITS, 1, [&](long u, int worker) {",
+        "        const long b = u / NQB, i0 = (u % NQB) * IB;",
+        "        const long ib = S - i0 < IB ? S - i0 : IB;"]
+    L += _dedent(_head_pointers(info))
+    L += ["        if (!scratch) {   // out of memory: this unit's rows are NaN (a kernel has no error channel)",
+          f"            for (long i = i0; i < i0 + ib; ++i) for (long c = 0; c < DV; ++c) Ob[i * {ldo}L + c * {osd}L] = NAN;",
+          "            return;",
+          "        }",
+          "        float *const qp = scratch + per_thread * (size_t)worker, *const St = qp + D * IB, "
+          "*const Oa = St + KB * IB,",
+          "                    *const vb = Oa + IB * DV, *const mx = vb + KB * DV, *const sm = mx + IB, *const al = sm + IB,",
+          "                    *const bx = al + IB;"]
+    for n, (_, sv, _) in enumerate(info.steps):
+        L.append(f"        const float *M{n} = p{sv.arg} + {_batch_offset(sv, nb)};")
+    L += ["        const long ibp = NR * ((ib + NR - 1) / NR), nv = (ib + V::W - 1) / V::W;",
+          "        for (long p = 0; p < ibp; p += NR)            // Q^T -> panels of NR queries, zero-padded",
+          "            for (long k = 0; k < D; ++k)",
+          "                for (long jj = 0; jj < NR; ++jj)",
+          f"                    qp[p * D + k * NR + jj] = p + jj < ib ? Q[(i0 + p + jj) * {ldq}L + k * {qsd}L] : 0.0f;",
+          "        for (long i = 0; i < ibp; ++i) {",
+          "            mx[i] = -INFINITY;",
+          "            sm[i] = 0.0f;",
+          "        }",
+          "        for (long t0 = 0; t0 < T; t0 += KB) {",
+          "            const long kb = T - t0 < KB ? T - t0 : KB;",
+          "            for (long i = 0; i < ibp; ++i) bx[i] = -INFINITY;",
+          "            for (long t = 0; t < kb; t += MR) {          // S^T = K Q^T for this key block, with the ops and max",
+          "                const int rows = (int)(kb - t < MR ? kb - t : MR);",
+          "                const long tt = t0 + t;",
+          "                auto ops = [&](int r, V::vf x) {",
+          "                    (void)r; (void)tt;"]
+    L += _stream_step_lines(info, " " * 20)
+    L += ["                    return x;",
+          "                };",
+          "                for (long p = 0; p < ibp; p += NR)",
+          f"                    {A}::scores_tile<{ldk}L, {ksd}L>(rows, D, K + tt * {ldk}L, qp + p * D, St + t * IB + p, IB, "
+          "ops, bx + p);",
+          "            }",
+          "            for (long v = 0; v < nv; ++v) {              // the online softmax, W queries at a time",
+          "                float *col = St + v * V::W;",
+          "                const V::vf bm = V::load(bx + v * V::W);",
+          "                const V::vf m_old = V::load(mx + v * V::W), m_new = V::max(bm, m_old);",
+          "                // every score so far -inf: subtract 0 (exp(-inf) = 0), never -inf - -inf",
+          "                const V::vf ms = V::select(V::lt(m_new, V::set1(-3.402823466e38f)), V::zero(), m_new);",
+          "                const V::vf a = V::exp(V::sub(m_old, ms));",
+          "                V::vf ls = V::zero(), ls2 = V::zero();",
+          "                long t = 0;",
+          "                for (; t + 1 < kb; t += 2) {",
+          "                    const V::vf e = V::exp(V::sub(V::load(col + t * IB), ms));",
+          "                    const V::vf f = V::exp(V::sub(V::load(col + (t + 1) * IB), ms));",
+          "                    V::store(col + t * IB, e);",
+          "                    V::store(col + (t + 1) * IB, f);",
+          "                    ls = V::add(ls, e);",
+          "                    ls2 = V::add(ls2, f);",
+          "                }",
+          "                if (t < kb) {",
+          "                    const V::vf e = V::exp(V::sub(V::load(col + t * IB), ms));",
+          "                    V::store(col + t * IB, e);",
+          "                    ls = V::add(ls, e);",
+          "                }",
+          "                V::store(mx + v * V::W, m_new);",
+          "                V::store(sm + v * V::W, V::fma(V::load(sm + v * V::W), a, V::add(ls, ls2)));",
+          "                V::store(al + v * V::W, a);",
+          "            }",
+          "            if (t0 > 0)                                   // rescale the output rows whose max grew",
+          "                for (long i = 0; i < ib; ++i)",
+          "                    if (al[i] != 1.0f)",
+          "                        for (long c = 0; c < DV; ++c) Oa[i * DV + c] *= al[i];",
+          "            // this block of V, contiguous: in place, its rows are a stride apart that maps them to a few",
+          "            // L1 sets, so every E V tile would reload them from L2",
+          f"            for (long t = 0; t < kb; ++t) memcpy(vb + t * DV, Vs + (t0 + t) * {ldv}L, sizeof(float) * DV);",
+          "            for (long i = 0; i < ib; i += MR) {          // O += E V",
+          "                const int rows = (int)(ib - i < MR ? ib - i : MR);",
+          "                for (long c0 = 0; c0 < DV; c0 += NR)",
+          f"                    {A}::tile<1L, IB, DV>(rows, kb, St + i, vb + c0, Oa + i * DV + c0, DV, t0 > 0);",
+          "            }",
+          "        }",
+          "        for (long i = 0; i < ib; ++i) {                   // O / l; numpy's NaN rows",
+          f"            float *o = Ob + (i0 + i) * {ldo}L;",
+          "            const float l = sm[i], m = mx[i];",
+          "            if (l > 0.0f && l < INFINITY && m == m && m != INFINITY) {",
+          "                const float inv = 1.0f / l;",
+          f"                for (long c = 0; c < DV; ++c) o[c * {osd}L] = Oa[i * DV + c] * inv;",
+          "            } else {",
+          f"                for (long c = 0; c < DV; ++c) o[c * {osd}L] = {ntz} ? 0.0f : NAN;",
+          "            }",
+          "        }",
+          "    });",
+          "    free(scratch);",
+          "}"]
+    headers = ("<math.h>", "<stdint.h>", "<stdlib.h>", "<string.h>", PARALLEL_HEADER)
+    return KernelSource(symbol=symbol, code="\n".join(L) + "\n", headers=tuple(dict.fromkeys(headers)),
+                        helpers=(isa.helper(), attention_helper(isa.name)),
+                        variant=f"{isa.name} flash {mr}x{nr} IB={IB} KB={KB}")
+
+
+def _stream_step_lines(info, indent: str) -> list:
+    """The body of the streaming schedule's score epilogue: ``x``, the scores of key ``tt + r`` for NR queries,
+    through the element-wise ops (each operand one value per key, broadcast over the queries)."""
+    fn = {"graph.add": "add", "graph.sub": "sub", "graph.mul": "mul", "graph.div": "div"}
+    L = []
+    for n, (name, sv, first) in enumerate(info.steps):
+        m = f"V::set1(M{n}[(tt + r) * {sv.strides[-1]}L])"
+        a, b = ("x", m) if first else (m, "x")
+        L.append(f"{indent}x = V::{fn[name]}({a}, {b});")
+    return L
 
 
 def _block_step_lines(info, indent: str) -> list:
@@ -418,8 +593,9 @@ class AttentionEmitter(StructuralEmitter):
     render_plan = staticmethod(render_attention)
 
     def variants(self, op: Operation, target: Target) -> list:
-        return [{}, {"key_block": 64}, {"key_block": 256}, {"query_block": 24}, {"attention": "tiled"},
-                {"attention": "tiled", "query_block": 96}, {"attention": "rows"}]
+        return [{}, {"query_block": 48}, {"key_block": 128}, {"query_block": 128, "key_block": 64},
+                {"attention": "flash-packed"}, {"attention": "flash-packed", "key_block": 64},
+                {"attention": "tiled"}, {"attention": "tiled", "query_block": 96}, {"attention": "rows"}]
 
 
 ATTENTION_EMITTER = AttentionEmitter()

@@ -1,4 +1,5 @@
-"""The online-softmax ("flash") attention kernel (cpp_attention._emit_flash, the default schedule): several
+"""The online-softmax ("flash") attention kernels (cpp_attention._emit_flash_stream, the default schedule, and
+_emit_flash, "flash-packed", the default where a score operand has a row per query, e.g. GPT-2's causal mask): several
 key blocks with a partial last one, odd sequence lengths, masks that cover whole key blocks (the running
 max starts at -inf), fully masked rows, NaN scores, and every other schedule on the same inputs."""
 from __future__ import annotations
@@ -11,12 +12,12 @@ import lpfc.passes
 from lpfc.codegen import cpp_attention
 from lpfc.testing import zoo
 
-from .cpp_harness import HOST, KernelLib, assert_close, fused_blocks, make_inputs, reference
+from .cpp_harness import HOST, KernelLib, assert_close, make_inputs, reference
 
 # (model, variant, sequence length): ts14 masks with -inf (nan_to_zero softmax), dynamo20 with finfo.min
 CASES = [("tiny-bert", "ts14", 37), ("tiny-bert", "dynamo20", 100), ("tiny-gpt2", "ts14", 53)]
 SCHEDULES = [{"key_block": 8}, {"key_block": 24, "query_block": 18}, {}, {"attention": "tiled"},
-             {"attention": "rows"}]
+             {"attention": "rows"}, {"attention": "flash-packed", "key_block": 8}, {"attention": "flash-packed"}]
 
 
 def _blocks_at(model, variant, seq, cache):
