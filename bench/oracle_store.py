@@ -27,15 +27,11 @@ def store_root() -> Path:
     return cache_root() / "bench" / "oracle"
 
 
-def source_hash(root: Path = REPO / "lpfc") -> str:
+def source_hash() -> str:
     """A hash of the sources that shape a compiled library (lpfc/cost/ only predicts, so it is left out)."""
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root).as_posix()
-        if not p.is_file() or rel.startswith("cost/") or "__pycache__" in rel or p.suffix in (".pyc", ".so"):
-            continue
-        h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
+    from lpfc.cost.measure import codegen_hash
+
+    return codegen_hash()
 
 
 def arch_key(arch: dict, tkey: str, src: str) -> str:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import platform
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -73,20 +71,21 @@ def fit_calibration(models: list) -> dict:
 
 def calibrate(target: str = "host", threads: Sequence[int] = (1,), archs: Sequence[dict] = CALIBRATION_ARCHS,
               budget_s: Optional[float] = None, runs: int = 20, profile_runs: int = 10,
-              progress: Optional[Callable[[str], None]] = None, runner: Optional[Sequence[str]] = None) -> dict:
+              progress: Optional[Callable[[str], None]] = None, runner: Optional[Sequence[str]] = None,
+              compile_only: bool = False) -> dict:
     """Measures ``archs`` (until ``budget_s`` runs out; at least two), fits, writes one JSON per thread
     count; returns {threads: path}.
 
     ``runner`` (a command prefix, e.g. a script that pushes files with adb and runs them on the phone)
     runs each calibration library through lpfc's driver (``--profile``) on the device of a cross target;
-    without it only the host can be calibrated."""
+    without it only the host can be calibrated. Libraries are cached (``measure.cached_library``), so
+    ``compile_only=True`` can build them beforehand and a later call only measures (on a quiet machine)."""
     from ..codegen.targets import get_target
-    from ..compiler import compile as lpfc_compile
     from ..runtime.foreign import DriverSession
     from ..errors import LpfcError
     from ..runtime.session import load
     from .arch import build_encoder
-    from .measure import sample_feeds, time_session
+    from .measure import cached_library, sample_feeds, time_session
     from .plan import plan_module, target_key_cached
 
     say = progress or (lambda s: None)
@@ -111,32 +110,35 @@ def calibrate(target: str = "host", threads: Sequence[int] = (1,), archs: Sequen
             say(f"[{i + 1}/{n}] budget of {budget_s:g} s spent after {spent:.0f} s: {n - i} model(s) left out")
             break
         eta = f", ETA {spent / i * (n - i):.0f} s" if i else ""
-        say(f"[{i + 1}/{n}] {_arch_text(arch)}: planning and compiling{eta}")
+        say(f"[{i + 1}/{n}] {_arch_text(arch)}: planning{eta}")
         module = build_encoder(dict(arch, vocab=arch.get("vocab", 30522)))
         plans = plan_module(module, tgt.name)
-        with tempfile.TemporaryDirectory(prefix="lpfc-calibrate-") as tmp:
-            lib = Path(tmp) / "libcalibrate.so"
-            tc = time.monotonic()
-            lpfc_compile(module, lib, target=tgt.name, pipeline="")
-            tc = time.monotonic() - tc
-            for t in threads:
-                if runner is not None:      # one driver process per thread count; its profiled runs are the times
-                    dev = DriverSession(lib, threads=t, runner=runner)
-                    prof = dev.profile(sample_feeds(dev), runs=max(runs, profile_runs))
-                    ts = [prof.total_seconds * 1e3]
-                else:
-                    with load(lib, threads=t) as sess:
-                        prof = sess.profile(sample_feeds(sess), runs=profile_runs, warmup=2)
-                        ts = time_session(sess, runs=runs)
-                if len(prof.kernels) != len(plans):
-                    raise LpfcError(f"calibration model {i + 1}: the library ran {len(prof.kernels)} kernels, "
-                                    f"the plan has {len(plans)} (a planning bug)")
-                samples = [{"cls": p.cls, "x": features(p).tolist(), "ms": k.seconds * 1e3, "shapes": p.shapes,
-                            "variant": p.variant} for p, k in zip(plans, prof.kernels)]
-                m = {"arch": arch, "ms": statistics.median(ts), "kernel_sum_ms": sum(s["ms"] for s in samples),
-                     "samples": samples}
-                per_t[t].append(m)
-                say(f"      {t} thread(s): {m['ms']:.3f} ms ({len(samples)} kernels, build {tc:.0f} s)")
+        tc = time.monotonic()
+        lib = cached_library(module, plans, tgt.name, tkey, say)
+        tc = time.monotonic() - tc
+        if compile_only:
+            continue
+        for t in threads:
+            if runner is not None:      # one driver process per thread count; its profiled runs are the times
+                dev = DriverSession(lib, threads=t, runner=runner)
+                prof = dev.profile(sample_feeds(dev), runs=max(runs, profile_runs))
+                ts = [prof.total_seconds * 1e3]
+            else:
+                with load(lib, threads=t) as sess:
+                    prof = sess.profile(sample_feeds(sess), runs=profile_runs, warmup=2)
+                    ts = time_session(sess, runs=runs)
+            if len(prof.kernels) != len(plans):
+                raise LpfcError(f"calibration model {i + 1}: the library ran {len(prof.kernels)} kernels, "
+                                f"the plan has {len(plans)} (a planning bug)")
+            samples = [{"cls": p.cls, "x": features(p).tolist(), "ms": k.seconds * 1e3, "shapes": p.shapes,
+                        "variant": p.variant} for p, k in zip(plans, prof.kernels)]
+            m = {"arch": arch, "ms": statistics.median(ts), "kernel_sum_ms": sum(s["ms"] for s in samples),
+                 "samples": samples}
+            per_t[t].append(m)
+            say(f"      {t} thread(s): {m['ms']:.3f} ms ({len(samples)} kernels, build {tc:.0f} s)")
+    if compile_only:
+        say("calibration libraries compiled (or found cached); nothing measured")
+        return {}
     out = {}
     for t, models in per_t.items():
         res = fit_calibration(models)
