@@ -142,33 +142,35 @@ def compile_phase(archs: list, log, budget=None) -> None:
 
 
 def time_phase(archs: list, threads: list, tag: str, args, log) -> None:
-    """Times every compiled architecture (fresh process per thread count) and stores runs + per-kernel profile."""
+    """Times every compiled architecture, largest first (a budget cut then leaves the quick ones, which a later
+    call finishes), in one fresh process per library; stores runs + per-kernel profile per thread count."""
     from bench import oracle_store as st
     from lpfc.cost.plan import target_key_cached
 
     tkey, src = target_key_cached("host"), st.source_hash()
     t0 = time.monotonic()
-    order = sorted(range(len(archs)), key=lambda i: approx_gflop(archs[i]))
+    order = sorted(range(len(archs)), key=lambda i: -approx_gflop(archs[i]))
     for j, i in enumerate(order):
         d = st.entry_dir(archs[i], tkey, src)
         if not st.compiled(d):
             log(f"[{j + 1}/{len(archs)}] #{i} not compiled: skipped")
             continue
         data = st.load_times(d, tag)
-        for t in threads:
-            if str(t) in data:
-                continue
-            if args.budget is not None and time.monotonic() - t0 > args.budget:
-                log(f"time budget {args.budget:g} s spent at #{i} t{t}")
-                return
-            r = st.time_library(d / "liboracle.so", t, runs=args.runs, min_runs=args.min_runs, cap_s=args.cap,
-                                profile_runs=args.profile_runs, profile_cap_s=args.profile_cap)
-            r.update(cpu=cpu_name(), when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        todo = [t for t in threads if str(t) not in data]
+        if not todo:
+            continue
+        if args.budget is not None and time.monotonic() - t0 > args.budget:
+            log(f"time budget {args.budget:g} s spent at #{i}: the rest is not timed")
+            return
+        res = st.time_library(d / "liboracle.so", todo, runs=args.runs, min_runs=args.min_runs, cap_s=args.cap,
+                              profile_runs=args.profile_runs, profile_cap_s=args.profile_cap)
+        stamp = dict(cpu=cpu_name(), when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      loadavg=os.getloadavg()[0])
-            data[str(t)] = r
-            st.save_times(d, tag, data)
+        for t, r in res.items():
+            data[t] = dict(r, **stamp)
             log(f"[{j + 1}/{len(archs)}] #{i} t{t}: {statistics.median(r['runs']):.2f} ms "
                 f"({len(r['runs'])} runs, profile {r['profile_runs']}), {time.monotonic() - t0:.0f} s")
+        st.save_times(d, tag, data)
 
 
 def kernel_summary(kernel_rows: list, log) -> dict:

@@ -70,42 +70,48 @@ def compile_arch(arch: dict, d: Path) -> dict:
     return meta
 
 
-# One fresh process per (library, thread count): warm-up, whole runs, then profiled runs. A big model's
-# runs take seconds, so a time cap bounds them (at least ``min_runs``); the counts are stored with the data.
+# One fresh process per library, timing each thread count in its own session: warm-up, whole runs, then
+# profiled runs. A big model's runs take seconds, so a time cap bounds them (at least ``min_runs``); the counts
+# are stored with the data.
 _TIMER = r"""
 import json, statistics, sys, time
 import lpfc
 from lpfc.cost.measure import sample_feeds
 lib, threads, runs, min_runs, cap, pruns, pcap = sys.argv[1:]
-threads, runs, min_runs, pruns = int(threads), int(runs), int(min_runs), int(pruns)
+runs, min_runs, pruns = int(runs), int(min_runs), int(pruns)
 cap, pcap = float(cap), float(pcap)
-t_load = time.perf_counter()
-s = lpfc.load(lib, threads=threads)
-t_load = time.perf_counter() - t_load
-feeds = sample_feeds(s)
-t0 = time.perf_counter(); s.run(feeds); first = time.perf_counter() - t0
-warm = 1 if first > 0.5 else 3
-for _ in range(warm - 1):
-    s.run(feeds)
-ts = []
-start = time.perf_counter()
-while len(ts) < runs and (len(ts) < min_runs or time.perf_counter() - start < cap):
-    t0 = time.perf_counter(); s.run(feeds); ts.append((time.perf_counter() - t0) * 1e3)
-n = max(1, min(pruns, int(pcap / max(statistics.median(ts) / 1e3, 1e-6))))
-p = s.profile(feeds, runs=n, warmup=0)
-print(json.dumps({"runs": ts, "warmup": warm, "first_ms": first * 1e3, "load_s": t_load,
-                  "profile_runs": n, "profile_total_ms": p.total_seconds * 1e3,
-                  "kernels": [{"i": k.index, "name": k.name, "kind": k.kind, "emitter": k.emitter,
-                               "ms": k.seconds * 1e3, "samples_ms": [x * 1e3 for x in k.samples]}
-                              for k in p.kernels]}))
+out = {}
+for t in [int(x) for x in threads.split(",")]:
+    t_load = time.perf_counter()
+    s = lpfc.load(lib, threads=t)
+    t_load = time.perf_counter() - t_load
+    feeds = sample_feeds(s)
+    t0 = time.perf_counter(); s.run(feeds); first = time.perf_counter() - t0
+    warm = 1 if first > 0.5 else 3
+    for _ in range(warm - 1):
+        s.run(feeds)
+    ts = []
+    start = time.perf_counter()
+    while len(ts) < runs and (len(ts) < min_runs or time.perf_counter() - start < cap):
+        t0 = time.perf_counter(); s.run(feeds); ts.append((time.perf_counter() - t0) * 1e3)
+    n = max(1, min(pruns, int(pcap / max(statistics.median(ts) / 1e3, 1e-6))))
+    p = s.profile(feeds, runs=n, warmup=0)
+    s.close()
+    out[str(t)] = {"runs": ts, "warmup": warm, "first_ms": first * 1e3, "load_s": t_load,
+                   "profile_runs": n, "profile_total_ms": p.total_seconds * 1e3,
+                   "kernels": [{"i": k.index, "name": k.name, "kind": k.kind, "emitter": k.emitter,
+                                "ms": k.seconds * 1e3, "samples_ms": [x * 1e3 for x in k.samples]}
+                               for k in p.kernels]}
+print(json.dumps(out))
 """
 
 
-def time_library(lib: Path, threads: int, runs: int = 20, min_runs: int = 3, cap_s: float = 2.0,
+def time_library(lib: Path, threads, runs: int = 20, min_runs: int = 3, cap_s: float = 2.0,
                  profile_runs: int = 10, profile_cap_s: float = 1.0, timeout: float = 900) -> dict:
+    """{str(threads): {"runs": [ms], "kernels": [per-kernel profile], ...}} from one fresh process."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    out = subprocess.run([sys.executable, "-c", _TIMER, str(lib), str(threads), str(runs), str(min_runs),
-                          str(cap_s), str(profile_runs), str(profile_cap_s)],
+    out = subprocess.run([sys.executable, "-c", _TIMER, str(lib), ",".join(map(str, threads)), str(runs),
+                          str(min_runs), str(cap_s), str(profile_runs), str(profile_cap_s)],
                          capture_output=True, text=True, env=env, timeout=timeout)
     if out.returncode:
         raise RuntimeError(out.stderr[-2000:])

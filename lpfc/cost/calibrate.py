@@ -32,6 +32,14 @@ CALIBRATION_ARCHS = (
     dict(layers=2, hidden=576, heads=[9, 12], ffn=[2304, 3072], seq=96, batch=3),
     # one layer (its mask is a kernel of its own, as with more layers: lpfc/passes/lp_fusion/blocks.py)
     dict(layers=1, hidden=256, heads=4, ffn=512, seq=160, batch=2),
+    # deeper and larger models: weights beyond the last-level cache streamed at small M, long sequences
+    # with batches (attention-heavy), large M on wide GEMMs
+    dict(layers=4, hidden=768, heads=[12, 4, 6, 3], ffn=[3072, 2048, 1024, 2560], seq=32, batch=1),
+    dict(layers=1, hidden=256, heads=4, ffn=1024, seq=512, batch=4),
+    dict(layers=3, hidden=640, heads=[10, 5, 8], ffn=[2560, 1536, 3072], seq=128, batch=2),
+    dict(layers=6, hidden=384, heads=[6, 12, 3, 4, 2, 8], ffn=[1536, 768, 2304, 384, 3072, 1152], seq=64, batch=2),
+    dict(layers=2, hidden=704, heads=[11, 2], ffn=[2816, 1600], seq=224, batch=2),
+    dict(layers=2, hidden=128, heads=[2, 8], ffn=[3072, 256], seq=480, batch=3),
 )
 
 
