@@ -116,8 +116,12 @@ def _plans_and_module(model, target: str, input_shapes, need_module: bool):
         module = model
     elif isinstance(model, (str, os.PathLike)):
         from ..frontend.load import load_module
+        from .onnx_fast import load_module_mapped
 
-        module = load_module(str(model), input_shapes)
+        # the weights mapped from the file, not copied (onnx_fast.py); else the frontend's ordinary import
+        module = load_module_mapped(str(model), input_shapes)
+        if module is None:
+            module = load_module(str(model), input_shapes)
     else:
         raise LpfcError(f"estimate_latency takes an ONNX/IR path, a graph-IR Module or an architecture dict, "
                         f"not {type(model).__name__}")
