@@ -12,6 +12,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -35,9 +36,9 @@ def plan_key(plans, tkey: str, threads: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def codegen_hash() -> str:
+def codegen_hash(root: Optional[Path] = None) -> str:
     """A hash of lpfc's sources that shape a compiled library (``lpfc/cost/`` only predicts: left out)."""
-    root = Path(__file__).resolve().parents[1]
+    root = root or Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).as_posix()
