@@ -155,6 +155,8 @@ def time_phase(archs: list, threads: list, tag: str, args, log) -> None:
         if not st.compiled(d):
             log(f"[{j + 1}/{len(archs)}] #{i} not compiled: skipped")
             continue
+        if args.max_gflop is not None and approx_gflop(archs[i]) > args.max_gflop:
+            continue
         data = st.load_times(d, tag)
         todo = [t for t in threads if str(t) not in data]
         if not todo:
@@ -209,6 +211,7 @@ def main(argv=None) -> int:
     p.add_argument("--compile-only", action="store_true", help="compile and cache the libraries, time nothing")
     p.add_argument("--time-only", action="store_true", help="time the cached libraries, compile nothing")
     p.add_argument("--report-only", action="store_true", help="statistics from stored times + fresh predictions")
+    p.add_argument("--max-gflop", type=float, help="time only architectures of at most this many GFLOP (rough)")
     p.add_argument("--tag", default="default", help="name of the stored timing set (times-<tag>.json)")
     p.add_argument("--out", default=f"results/oracle-{time.strftime('%Y-%m-%d')}")
     args = p.parse_args(argv)
