@@ -74,43 +74,18 @@ def report(name: str, errs, kerrs) -> None:
                                        f"|med| {statistics.median(np.abs(v)) * 100:.0f} %" for c, v in sorted(by.items())))
 
 
-def weight_bytes(p) -> int:
-    """A GEMM kernel's weight operand (its second operand, K x N) in bytes; 0 for other kernels."""
-    if not p.kind.startswith("gemm"):
-        return 0
-    try:
-        dims = [int(x) for x in p.shapes.split(",")[1].split("x")]
-    except (IndexError, ValueError):
-        return 0
-    return 4 * int(np.prod(dims)) if len(dims) == 2 else 0
-
-
-def llc_bytes() -> int:
-    try:
-        t = Path("/sys/devices/system/cpu/cpu0/cache/index3/size").read_text().strip()
-        return int(t[:-1]) * 1024 if t.endswith("K") else int(t)
-    except (OSError, ValueError):
-        return 32 << 20
-
-
 def candidates() -> dict:
-    from lpfc.cost.model import features
+    """Feature sets to compare (each a function of a kernel plan and its model's plans)."""
+    from lpfc.cost.model import features, llc_bytes, model_context
 
     llc = llc_bytes()
 
-    def dram(p, ps):
-        total = sum(weight_bytes(q) for q in ps)
-        return np.append(features(p), weight_bytes(p) / 1e6 if total > llc else 0.0)
+    def v2(p, ps):
+        return features(p, model_context(ps, llc))
 
-    def dram_share(p, ps):
-        total = sum(weight_bytes(q) for q in ps)
-        return np.append(features(p), weight_bytes(p) / 1e6 * max(0.0, 1 - llc / total) if total else 0.0)
-
-    def no_padded(p, ps):
-        return features(p)[[0, 2, 3, 4]]
-
-    return {"current": lambda p, ps: features(p), "+weights from DRAM": dram, "+weights beyond LLC share": dram_share,
-            "without padded GFLOP": no_padded}
+    return {"v1 (no DRAM term)": lambda p, ps: features(p)[:5], "v2 (+ weights from DRAM)": v2,
+            "v2 without padded GFLOP": lambda p, ps: v2(p, ps)[[0, 2, 3, 4, 5]],
+            "v2 without MB moved": lambda p, ps: v2(p, ps)[[0, 1, 2, 4, 5]]}
 
 
 def main(argv=None) -> int:

@@ -16,7 +16,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from .model import VERSION, band_from_errors, features, fit, save_calibration
+from .model import VERSION, band_from_errors, features, fit, llc_bytes, model_context, save_calibration
 
 # Fixed, and unlike bench/oracle.py's held-out architectures (drawn at random with their own seed).
 CALIBRATION_ARCHS = (
@@ -109,6 +109,7 @@ def calibrate(target: str = "host", threads: Sequence[int] = (1,), archs: Sequen
         raise LpfcError(f"--runner is for cross targets; {tgt.name} is calibrated on this machine")
     threads = sorted({int(t) for t in threads})
     tkey = target_key_cached(tgt.name)
+    llc = llc_bytes()
     t0 = time.monotonic()
     per_t: dict = {t: [] for t in threads}
     n = len(archs)
@@ -138,7 +139,8 @@ def calibrate(target: str = "host", threads: Sequence[int] = (1,), archs: Sequen
             if len(prof.kernels) != len(plans):
                 raise LpfcError(f"calibration model {i + 1}: the library ran {len(prof.kernels)} kernels, "
                                 f"the plan has {len(plans)} (a planning bug)")
-            samples = [{"cls": p.cls, "x": features(p).tolist(), "ms": k.seconds * 1e3, "shapes": p.shapes,
+            ctx = model_context(plans, llc)
+            samples = [{"cls": p.cls, "x": features(p, ctx).tolist(), "ms": k.seconds * 1e3, "shapes": p.shapes,
                         "variant": p.variant} for p, k in zip(plans, prof.kernels)]
             m = {"arch": arch, "ms": statistics.median(ts), "kernel_sum_ms": sum(s["ms"] for s in samples),
                  "samples": samples}
@@ -153,7 +155,7 @@ def calibrate(target: str = "host", threads: Sequence[int] = (1,), archs: Sequen
         where = f"device via {' '.join(runner)}" if runner is not None else cpu_model()
         data = {"version": VERSION, "target": tgt.name, "target_key": tkey, "cpu": where, "threads": t,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": runs,
-                "profile_runs": profile_runs, "models": models, **res}
+                "profile_runs": profile_runs, "llc_bytes": llc, "models": models, **res}
         p = save_calibration(data, tkey, t)
         out[t] = p
         band = f"±{res['band_pct']:.1f} %" if res["band_pct"] is not None else "no band"
@@ -168,19 +170,34 @@ def refit(target: str = "host", threads: Sequence[int] = (1,),
     import json
 
     from ..codegen.targets import get_target
+    from ..errors import CalibrationError
     from .model import calibration_path, load_calibration
-    from .plan import target_key_cached
+    from .plan import plan_arch, target_key_cached
 
     say = progress or (lambda s: None)
     tgt = get_target(target)
     tkey = target_key_cached(tgt.name)
     out = {}
     for t in threads:
-        load_calibration(tkey, tgt.name, t)          # a clear error when there is none
-        data = json.loads(calibration_path(tkey, t).read_text())
-        data.update(fit_calibration(data["models"]))
+        path = calibration_path(tkey, t)
+        try:
+            data = json.loads(path.read_text())
+            models = data["models"]
+        except (OSError, ValueError, KeyError, TypeError):
+            load_calibration(tkey, tgt.name, t)          # the clear error when there is none, or it is unusable
+            raise CalibrationError(f"cannot refit {path}: it holds no measured models",
+                                   hint=f"remake it with: lpfc calibrate --target {target} --threads {t}") from None
+        llc = int(data.get("llc_bytes") or llc_bytes())
+        for m in models:        # features as this lpfc computes them (they may have grown since the measuring)
+            if isinstance(m.get("arch"), dict):
+                plans = plan_arch(dict(m["arch"], vocab=m["arch"].get("vocab", 30522)), tgt.name)
+                if len(plans) == len(m["samples"]):
+                    ctx = model_context(plans, llc)
+                    for s, p in zip(m["samples"], plans):
+                        s["x"] = features(p, ctx).tolist()
+        data.update(fit_calibration(models), version=VERSION, llc_bytes=llc)
         out[t] = save_calibration(data, tkey, t)
-        say(f"{t} thread(s): refitted {len(data['models'])} models; band ±{data['band_pct']:.1f} % -> {out[t]}")
+        say(f"{t} thread(s): refitted {len(models)} models; band ±{data['band_pct']:.1f} % -> {out[t]}")
     return out
 
 
