@@ -332,6 +332,19 @@ def report_phase(archs: list, threads: list, args, out: Path, cpu: str, log, arg
         ax.plot(lim, lim, "k--", lw=0.8)
         ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel("measured ms"), ax.set_ylabel("predicted ms")
         ax.legend(), fig.tight_layout(), fig.savefig(out / "oracle.png", dpi=110)
+        if kernel_rows:     # per kernel: where the model is wrong, by class
+            fig, axes = plt.subplots(1, len(threads), figsize=(5 * len(threads), 5), squeeze=False)
+            for ax, t in zip(axes[0], threads):
+                ks = [k for k in kernel_rows if k["threads"] == t and k["measured_ms"] > 0]
+                for cls in sorted({k["cls"] for k in ks}):
+                    kc = [k for k in ks if k["cls"] == cls]
+                    ax.scatter([k["measured_ms"] for k in kc], [k["predicted_ms"] for k in kc], s=6, label=cls)
+                lo = min(k["measured_ms"] for k in ks) * 0.8
+                hi = max(k["measured_ms"] for k in ks) * 1.2
+                ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+                ax.set_xscale("log"), ax.set_yscale("log"), ax.set_title(f"{t} thread(s), per kernel")
+                ax.set_xlabel("measured ms"), ax.set_ylabel("predicted ms"), ax.legend(fontsize=6)
+            fig.tight_layout(), fig.savefig(out / "oracle-kernels.png", dpi=110)
     except ImportError:
         log("matplotlib is not installed: no oracle.png")
     log(f"wrote {out}/oracle.md, oracle.csv, raw.json")
