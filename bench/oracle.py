@@ -1,17 +1,28 @@
 """The latency oracle's accuracy and speed (issue 13): measured vs predicted on held-out architectures.
 
-    python -m bench.oracle                              # 12 held-out archs (small space), 1 and 2 threads
-    python -m bench.oracle --n 40 --space full          # the issue's NAS space (hours on a small machine)
-    python -m bench.oracle --budget 1200 --threads 1    # stop starting new architectures after 20 min
+    python -m bench.oracle                              # 12 held-out archs (small space), all phases
+    python -m bench.oracle --n 40 --space full --compile-only        # build and cache the libraries
+    python -m bench.oracle --n 40 --space full --time-only --tag quiet \
+        --min-runs 3 --cap 1.0 --profile-cap 0.5                     # time them (on a quiet machine)
+    python -m bench.oracle --n 40 --space full --report-only --tag quiet   # statistics, tables, plots
 
-Needs a calibration for each thread count (``lpfc calibrate --threads 1,2``). The held-out
-architectures are drawn at random (seed ``--seed``) from the NAS space and are never calibration
-models. Each is compiled once (lpfc.compile, default pipeline) and timed in a fresh process per
-thread count (median of ``--runs`` runs after warm-up); the prediction is
-``lpfc.estimate_latency(arch, mode="model")``. Reports, per thread count, the median absolute %
-error, the share within ±10 %, Spearman's rank correlation; and the time per estimate (a new
-architecture, a cached one, the median over 1,000 calls of varied dicts, and BERT-base as a module).
-Writes oracle.md, oracle.csv, raw.json and (with matplotlib) oracle.png to --out.
+Needs a calibration for each thread count for the report (``lpfc calibrate --threads 1,2``). The held-out
+architectures are drawn at random (seed ``--seed``) from the NAS space and are never calibration models.
+
+Phases (all three without a phase flag):
+
+* compile: each architecture is planned and compiled once (smallest first) into
+  ``$LPFC_CACHE_DIR/bench/oracle/<key>/`` (bench/oracle_store.py; the key hashes the architecture, the
+  target key and lpfc's code-generating sources, so editing the cost model keeps the libraries);
+* time: each cached library (largest first, so a budget cut leaves the quick ones for a later call) runs
+  in one fresh process, one session per thread count: warm-up, whole runs (``--runs``, or fewer — at least
+  ``--min-runs`` — once ``--cap`` seconds are spent), then a per-kernel profile (``Session.profile``, as
+  ``lpfc run --profile``); stored as ``times-<tag>.json`` beside the library;
+* report: fresh predictions ``lpfc.estimate_latency(arch, threads=t, require_calibration=True)`` against
+  the stored times — per thread count the median absolute % error, the share within ±10 %, Spearman's rank
+  correlation, and per kernel class measured vs predicted; nothing is timed, so the model can be changed
+  and re-reported at once. Writes oracle.md, oracle.csv, raw.json (with every kernel), oracle.png and
+  oracle-kernels.png (matplotlib) to --out.
 """
 from __future__ import annotations
 
