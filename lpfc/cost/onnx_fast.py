@@ -170,7 +170,6 @@ def strip_weights(buf) -> Optional[tuple]:
 def load_module_mapped(path: str, input_shapes=None):
     """The graph-IR module of an ONNX file (as lpfc.frontend.load.load_module gives it), its big weights mapped
     from the file; or None when the fast path does not apply (the caller then loads it the ordinary way)."""
-    from ..errors import LimitError, ModelLoadError
     from ..frontend import limits
     from ..frontend.onnx_loader import _load_external_data, check_opsets, default_opset, parse_model_bytes
     from ..frontend.onnx_validate import validate_model
@@ -181,15 +180,12 @@ def load_module_mapped(path: str, input_shapes=None):
         return None
     try:
         size = p.stat().st_size
-        if size >= limits.MAX_MODEL_FILE_BYTES:
-            raise LimitError(f"model file {str(p)!r} has {size} bytes; an ONNX protobuf holds less than "
-                             f"{limits.MAX_MODEL_FILE_BYTES} (2 GiB)", hint="keep the weights as external data")
-        if size == 0:
-            return None
+        if size == 0 or size >= limits.MAX_MODEL_FILE_BYTES:
+            return None         # the ordinary import reports an empty or oversized file
         with open(p, "rb") as f:
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    except OSError as e:
-        raise ModelLoadError(f"cannot read {str(p)!r}: {e.strerror}") from None
+    except (OSError, ValueError):
+        return None             # unreadable or not mappable: the ordinary import reads it (or says why not)
     stripped = strip_weights(mm)
     if stripped is None:
         return None

@@ -90,3 +90,28 @@ def test_estimate_of_an_onnx_file_uses_the_mapped_import(tmp_path, monkeypatch):
         ordinary = lpfc.estimate_latency(str(p))
     assert calls and [k.shapes for k in fast.kernels] == [k.shapes for k in ordinary.kernels]
     assert fast.ms == ordinary.ms
+
+
+def test_external_data_and_empty_files_keep_the_ordinary_rules(tmp_path):
+    from lpfc.errors import ModelLoadError
+
+    p = tmp_path / "m.onnx"
+    _model(p)
+    m = onnx.load(str(p))
+    ext = tmp_path / "ext"
+    ext.mkdir()
+    onnx.save(m, str(ext / "m.onnx"), save_as_external_data=True, location="w.bin", size_threshold=1024)
+    fast, ordinary = load_module_mapped(str(ext / "m.onnx")), load_module(str(ext / "m.onnx"))
+    a, b = list(_constants(fast).values()), list(_constants(ordinary).values())
+    assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+    for t in m.graph.initializer:       # an external location outside the model's directory: refused, unread
+        if t.name == "w":
+            t.ClearField("raw_data")
+            t.data_location = TensorProto.EXTERNAL
+            t.external_data.add(key="location", value="../secret.bin")
+    (tmp_path / "secret.bin").write_bytes(b"\0" * 64 * 64 * 4)
+    (ext / "bad.onnx").write_bytes(m.SerializeToString())
+    with pytest.raises(ModelLoadError, match="outside"):
+        load_module_mapped(str(ext / "bad.onnx"))
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    assert load_module_mapped(str(tmp_path / "empty.onnx")) is None
