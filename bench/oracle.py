@@ -1,17 +1,28 @@
 """The latency oracle's accuracy and speed (issue 13): measured vs predicted on held-out architectures.
 
-    python -m bench.oracle                              # 12 held-out archs (small space), 1 and 2 threads
-    python -m bench.oracle --n 40 --space full          # the issue's NAS space (hours on a small machine)
-    python -m bench.oracle --budget 1200 --threads 1    # stop starting new architectures after 20 min
+    python -m bench.oracle                              # 12 held-out archs (small space), all phases
+    python -m bench.oracle --n 40 --space full --compile-only        # build and cache the libraries
+    python -m bench.oracle --n 40 --space full --time-only --tag quiet \
+        --min-runs 3 --cap 1.0 --profile-cap 0.5                     # time them (on a quiet machine)
+    python -m bench.oracle --n 40 --space full --report-only --tag quiet   # statistics, tables, plots
 
-Needs a calibration for each thread count (``lpfc calibrate --threads 1,2``). The held-out
-architectures are drawn at random (seed ``--seed``) from the NAS space and are never calibration
-models. Each is compiled once (lpfc.compile, default pipeline) and timed in a fresh process per
-thread count (median of ``--runs`` runs after warm-up); the prediction is
-``lpfc.estimate_latency(arch, mode="model")``. Reports, per thread count, the median absolute %
-error, the share within ±10 %, Spearman's rank correlation; and the time per estimate (a new
-architecture, a cached one, the median over 1,000 calls of varied dicts, and BERT-base as a module).
-Writes oracle.md, oracle.csv, raw.json and (with matplotlib) oracle.png to --out.
+Needs a calibration for each thread count for the report (``lpfc calibrate --threads 1,2``). The held-out
+architectures are drawn at random (seed ``--seed``) from the NAS space and are never calibration models.
+
+Phases (all three without a phase flag):
+
+* compile: each architecture is planned and compiled once (smallest first) into
+  ``$LPFC_CACHE_DIR/bench/oracle/<key>/`` (bench/oracle_store.py; the key hashes the architecture, the
+  target key and lpfc's code-generating sources, so editing the cost model keeps the libraries);
+* time: each cached library (largest first, so a budget cut leaves the quick ones for a later call) runs
+  in one fresh process, one session per thread count: warm-up, whole runs (``--runs``, or fewer — at least
+  ``--min-runs`` — once ``--cap`` seconds are spent), then a per-kernel profile (``Session.profile``, as
+  ``lpfc run --profile``); stored as ``times-<tag>.json`` beside the library;
+* report: fresh predictions ``lpfc.estimate_latency(arch, threads=t, require_calibration=True)`` against
+  the stored times — per thread count the median absolute % error, the share within ±10 %, Spearman's rank
+  correlation, and per kernel class measured vs predicted; nothing is timed, so the model can be changed
+  and re-reported at once. Writes oracle.md, oracle.csv, raw.json (with every kernel), oracle.png and
+  oracle-kernels.png (matplotlib) to --out.
 """
 from __future__ import annotations
 
@@ -23,7 +34,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -100,24 +110,124 @@ def speed(space: dict, seed: int, log) -> dict:
     return res
 
 
+def draw_archs(n: int, space: str, seed: int) -> list:
+    """The held-out architectures: drawn at random from ``space``, never a calibration model."""
+    from lpfc.cost.calibrate import CALIBRATION_ARCHS
+
+    rng = random.Random(seed)
+    calib = [json.dumps(a, sort_keys=True) for a in CALIBRATION_ARCHS]
+    archs = []
+    while len(archs) < n:
+        a = draw_arch(rng, SPACES[space])
+        if json.dumps(a, sort_keys=True) not in calib:
+            archs.append(a)
+    return archs
+
+
+def approx_gflop(a: dict) -> float:
+    """A rough size (the GEMMs and attention), only to order the compile and timing phases."""
+    t, h = a["seq"] * a["batch"], a["hidden"]
+    return sum(2 * t * (4 * h * h + 2 * h * f) + 4 * t * a["seq"] * h for f in a["ffn"]) / 1e9
+
+
+def compile_phase(archs: list, log, budget=None) -> None:
+    """Compiles every architecture not cached yet, smallest first (so a bounded run covers most of them)."""
+    from bench import oracle_store as st
+    from lpfc.cost.plan import target_key_cached
+
+    tkey, src = target_key_cached("host"), st.source_hash()
+    log(f"compile phase: {len(archs)} architectures; store {st.store_root()}; target key {tkey}; lpfc sources {src}")
+    t0 = time.monotonic()
+    order = sorted(range(len(archs)), key=lambda i: approx_gflop(archs[i]))
+    for j, i in enumerate(order):
+        d = st.entry_dir(archs[i], tkey, src)
+        if st.compiled(d):
+            log(f"[{j + 1}/{len(archs)}] #{i} cached: {d.name}")
+            continue
+        if budget is not None and time.monotonic() - t0 > budget:
+            log(f"compile budget {budget:g} s spent: {len(archs) - j} architecture(s) not compiled")
+            break
+        meta = st.compile_arch(archs[i], d)
+        log(f"[{j + 1}/{len(archs)}] #{i} {_arch_text(archs[i])} (~{approx_gflop(archs[i]):.1f} GFLOP): "
+            f"{meta['kernels']} kernels, build {meta['build_s']:.0f} s -> {d.name}")
+
+
+def time_phase(archs: list, threads: list, tag: str, args, log) -> None:
+    """Times every compiled architecture, largest first (a budget cut then leaves the quick ones, which a later
+    call finishes), in one fresh process per library; stores runs + per-kernel profile per thread count."""
+    from bench import oracle_store as st
+    from lpfc.cost.plan import target_key_cached
+
+    tkey, src = target_key_cached("host"), st.source_hash()
+    t0 = time.monotonic()
+    order = sorted(range(len(archs)), key=lambda i: -approx_gflop(archs[i]))
+    for j, i in enumerate(order):
+        d = st.entry_dir(archs[i], tkey, src)
+        if not st.compiled(d):
+            log(f"[{j + 1}/{len(archs)}] #{i} not compiled: skipped")
+            continue
+        if args.max_gflop is not None and approx_gflop(archs[i]) > args.max_gflop:
+            continue
+        data = st.load_times(d, tag)
+        todo = [t for t in threads if str(t) not in data]
+        if not todo:
+            continue
+        if args.budget is not None and time.monotonic() - t0 > args.budget:
+            log(f"time budget {args.budget:g} s spent at #{i}: the rest is not timed")
+            return
+        res = st.time_library(d / "liboracle.so", todo, runs=args.runs, min_runs=args.min_runs, cap_s=args.cap,
+                              profile_runs=args.profile_runs, profile_cap_s=args.profile_cap)
+        stamp = dict(cpu=cpu_name(), when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     loadavg=os.getloadavg()[0])
+        for t, r in res.items():
+            data[t] = dict(r, **stamp)
+            log(f"[{j + 1}/{len(archs)}] #{i} t{t}: {statistics.median(r['runs']):.2f} ms "
+                f"({len(r['runs'])} runs, profile {r['profile_runs']}), {time.monotonic() - t0:.0f} s")
+        st.save_times(d, tag, data)
+
+
+def kernel_summary(kernel_rows: list, log) -> dict:
+    """Per kernel class and thread count: how many, measured vs predicted total and median per-kernel error."""
+    groups: dict = {}
+    for k in kernel_rows:
+        groups.setdefault((k["threads"], k["cls"]), []).append(k)
+    out = {}
+    for (t, cls), ks in sorted(groups.items()):
+        m, pr = sum(k["measured_ms"] for k in ks), sum(k["predicted_ms"] for k in ks)
+        errs = [k["predicted_ms"] / k["measured_ms"] - 1 for k in ks if k["measured_ms"] > 0]
+        med = 100 * statistics.median(errs) if errs else float("nan")
+        out[f"t{t} {cls}"] = {"n": len(ks), "measured_ms": m, "predicted_ms": pr, "median_err_pct": med}
+        log(f"  t{t} {cls:32s} n={len(ks):4d} measured {m:9.2f} ms predicted {pr:9.2f} ms "
+            f"(sum {100 * (pr / m - 1) if m else float('nan'):+.1f} %, median kernel {med:+.1f} %)")
+    return out
+
+
+def _arch_text(a: dict) -> str:
+    return f"L{a['layers']} H{a['hidden']} heads{a['heads']} ffn{a['ffn']} S{a['seq']} B{a['batch']}"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.oracle", description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=12, help="held-out architectures (default 12)")
     p.add_argument("--space", choices=sorted(SPACES), default="small")
     p.add_argument("--threads", default="1,2")
-    p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--runs", type=int, default=20, help="whole runs per library and thread count (at most)")
+    p.add_argument("--min-runs", type=int, default=20, help="whole runs at least, even past --cap")
+    p.add_argument("--cap", type=float, default=1e9, help="seconds of whole runs after which to stop at --min-runs")
+    p.add_argument("--profile-runs", type=int, default=10)
+    p.add_argument("--profile-cap", type=float, default=1e9, help="seconds of profiled runs (at least one)")
     p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--budget", type=float, help="start no new architecture after this many seconds")
+    p.add_argument("--budget", type=float, help="start no new compile / timing after this many seconds")
     p.add_argument("--no-speed", action="store_true", help="skip the time-per-estimate part")
+    p.add_argument("--compile-only", action="store_true", help="compile and cache the libraries, time nothing")
+    p.add_argument("--time-only", action="store_true", help="time the cached libraries, compile nothing")
+    p.add_argument("--report-only", action="store_true", help="statistics from stored times + fresh predictions")
+    p.add_argument("--max-gflop", type=float, help="time only architectures of at most this many GFLOP (rough)")
+    p.add_argument("--tag", default="default", help="name of the stored timing set (times-<tag>.json)")
     p.add_argument("--out", default=f"results/oracle-{time.strftime('%Y-%m-%d')}")
     args = p.parse_args(argv)
 
     import lpfc
-    from lpfc.codegen.targets import get_target
-    from lpfc.cost.arch import build_encoder
-    from lpfc.cost.calibrate import CALIBRATION_ARCHS
-    from lpfc.cost.measure import compile_module
-    from lpfc.cost.plan import plan_module
 
     threads = [int(t) for t in args.threads.split(",")]
     out = Path(args.out)
@@ -131,42 +241,54 @@ def main(argv=None) -> int:
 
     cpu = cpu_name()
     log(f"bench.oracle {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU {cpu}; threads {threads}; "
-        f"nproc {os.cpu_count()}; space {args.space}; seed {args.seed}; lpfc {lpfc.__version__}")
-    for t in threads:   # fail before any build when a calibration is missing
-        lpfc.estimate_latency(dict(layers=2, hidden=64, heads=2, ffn=128, seq=16), threads=t, require_calibration=True)
-    rng = random.Random(args.seed)
-    calib = [json.dumps(a, sort_keys=True) for a in CALIBRATION_ARCHS]
-    archs = []
-    while len(archs) < args.n:
-        a = draw_arch(rng, SPACES[args.space])
-        if json.dumps(a, sort_keys=True) not in calib:
-            archs.append(a)
-    rows = []
-    t0 = time.monotonic()
-    for i, arch in enumerate(archs):
-        if args.budget is not None and time.monotonic() - t0 > args.budget:
-            log(f"budget {args.budget:g} s spent: {len(archs) - i} architecture(s) left out")
-            break
-        module = build_encoder(arch)
-        plans = plan_module(module, get_target("host"))
-        with tempfile.TemporaryDirectory(prefix="lpfc-oracle-") as tmp:
-            lib = Path(tmp) / "liboracle.so"
-            tc = time.monotonic()
-            compile_module(module, "host", lib)
-            tc = time.monotonic() - tc
-            for t in threads:
-                runs = time_in_fresh_process(lib, t, args.runs)
-                est = lpfc.estimate_latency(arch, threads=t, require_calibration=True)
-                m = statistics.median(runs)
-                row = {"i": i, "threads": t, "arch": arch, "measured_ms": m, "predicted_ms": est.ms,
-                       "band_pct": est.band_pct, "err_pct": 100 * (est.ms / m - 1), "gflop": est.flop / 1e9,
-                       "kernels": len(plans), "build_s": tc}
-                rows.append(row)
-                log(f"[{i + 1}/{len(archs)}] t{t} L{arch['layers']} H{arch['hidden']} heads{arch['heads']} "
-                    f"ffn{arch['ffn']} S{arch['seq']} B{arch['batch']}: measured {m:.2f} ms, predicted "
-                    f"{est.ms:.2f} ms ({row['err_pct']:+.1f} %), build {tc:.0f} s")
-        (out / "raw.json").write_text(json.dumps({"cpu": cpu, "rows": rows}, indent=1))
+        f"nproc {os.cpu_count()}; space {args.space}; seed {args.seed}; lpfc {lpfc.__version__}; "
+        f"args {' '.join(argv if argv is not None else sys.argv[1:])}")
+    archs = draw_archs(args.n, args.space, args.seed)
+    phases = [ph for ph, on in (("compile", args.compile_only), ("time", args.time_only),
+                                ("report", args.report_only)) if on] or ["compile", "time", "report"]
+    if "report" in phases:
+        for t in threads:   # fail before any build when a calibration is missing
+            lpfc.estimate_latency(dict(layers=2, hidden=64, heads=2, ffn=128, seq=16), threads=t,
+                                  require_calibration=True)
+    if "compile" in phases:
+        compile_phase(archs, log, args.budget)
+    if "time" in phases:
+        time_phase(archs, threads, args.tag, args, log)
+    if "report" in phases:
+        report_phase(archs, threads, args, out, cpu, log, argv)
+    return 0
 
+
+def report_phase(archs: list, threads: list, args, out: Path, cpu: str, log, argv) -> None:
+    """Statistics and plot from the stored times and fresh predictions (nothing is timed here)."""
+    import lpfc
+    from bench import oracle_store as st
+    from lpfc.cost.plan import target_key_cached
+
+    tkey, src = target_key_cached("host"), st.source_hash()
+    rows, kernel_rows = [], []
+    for i, arch in enumerate(archs):
+        d = st.entry_dir(arch, tkey, src)
+        data = st.load_times(d, args.tag) if st.compiled(d) else {}
+        for t in threads:
+            r = data.get(str(t))
+            if not r:
+                continue
+            est = lpfc.estimate_latency(arch, threads=t, require_calibration=True)
+            m = statistics.median(r["runs"])
+            row = {"i": i, "threads": t, "arch": arch, "measured_ms": m, "predicted_ms": est.ms,
+                   "band_pct": est.band_pct, "err_pct": 100 * (est.ms / m - 1), "gflop": est.flop / 1e9,
+                   "runs": len(r["runs"]), "kernel_sum_ms": sum(k["ms"] for k in r["kernels"])}
+            rows.append(row)
+            if len(r["kernels"]) == len(est.kernels):
+                for k, e in zip(r["kernels"], est.kernels):
+                    kernel_rows.append({"i": i, "threads": t, "cls": f"{e.emitter}/{e.kind}", "part": e.part,
+                                        "shapes": e.shapes, "variant": e.variant, "measured_ms": k["ms"],
+                                        "predicted_ms": e.ms})
+            else:
+                log(f"#{i} t{t}: the library ran {len(r['kernels'])} kernels, the estimate has {len(est.kernels)}")
+            log(f"#{i} t{t} {_arch_text(arch)}: measured {m:.2f} ms ({len(r['runs'])} runs), predicted "
+                f"{est.ms:.2f} ms ({row['err_pct']:+.1f} %)")
     summary = {}
     for t in threads:
         rs = [r for r in rows if r["threads"] == t]
@@ -180,8 +302,9 @@ def main(argv=None) -> int:
         log(f"{t} thread(s): n={s['n']}, median |error| {s['median_abs_err_pct']:.1f} %, within ±10 % "
             f"{100 * s['within_10_pct']:.0f} %, Spearman {s['spearman']:.3f}")
     sp = None if args.no_speed else speed(SPACES[args.space], args.seed, log)
-    (out / "raw.json").write_text(json.dumps({"cpu": cpu, "rows": rows, "summary": summary, "speed": sp},
-                                             indent=1))
+    (out / "raw.json").write_text(json.dumps({"cpu": cpu, "rows": rows, "summary": summary, "speed": sp,
+                                              "kernels": kernel_rows}, indent=1))
+    kernel_summary(kernel_rows, log)
     with open(out / "oracle.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["i", "threads", "arch", "measured_ms", "predicted_ms", "err_pct", "gflop"])
@@ -207,6 +330,8 @@ def main(argv=None) -> int:
                f"{sp['bert_base_module_s']:.2f} s."]
     (out / "oracle.md").write_text("\n".join(md) + "\n")
     try:
+        if not rows:
+            raise ImportError
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -218,10 +343,22 @@ def main(argv=None) -> int:
         ax.plot(lim, lim, "k--", lw=0.8)
         ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel("measured ms"), ax.set_ylabel("predicted ms")
         ax.legend(), fig.tight_layout(), fig.savefig(out / "oracle.png", dpi=110)
+        if kernel_rows:     # per kernel: where the model is wrong, by class
+            fig, axes = plt.subplots(1, len(threads), figsize=(5 * len(threads), 5), squeeze=False)
+            for ax, t in zip(axes[0], threads):
+                ks = [k for k in kernel_rows if k["threads"] == t and k["measured_ms"] > 0]
+                for cls in sorted({k["cls"] for k in ks}):
+                    kc = [k for k in ks if k["cls"] == cls]
+                    ax.scatter([k["measured_ms"] for k in kc], [k["predicted_ms"] for k in kc], s=6, label=cls)
+                lo = min(k["measured_ms"] for k in ks) * 0.8
+                hi = max(k["measured_ms"] for k in ks) * 1.2
+                ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+                ax.set_xscale("log"), ax.set_yscale("log"), ax.set_title(f"{t} thread(s), per kernel")
+                ax.set_xlabel("measured ms"), ax.set_ylabel("predicted ms"), ax.legend(fontsize=6)
+            fig.tight_layout(), fig.savefig(out / "oracle-kernels.png", dpi=110)
     except ImportError:
         log("matplotlib is not installed: no oracle.png")
     log(f"wrote {out}/oracle.md, oracle.csv, raw.json")
-    return 0
 
 
 if __name__ == "__main__":

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import platform
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from .model import VERSION, band_from_errors, features, fit, save_calibration
+from .model import VERSION, band_from_errors, features, fit, llc_bytes, model_context, save_calibration
 
 # Fixed, and unlike bench/oracle.py's held-out architectures (drawn at random with their own seed).
 CALIBRATION_ARCHS = (
@@ -34,6 +32,14 @@ CALIBRATION_ARCHS = (
     dict(layers=2, hidden=576, heads=[9, 12], ffn=[2304, 3072], seq=96, batch=3),
     # one layer (its mask is a kernel of its own, as with more layers: lpfc/passes/lp_fusion/blocks.py)
     dict(layers=1, hidden=256, heads=4, ffn=512, seq=160, batch=2),
+    # deeper and larger models: weights beyond the last-level cache streamed at small M, long sequences
+    # with batches (attention-heavy), large M on wide GEMMs
+    dict(layers=4, hidden=768, heads=[12, 4, 6, 3], ffn=[3072, 2048, 1024, 2560], seq=32, batch=1),
+    dict(layers=1, hidden=256, heads=4, ffn=1024, seq=512, batch=4),
+    dict(layers=3, hidden=640, heads=[10, 5, 8], ffn=[2560, 1536, 3072], seq=128, batch=2),
+    dict(layers=6, hidden=384, heads=[6, 12, 3, 4, 2, 8], ffn=[1536, 768, 2304, 384, 3072, 1152], seq=64, batch=2),
+    dict(layers=2, hidden=704, heads=[11, 2], ffn=[2816, 1600], seq=224, batch=2),
+    dict(layers=2, hidden=128, heads=[2, 8], ffn=[3072, 256], seq=480, batch=3),
 )
 
 
@@ -73,20 +79,21 @@ def fit_calibration(models: list) -> dict:
 
 def calibrate(target: str = "host", threads: Sequence[int] = (1,), archs: Sequence[dict] = CALIBRATION_ARCHS,
               budget_s: Optional[float] = None, runs: int = 20, profile_runs: int = 10,
-              progress: Optional[Callable[[str], None]] = None, runner: Optional[Sequence[str]] = None) -> dict:
+              progress: Optional[Callable[[str], None]] = None, runner: Optional[Sequence[str]] = None,
+              compile_only: bool = False) -> dict:
     """Measures ``archs`` (until ``budget_s`` runs out; at least two), fits, writes one JSON per thread
     count; returns {threads: path}.
 
     ``runner`` (a command prefix, e.g. a script that pushes files with adb and runs them on the phone)
     runs each calibration library through lpfc's driver (``--profile``) on the device of a cross target;
-    without it only the host can be calibrated."""
+    without it only the host can be calibrated. Libraries are cached (``measure.cached_library``), so
+    ``compile_only=True`` can build them beforehand and a later call only measures (on a quiet machine)."""
     from ..codegen.targets import get_target
-    from ..compiler import compile as lpfc_compile
     from ..runtime.foreign import DriverSession
     from ..errors import LpfcError
     from ..runtime.session import load
     from .arch import build_encoder
-    from .measure import sample_feeds, time_session
+    from .measure import cached_library, sample_feeds, time_session
     from .plan import plan_module, target_key_cached
 
     say = progress or (lambda s: None)
@@ -102,6 +109,7 @@ def calibrate(target: str = "host", threads: Sequence[int] = (1,), archs: Sequen
         raise LpfcError(f"--runner is for cross targets; {tgt.name} is calibrated on this machine")
     threads = sorted({int(t) for t in threads})
     tkey = target_key_cached(tgt.name)
+    llc = llc_bytes()
     t0 = time.monotonic()
     per_t: dict = {t: [] for t in threads}
     n = len(archs)
@@ -111,39 +119,43 @@ def calibrate(target: str = "host", threads: Sequence[int] = (1,), archs: Sequen
             say(f"[{i + 1}/{n}] budget of {budget_s:g} s spent after {spent:.0f} s: {n - i} model(s) left out")
             break
         eta = f", ETA {spent / i * (n - i):.0f} s" if i else ""
-        say(f"[{i + 1}/{n}] {_arch_text(arch)}: planning and compiling{eta}")
+        say(f"[{i + 1}/{n}] {_arch_text(arch)}: planning{eta}")
         module = build_encoder(dict(arch, vocab=arch.get("vocab", 30522)))
         plans = plan_module(module, tgt.name)
-        with tempfile.TemporaryDirectory(prefix="lpfc-calibrate-") as tmp:
-            lib = Path(tmp) / "libcalibrate.so"
-            tc = time.monotonic()
-            lpfc_compile(module, lib, target=tgt.name, pipeline="")
-            tc = time.monotonic() - tc
-            for t in threads:
-                if runner is not None:      # one driver process per thread count; its profiled runs are the times
-                    dev = DriverSession(lib, threads=t, runner=runner)
-                    prof = dev.profile(sample_feeds(dev), runs=max(runs, profile_runs))
-                    ts = [prof.total_seconds * 1e3]
-                else:
-                    with load(lib, threads=t) as sess:
-                        prof = sess.profile(sample_feeds(sess), runs=profile_runs, warmup=2)
-                        ts = time_session(sess, runs=runs)
-                if len(prof.kernels) != len(plans):
-                    raise LpfcError(f"calibration model {i + 1}: the library ran {len(prof.kernels)} kernels, "
-                                    f"the plan has {len(plans)} (a planning bug)")
-                samples = [{"cls": p.cls, "x": features(p).tolist(), "ms": k.seconds * 1e3, "shapes": p.shapes,
-                            "variant": p.variant} for p, k in zip(plans, prof.kernels)]
-                m = {"arch": arch, "ms": statistics.median(ts), "kernel_sum_ms": sum(s["ms"] for s in samples),
-                     "samples": samples}
-                per_t[t].append(m)
-                say(f"      {t} thread(s): {m['ms']:.3f} ms ({len(samples)} kernels, build {tc:.0f} s)")
+        tc = time.monotonic()
+        lib = cached_library(module, plans, tgt.name, tkey, say)
+        tc = time.monotonic() - tc
+        if compile_only:
+            continue
+        for t in threads:
+            if runner is not None:      # one driver process per thread count; its profiled runs are the times
+                dev = DriverSession(lib, threads=t, runner=runner)
+                prof = dev.profile(sample_feeds(dev), runs=max(runs, profile_runs))
+                ts = [prof.total_seconds * 1e3]
+            else:
+                with load(lib, threads=t) as sess:
+                    prof = sess.profile(sample_feeds(sess), runs=profile_runs, warmup=2)
+                    ts = time_session(sess, runs=runs)
+            if len(prof.kernels) != len(plans):
+                raise LpfcError(f"calibration model {i + 1}: the library ran {len(prof.kernels)} kernels, "
+                                f"the plan has {len(plans)} (a planning bug)")
+            ctx = model_context(plans, llc)
+            samples = [{"cls": p.cls, "x": features(p, ctx).tolist(), "ms": k.seconds * 1e3, "shapes": p.shapes,
+                        "variant": p.variant} for p, k in zip(plans, prof.kernels)]
+            m = {"arch": arch, "ms": statistics.median(ts), "kernel_sum_ms": sum(s["ms"] for s in samples),
+                 "samples": samples}
+            per_t[t].append(m)
+            say(f"      {t} thread(s): {m['ms']:.3f} ms ({len(samples)} kernels, build {tc:.0f} s)")
+    if compile_only:
+        say("calibration libraries compiled (or found cached); nothing measured")
+        return {}
     out = {}
     for t, models in per_t.items():
         res = fit_calibration(models)
         where = f"device via {' '.join(runner)}" if runner is not None else cpu_model()
         data = {"version": VERSION, "target": tgt.name, "target_key": tkey, "cpu": where, "threads": t,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": runs,
-                "profile_runs": profile_runs, "models": models, **res}
+                "profile_runs": profile_runs, "llc_bytes": llc, "models": models, **res}
         p = save_calibration(data, tkey, t)
         out[t] = p
         band = f"±{res['band_pct']:.1f} %" if res["band_pct"] is not None else "no band"
@@ -158,19 +170,34 @@ def refit(target: str = "host", threads: Sequence[int] = (1,),
     import json
 
     from ..codegen.targets import get_target
+    from ..errors import CalibrationError
     from .model import calibration_path, load_calibration
-    from .plan import target_key_cached
+    from .plan import plan_arch, target_key_cached
 
     say = progress or (lambda s: None)
     tgt = get_target(target)
     tkey = target_key_cached(tgt.name)
     out = {}
     for t in threads:
-        load_calibration(tkey, tgt.name, t)          # a clear error when there is none
-        data = json.loads(calibration_path(tkey, t).read_text())
-        data.update(fit_calibration(data["models"]))
+        path = calibration_path(tkey, t)
+        try:
+            data = json.loads(path.read_text())
+            models = data["models"]
+        except (OSError, ValueError, KeyError, TypeError):
+            load_calibration(tkey, tgt.name, t)          # the clear error when there is none, or it is unusable
+            raise CalibrationError(f"cannot refit {path}: it holds no measured models",
+                                   hint=f"remake it with: lpfc calibrate --target {target} --threads {t}") from None
+        llc = int(data.get("llc_bytes") or llc_bytes())
+        for m in models:        # features as this lpfc computes them (they may have grown since the measuring)
+            if isinstance(m.get("arch"), dict):
+                plans = plan_arch(dict(m["arch"], vocab=m["arch"].get("vocab", 30522)), tgt.name)
+                if len(plans) == len(m["samples"]):
+                    ctx = model_context(plans, llc)
+                    for s, p in zip(m["samples"], plans):
+                        s["x"] = features(p, ctx).tolist()
+        data.update(fit_calibration(models), version=VERSION, llc_bytes=llc)
         out[t] = save_calibration(data, tkey, t)
-        say(f"{t} thread(s): refitted {len(data['models'])} models; band ±{data['band_pct']:.1f} % -> {out[t]}")
+        say(f"{t} thread(s): refitted {len(models)} models; band ±{data['band_pct']:.1f} % -> {out[t]}")
     return out
 
 

@@ -43,6 +43,8 @@ def register(sub) -> None:
     sp.add_argument("--runner", metavar="COMMAND",
                     help="for a cross target: the command prefix that runs lpfc's driver on the device, e.g. a "
                          "script that pushes the files with adb and runs them there (docs/cost.md)")
+    sp.add_argument("--compile-only", action="store_true",
+                    help="build (and cache) the calibration libraries, measure nothing: a later run only measures")
     sp.set_defaults(func=cmd_calibrate)
 
 
@@ -110,7 +112,7 @@ def cmd_calibrate(args) -> int:
     if args.runner is not None and not runner:
         raise LpfcError("--runner is empty; give the command that runs a program on the device")
     calibrate(args.target, threads, archs, budget_s=args.budget, runs=args.runs,
-              progress=say, runner=runner)
+              progress=say, runner=runner, compile_only=args.compile_only)
     return 0
 
 

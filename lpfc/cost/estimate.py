@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional, Union
 
 from ..errors import LpfcError
-from .model import calibration_path, load_calibration, predict_ms
+from .model import calibration_path, llc_bytes, load_calibration, model_context, predict_ms
 
 MODES = ("model", "measure")
 
@@ -116,8 +116,12 @@ def _plans_and_module(model, target: str, input_shapes, need_module: bool):
         module = model
     elif isinstance(model, (str, os.PathLike)):
         from ..frontend.load import load_module
+        from .onnx_fast import load_module_mapped
 
-        module = load_module(str(model), input_shapes)
+        # the weights mapped from the file, not copied (onnx_fast.py); else the frontend's ordinary import
+        module = load_module_mapped(str(model), input_shapes)
+        if module is None:
+            module = load_module(str(model), input_shapes)
     else:
         raise LpfcError(f"estimate_latency takes an ONNX/IR path, a graph-IR Module or an architecture dict, "
                         f"not {type(model).__name__}")
@@ -155,9 +159,10 @@ def estimate_latency(model: Union[str, os.PathLike, Mapping, "object"], *, targe
             return _analytic(model, tgt.name, threads, input_shapes)
         plans, _ = _plans_and_module(model, tgt.name, input_shapes, need_module=False)
         fit = cal["fit"]
+        ctx = model_context(plans, int(cal.get("llc_bytes") or llc_bytes()))
         ks = []
         for i, p in enumerate(plans):
-            ms, fb = predict_ms(fit, p)
+            ms, fb = predict_ms(fit, p, ctx)
             ks.append(KernelEstimate(i, p.part, p.kind, p.emitter, p.variant, p.shapes, p.flop, p.bytes, ms, fb))
         over = float(cal.get("overhead_ms", 0.0))
         return LatencyEstimate(sum(k.ms for k in ks) + over, tgt.name, threads, mode, cal.get("band_pct"), ks, over,

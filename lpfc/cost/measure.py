@@ -12,6 +12,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -33,6 +34,39 @@ def sample_feeds(session) -> dict:
 def plan_key(plans, tkey: str, threads: int) -> str:
     text = tkey + f"|t{threads}|" + ",".join(k.signature for k in plans)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def codegen_hash(root: Optional[Path] = None) -> str:
+    """A hash of lpfc's sources that shape a compiled library (``lpfc/cost/`` only predicts: left out)."""
+    root = root or Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if not p.is_file() or rel.startswith("cost/") or "__pycache__" in rel or p.suffix in (".pyc", ".so"):
+            continue
+        h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def cached_library(module, plans, target: str, tkey: str, say=None) -> Path:
+    """The compiled library of ``module`` (its default pipeline already run), cached in
+    ``$LPFC_CACHE_DIR/latency/libs/`` by target key, kernel signatures and lpfc's codegen sources, so that a
+    calibration's measuring can run apart from its compiling (``lpfc calibrate --compile-only`` first)."""
+    text = tkey + "|" + codegen_hash() + "|" + ",".join(k.signature for k in plans)
+    key = hashlib.sha256(text.encode()).hexdigest()[:24]
+    d = cache_root() / "latency" / "libs"
+    lib = d / f"{key}.so"
+    if lib.exists():
+        return lib
+    d.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="lpfc-calibrate-", dir=d) as tmp:
+        tmp_lib = Path(tmp) / f"{key}.so"
+        t = time.monotonic()
+        compile_module(module, target, tmp_lib)
+        if say:
+            say(f"      compiled in {time.monotonic() - t:.0f} s")
+        tmp_lib.replace(lib)      # atomic: a half-written library is never cached
+    return lib
 
 
 def compile_module(module, target: str, out: Path):
@@ -88,4 +122,4 @@ def measure(module, plans, target: str, threads: int, tkey: str, runs: int = 20,
     return res
 
 
-__all__ = ["measure", "sample_feeds", "time_session"]
+__all__ = ["cached_library", "codegen_hash", "measure", "sample_feeds", "time_session"]

@@ -4,11 +4,14 @@ A kernel's time is a non-negative combination of its features, fitted per *class
 kind, e.g. ``cpp-gemm/gemm_layer_norm``) by non-negative least squares on measured per-kernel times:
 
     ms = c0 · 1  +  c1 · GFLOP(tile-padded)  +  c2 · GFLOP  +  c3 · MB moved  +  c4 · M elements
+         + c5 · MB of weights from DRAM
 
 ``1`` is the call's fixed cost (thread wake-up, packing set-up); padded GFLOP is what the register
 tile actually computes (M and N rounded up to MR×NR: the edge tiles' waste); MB moved is the
 operands and results; elements are what the kernel's non-matmul ops produce (softmax, LayerNorm,
-GELU, gathers). Coefficients are non-negative, so no kernel gets a negative time and a larger kernel
+GELU, gathers); MB of weights from DRAM is a GEMM's weight operand when the whole model's GEMM weights
+exceed the last-level cache (``model_context``): a run then streams every layer's weights from memory,
+where a model that fits finds them in the cache from its previous run. Coefficients are non-negative, so no kernel gets a negative time and a larger kernel
 of a class never gets a smaller one. A class with fewer than MIN_CLASS_SAMPLES samples gets the fit over
 all kernels scaled to its own median level; a class never seen in calibration gets the fit over all kernels.
 
@@ -28,13 +31,45 @@ import numpy as np
 
 from ..errors import CalibrationError
 
-FEATURES = ("calls", "padded_gflop", "gflop", "mbytes", "melements")
-VERSION = 1
+FEATURES = ("calls", "padded_gflop", "gflop", "mbytes", "melements", "dram_mbytes")
+VERSION = 2
 MIN_CLASS_SAMPLES = 6     # below this a class gets the all-kernel fit scaled to its own level
 
 
-def features(k) -> np.ndarray:
-    return np.array([1.0, k.padded_flop / 1e9, k.flop / 1e9, k.bytes / 1e6, k.elements / 1e6])
+def weight_bytes(k) -> int:
+    """A GEMM kernel's weight operand (its first 2-D operand after the activations, K×N floats) in bytes;
+    0 for other kernels."""
+    if not k.kind.startswith("gemm"):
+        return 0
+    for op in k.shapes.split("->")[0].split(",")[1:]:
+        dims = op.split("x")
+        if len(dims) == 2 and all(d.isdigit() for d in dims):
+            return 4 * int(dims[0]) * int(dims[1])
+    return 0
+
+
+def llc_bytes() -> int:
+    """This machine's last-level cache (sysfs), else 32 MiB."""
+    base = Path("/sys/devices/system/cpu/cpu0/cache")
+    best = 0
+    try:
+        for d in base.glob("index*"):
+            t = (d / "size").read_text().strip()
+            n = int(t[:-1]) * {"K": 1 << 10, "M": 1 << 20}.get(t[-1], 1) if t[-1] in "KM" else int(t)
+            best = max(best, n)
+    except (OSError, ValueError, IndexError):
+        best = 0
+    return best or 32 << 20
+
+
+def model_context(plans, llc: int) -> dict:
+    """What a kernel's cost depends on beyond itself: whether the model's GEMM weights exceed the LLC."""
+    return {"dram": sum(weight_bytes(p) for p in plans) > llc}
+
+
+def features(k, ctx: Optional[dict] = None) -> np.ndarray:
+    dram = weight_bytes(k) / 1e6 if ctx and ctx.get("dram") else 0.0
+    return np.array([1.0, k.padded_flop / 1e9, k.flop / 1e9, k.bytes / 1e6, k.elements / 1e6, dram])
 
 
 def fit_class(X: np.ndarray, y: np.ndarray) -> list:
@@ -69,14 +104,17 @@ def fit(samples: Sequence[dict]) -> dict:
     return {"classes": classes, "all": every, "counts": counts}
 
 
-def predict_ms(coefs: dict, k) -> tuple:
+def predict_ms(coefs: dict, k, ctx: Optional[dict] = None) -> tuple:
     """(ms, fallback?) for one kernel plan."""
     c = coefs["classes"].get(k.cls)
     fallback = c is None
     c = coefs["all"] if fallback else c
-    # features(k) · c, in plain Python (five terms: numpy's array set-up would cost more than the sum)
-    return float(c[0] + c[1] * (k.padded_flop / 1e9) + c[2] * (k.flop / 1e9) + c[3] * (k.bytes / 1e6)
-                 + c[4] * (k.elements / 1e6)), fallback
+    # features(k) · c, in plain Python (six terms: numpy's array set-up would cost more than the sum)
+    ms = (c[0] + c[1] * (k.padded_flop / 1e9) + c[2] * (k.flop / 1e9) + c[3] * (k.bytes / 1e6)
+          + c[4] * (k.elements / 1e6))
+    if c[5] and ctx and ctx.get("dram"):
+        ms += c[5] * weight_bytes(k) / 1e6
+    return float(ms), fallback
 
 
 # -- the calibration file ----------------------------------------------------------------------------
@@ -119,8 +157,8 @@ def load_calibration(tkey: str, target: str, threads: int) -> dict:
         data = json.loads(p.read_text())
         if data.get("version") != VERSION or data.get("target_key") != tkey:
             raise ValueError("made by another lpfc version or for another target")
-        data["fit"]["classes"]      # noqa: B018  (the keys the estimator reads)
-        data["fit"]["all"]
+        if any(len(c) != len(FEATURES) for c in [data["fit"]["all"], *data["fit"]["classes"].values()]):
+            raise ValueError(f"its coefficients are not the {len(FEATURES)} of this lpfc's features")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CalibrationError(f"cannot use the latency calibration {p}: {e}",
                                hint=f"remake it with: lpfc calibrate --target {target} --threads {threads}") from None
@@ -136,5 +174,5 @@ def band_from_errors(rel_errors: Sequence[float], q: float = 90.0) -> Optional[f
     return float(np.percentile(np.abs(np.asarray(rel_errors, dtype=float)), q) * 100.0)
 
 
-__all__ = ["FEATURES", "band_from_errors", "calibration_path", "features", "fit", "load_calibration",
-           "predict_ms", "save_calibration"]
+__all__ = ["FEATURES", "band_from_errors", "calibration_path", "features", "fit", "llc_bytes", "load_calibration",
+           "model_context", "predict_ms", "save_calibration", "weight_bytes"]
