@@ -4,7 +4,11 @@ cache), at each thread count, with the GB/s the decode step achieves against the
 memory bandwidth.
 
     python bench/textgen.py [--model smollm2|gpt2-tiny] [--threads 1,2] [--tokens 64] [--rounds 2]
-                            [--runtimes lpfc,ort,torch]
+                            [--runtimes lpfc,lpfc-fp16,ort,torch]
+
+``lpfc-fp16``: lpfc with the decode library built with ``weights="fp16"`` (its one-row GEMMs read fp16 weights,
+computed in fp32; its GB/s counts those weights at 2 bytes).  "same tokens" compares with the first runtime;
+"agree" is how many of the first new tokens are the same.
 
 Per runtime and thread count: greedy generation of ``--tokens`` tokens from a fixed prompt, ``--rounds``
 times (runtimes interleaved round by round, so other load on the machine hits all alike; one warm-up
@@ -104,6 +108,7 @@ def main(argv=None) -> int:
     threads = [int(t) for t in args.threads.split(",")]
     runtimes = args.runtimes.split(",")
     b = build(args.model, quiet=False)
+    b16 = build(args.model, quiet=False, weights="fp16") if "lpfc-fp16" in runtimes else None
     tok = load_tokenizer(args.model)
     ids = tok.encode(PROMPT)[:b.shapes.prefill]   # gpt2-tiny: bytes, cut to its 32-token prefill
     model = load_model(args.model) if "torch" in runtimes else None
@@ -117,6 +122,7 @@ def main(argv=None) -> int:
     for t in threads:
         for rt in runtimes:
             runners[(rt, t)] = (TorchEager(model, t) if rt == "torch"
+                                else Engine.open(b16, "lpfc", threads=t, eos_id=None) if rt == "lpfc-fp16"
                                 else Engine.open(b, rt, threads=t, eos_id=None))
     results = {k: [] for k in runners}
     outputs = {}
@@ -133,20 +139,22 @@ def main(argv=None) -> int:
     ref = outputs[next(iter(outputs))]
     print()
     print("| runtime | threads | prefill ms | first token ms | decode tokens/s | decode GB/s | of bandwidth |"
-          " same tokens |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+          " same tokens | agree |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---:|")
     for (rt, t), sts in results.items():
         pre = statistics.median(s.prefill_s for s in sts) * 1e3
         ftt = statistics.median(s.first_token_s for s in sts) * 1e3
         tps = statistics.median(s.tokens_per_s for s in sts)
-        gbs = wb * tps / 1e9
+        gbs = (wb / 2 if rt == "lpfc-fp16" else wb) * tps / 1e9
+        agree = next((i for i, (x, y) in enumerate(zip(outputs[(rt, t)], ref)) if x != y), len(ref))
         print(f"| {rt} | {t} | {pre:.1f} | {ftt:.1f} | {tps:.2f} | {gbs:.2f} | {gbs / bw:.0%} | "
-              f"{outputs[(rt, t)] == ref} |")
+              f"{outputs[(rt, t)] == ref} | {agree} |")
     for t in threads:
-        if ("lpfc", t) in results and ("ort", t) in results:
-            a = statistics.median(s.tokens_per_s for s in results[("lpfc", t)])
-            o = statistics.median(s.tokens_per_s for s in results[("ort", t)])
-            print(f"lpfc / onnxruntime decode tokens/s at {t} thread(s): {a / o:.2f}x")
+        for rt in ("lpfc", "lpfc-fp16"):
+            if (rt, t) in results and ("ort", t) in results:
+                a = statistics.median(s.tokens_per_s for s in results[(rt, t)])
+                o = statistics.median(s.tokens_per_s for s in results[("ort", t)])
+                print(f"{rt} / onnxruntime decode tokens/s at {t} thread(s): {a / o:.2f}x")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
