@@ -109,3 +109,21 @@ def test_smollm2_greedy_equals_transformers():
     chat = tok.apply_chat("What is the tallest mountain?")
     got = list(eng.generate(chat, NEW))
     assert got == _hf(model, chat)
+
+
+def test_tiny_fp16_weights_decode_library(tiny):
+    """build(weights="fp16"): the decode library's one-row GEMMs read fp16 weights (half the bytes), computed in
+    fp32: its step logits follow the fp32 library's within fp16 rounding but are not the same bits; the prefill
+    library is the fp32 one."""
+    b, model = tiny
+    b16 = build("gpt2-tiny", weights="fp16")
+    assert b16.prefill_lib == b.prefill_lib and b16.decode_lib != b.decode_lib
+    assert b16.decode_lib.stat().st_size < b.decode_lib.stat().st_size
+    e32, e16 = Engine.open(b, "lpfc", threads=2), Engine.open(b16, "lpfc", threads=2)
+    ids = np.random.default_rng(1).integers(0, 999, 40).tolist()
+    got = []
+    for e in (e32, e16):
+        e.prefill(ids[:8])
+        got.append(np.stack([e.step(t) for t in ids[8:]]))
+    assert not np.array_equal(got[0], got[1])
+    np.testing.assert_allclose(got[1], got[0], rtol=0, atol=2e-2 * float(np.abs(got[0]).max()))
