@@ -216,25 +216,27 @@ def _fp16_exact_block(M, K, N, rms=False):
                       extra_args=[("b", (N,))], weight=w, rng=rng)
 
 
-@pytest.mark.parametrize("isa", ["host", "scalar"])
-def test_fp16_weights_of_one_row_gemms(tmp_path, isa):
+@pytest.mark.parametrize("target_name, isa", [("host", "host"), ("host", "scalar"),
+                                              pytest.param("arm64-linux", "host", id="arm64-qemu-neon")])
+def test_fp16_weights_of_one_row_gemms(tmp_path, target_name, isa):
     """weights="fp16" (lpfc.compile): a one-row GEMM reads its panels as fp16, so fp16-exact weights give the fp32
     kernel's results (the same FMAs in the same order) at half the bytes; other weights round (relative ~1e-3);
     GEMMs of more rows keep fp32 panels."""
     import dataclasses
-    half = dataclasses.replace(HOST, weights="fp16")
+    target = kernel_target(target_name)
+    half = dataclasses.replace(target, weights="fp16")
     ch = {"isa": isa} if isa != "host" else None
     cases = [_fp16_exact_block(1, 131, 601), _fp16_exact_block(1, 64, 37, rms=True)]
     rounding = gemm_block(1, 96, 200, [], rng=np.random.default_rng(5))
     kernels = []
     for i, op in enumerate(cases + [rounding]):
-        kernels.append((op, cpp_gemm.GEMM_EMITTER.emit(op, HOST, f"f32_{i}", ch)))
+        kernels.append((op, cpp_gemm.GEMM_EMITTER.emit(op, target, f"f32_{i}", ch)))
         kernels.append((op, cpp_gemm.GEMM_EMITTER.emit(op, half, f"f16_{i}", ch)))
     for op, ks in kernels:
         assert ("fp16 weights" in ks.variant) == ks.symbol.startswith("f16"), ks.variant
         assert ks.packed[1](np.ones((op.operands[1].type.shape), np.float32)).dtype == (
             np.float16 if ks.symbol.startswith("f16") else np.float32)
-    lib = KernelLib(kernels, tmp_path)
+    lib = KernelLib(kernels, tmp_path, target=target)
     rng = np.random.default_rng(3)
     for i in range(len(cases) + 1):
         (op, k32), (_, k16) = kernels[2 * i], kernels[2 * i + 1]
