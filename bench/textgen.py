@@ -125,6 +125,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--runtimes", default="lpfc,ort,torch")
     ap.add_argument("--reuse-prefill", action="store_true")
+    ap.add_argument("--lib-hash", default=None, help="time the libraries an earlier lpfc built (never compile)")
     args = ap.parse_args(argv)
     from examples.textgen.build import build
     from examples.textgen.engine import Engine, Stats
@@ -132,8 +133,8 @@ def main(argv=None) -> int:
 
     threads = [int(t) for t in args.threads.split(",")]
     runtimes = args.runtimes.split(",")
-    b = build(args.model, quiet=False)
-    b16 = build(args.model, quiet=False, weights="fp16") if "lpfc-fp16" in runtimes else None
+    b = build(args.model, quiet=False, lib_hash=args.lib_hash)
+    b16 = build(args.model, quiet=False, weights="fp16", lib_hash=args.lib_hash) if "lpfc-fp16" in runtimes else None
     tok = load_tokenizer(args.model)
     ids = tok.encode(PROMPT)[:b.shapes.prefill]   # gpt2-tiny: bytes, cut to its 32-token prefill
     model = load_model(args.model) if "torch" in runtimes else None

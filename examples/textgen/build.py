@@ -58,14 +58,16 @@ def _key(name: str, prompt_len: int, capacity: int, target: str) -> str:
 
 
 def build(name: str = "smollm2", prompt_len: int | None = None, capacity: int | None = None,
-          compile_libs: bool = True, target: str = "host", quiet: bool = True, weights: str = "fp32") -> Build:
+          compile_libs: bool = True, target: str = "host", quiet: bool = True, weights: str = "fp32",
+          lib_hash: str | None = None) -> Build:
     """The model's exports and libraries, built only when missing.  ``weights="fp16"``: the decode library
-    stores its one-row GEMMs' weights as fp16 (``lpfc.compile(weights=)``; ``libdecode-fp16-<h>.so``)."""
+    stores its one-row GEMMs' weights as fp16 (``lpfc.compile(weights=)``; ``libdecode-fp16-<h>.so``).
+    ``lib_hash``: use the libraries an earlier lpfc built (their ``<h>``), never compiling (timing runs)."""
     from .export import Shapes, export
     spec = SPECS[name]
     P, L = prompt_len or spec.prompt_len, capacity or spec.capacity
     d = cache_root() / f"{name}-P{P}-L{L}-{target}-{_key(name, P, L, target)}"
-    lib = lpfc_fingerprint() if compile_libs else "none"     # the ONNX is kept when only lpfc changed
+    lib = lib_hash or (lpfc_fingerprint() if compile_libs else "none")   # the ONNX is kept when only lpfc changed
     files = dict(prefill_onnx=d / "prefill.onnx", decode_onnx=d / "decode.onnx",
                  prefill_lib=d / f"libprefill-{lib}.so",
                  decode_lib=d / f"libdecode-{'fp16-' if weights == 'fp16' else ''}{lib}.so")
@@ -86,7 +88,11 @@ def build(name: str = "smollm2", prompt_len: int | None = None, capacity: int | 
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     sh = Shapes(**json.loads(meta.read_text()))
-    if compile_libs:
+    if lib_hash:
+        missing = [str(f) for k, f in files.items() if k.endswith("_lib") and not f.exists()]
+        if missing:
+            raise FileNotFoundError(f"no library built with lpfc {lib_hash}: {', '.join(missing)}")
+    elif compile_libs:
         import lpfc
         for onnx_key, lib_key in (("prefill_onnx", "prefill_lib"), ("decode_onnx", "decode_lib")):
             if not files[lib_key].exists():
