@@ -68,11 +68,12 @@ def test_tiny_decode_reads_the_cache_in_place(tiny):
     for c, s in zip(eng.cache, saved):
         c[...] = s
     eng.length = 3
-    for c in eng.cache:
-        c[:, :, 4:] = 1e30          # rows past the current length: masked out
+    assert eng.kt and eng.cache[0].shape[-1] == b.shapes.capacity     # keys: a column per position
+    for j in range(len(eng.cache)):
+        eng.rows(j, slice(4, None))[...] = 1e30          # positions past the current length: masked out
     assert np.array_equal(eng.step(4), base)
     eng.length = 3
-    eng.cache[0][:, :, 1] += 1.0    # a row in use
+    eng.rows(0, 1)[...] += 1.0      # a key in use
     assert not np.allclose(eng.step(4), base)
 
 
