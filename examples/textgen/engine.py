@@ -111,8 +111,9 @@ class Engine:
         x = np.zeros((1, P), np.int64)
         x[0, :n] = ids
         out = self.prefill_run({"input_ids": x, "length": np.array([n], np.int64)})
+        rows_first = getattr(self.sh, "prefill_kv_rows", False)      # [1, P, Hkv, D], else [1, Hkv, P, D]
         for j, kv in enumerate(out[1:]):
-            self.rows(j, slice(0, n))[...] = kv[:, :, :n]
+            self.rows(j, slice(0, n))[...] = kv[:, :n].transpose(0, 2, 1, 3) if rows_first else kv[:, :, :n]
         self.length = n
         return out[0][0]
 

@@ -128,3 +128,24 @@ def test_tiny_fp16_weights_decode_library(tiny):
         got.append(np.stack([e.step(t) for t in ids[8:]]))
     assert not np.array_equal(got[0], got[1])
     np.testing.assert_allclose(got[1], got[0], rtol=0, atol=2e-2 * float(np.abs(got[0]).max()))
+
+
+@pytest.fixture(scope="module")
+def llama_tiny():
+    return build("llama-tiny"), load_model("llama-tiny")
+
+
+def test_llama_tiny_greedy_equals_transformers_and_prefill_attention_is_fused(llama_tiny):
+    """llama-tiny (RoPE, 4 query heads on 2 key/value heads): 64 greedy tokens equal transformers' on two prompts,
+    and the prefill's attention (GQA as a broadcast view, RoPE in the projections: export.py) runs on the
+    attention emitter, not the generic one."""
+    import lpfc
+    b, model = llama_tiny
+    eng = Engine.open(b, "lpfc", threads=2, eos_id=None)
+    for prompt in (TINY_PROMPTS[0], TINY_PROMPTS[2]):
+        got = list(eng.generate(prompt, NEW, Sampling(repetition_penalty=1.3), stop_at_eos=False))
+        assert got == _hf(model, prompt, repetition_penalty=1.3, eos_token_id=None), prompt
+    with lpfc.load(b.prefill_lib, threads=1) as s:
+        prof = s.profile({"input_ids": np.zeros((1, b.shapes.prefill), np.int64), "length": np.array([3])}, runs=1)
+    att = [k for k in prof.kernels if k.kind == "attention"]
+    assert len(att) == b.shapes.layers and {k.emitter for k in att} == {"cpp-attention"}
