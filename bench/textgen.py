@@ -4,7 +4,13 @@ cache), at each thread count, with the GB/s the decode step achieves against the
 memory bandwidth.
 
     python bench/textgen.py [--model smollm2|gpt2-tiny] [--threads 1,2] [--tokens 64] [--rounds 2]
-                            [--runtimes lpfc,ort,torch]
+                            [--runtimes lpfc,lpfc-fp16,ort,torch]
+
+``lpfc-fp16``: lpfc with the decode library built with ``weights="fp16"`` (its one-row GEMMs read fp16 weights,
+computed in fp32; its GB/s counts those weights at 2 bytes).  "same tokens" compares with the first runtime;
+"agree" is how many of the first new tokens are the same.  ``--reuse-prefill`` (lpfc and onnxruntime only, for
+short quiet windows): each runtime runs the prefill once (its time is reported) and every round decodes from that
+cache again (the engine's length is reset to the prompt's; the rows past it are rewritten by the steps).
 
 Per runtime and thread count: greedy generation of ``--tokens`` tokens from a fixed prompt, ``--rounds``
 times (runtimes interleaved round by round, so other load on the machine hits all alike; one warm-up
@@ -89,6 +95,28 @@ class TorchEager:
         return toks
 
 
+def decode_again(eng, ids, n, st, first):
+    """Greedy decoding of ``n`` tokens from the prompt's cache: the prefill runs only the first time."""
+    import numpy as np
+    import time as _t
+    if not hasattr(first, "logits"):
+        t0 = _t.perf_counter()
+        first.logits = eng.prefill(ids)
+        first.prefill_s = first.first_token_s = _t.perf_counter() - t0
+    st.prefill_s, st.first_token_s = first.prefill_s, first.first_token_s
+    eng.length = len(ids)
+    tok = int(np.argmax(first.logits))
+    toks = [tok]
+    for _ in range(n - 1):
+        t1 = _t.perf_counter()
+        tok = int(np.argmax(eng.step(tok)))
+        dt = _t.perf_counter() - t1
+        st.step_times.append(dt)
+        st.decode_s += dt
+        toks.append(tok)
+    return toks
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2")
@@ -96,6 +124,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--runtimes", default="lpfc,ort,torch")
+    ap.add_argument("--reuse-prefill", action="store_true")
+    ap.add_argument("--lib-hash", default=None, help="time the libraries an earlier lpfc built (never compile)")
     args = ap.parse_args(argv)
     from examples.textgen.build import build
     from examples.textgen.engine import Engine, Stats
@@ -103,7 +133,8 @@ def main(argv=None) -> int:
 
     threads = [int(t) for t in args.threads.split(",")]
     runtimes = args.runtimes.split(",")
-    b = build(args.model, quiet=False)
+    b = build(args.model, quiet=False, lib_hash=args.lib_hash)
+    b16 = build(args.model, quiet=False, weights="fp16", lib_hash=args.lib_hash) if "lpfc-fp16" in runtimes else None
     tok = load_tokenizer(args.model)
     ids = tok.encode(PROMPT)[:b.shapes.prefill]   # gpt2-tiny: bytes, cut to its 32-token prefill
     model = load_model(args.model) if "torch" in runtimes else None
@@ -117,14 +148,18 @@ def main(argv=None) -> int:
     for t in threads:
         for rt in runtimes:
             runners[(rt, t)] = (TorchEager(model, t) if rt == "torch"
+                                else Engine.open(b16, "lpfc", threads=t, eos_id=None) if rt == "lpfc-fp16"
                                 else Engine.open(b, rt, threads=t, eos_id=None))
     results = {k: [] for k in runners}
     outputs = {}
+    first = {}          # --reuse-prefill: the one prefill's stats and logits per runtime
     for r in range(args.rounds + 1):
         for key, run in runners.items():
             st = Stats()
             if isinstance(run, TorchEager):
                 toks = run.generate(ids, args.tokens, st)
+            elif args.reuse_prefill:
+                toks = decode_again(run, ids, args.tokens, st, first.setdefault(key, Stats()))
             else:
                 toks = list(run.generate(ids, args.tokens, stats=st, stop_at_eos=False))
             outputs[key] = toks
@@ -133,20 +168,22 @@ def main(argv=None) -> int:
     ref = outputs[next(iter(outputs))]
     print()
     print("| runtime | threads | prefill ms | first token ms | decode tokens/s | decode GB/s | of bandwidth |"
-          " same tokens |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+          " same tokens | agree |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---:|")
     for (rt, t), sts in results.items():
         pre = statistics.median(s.prefill_s for s in sts) * 1e3
         ftt = statistics.median(s.first_token_s for s in sts) * 1e3
         tps = statistics.median(s.tokens_per_s for s in sts)
-        gbs = wb * tps / 1e9
+        gbs = (wb / 2 if rt == "lpfc-fp16" else wb) * tps / 1e9
+        agree = next((i for i, (x, y) in enumerate(zip(outputs[(rt, t)], ref)) if x != y), len(ref))
         print(f"| {rt} | {t} | {pre:.1f} | {ftt:.1f} | {tps:.2f} | {gbs:.2f} | {gbs / bw:.0%} | "
-              f"{outputs[(rt, t)] == ref} |")
+              f"{outputs[(rt, t)] == ref} | {agree} |")
     for t in threads:
-        if ("lpfc", t) in results and ("ort", t) in results:
-            a = statistics.median(s.tokens_per_s for s in results[("lpfc", t)])
-            o = statistics.median(s.tokens_per_s for s in results[("ort", t)])
-            print(f"lpfc / onnxruntime decode tokens/s at {t} thread(s): {a / o:.2f}x")
+        for rt in ("lpfc", "lpfc-fp16"):
+            if (rt, t) in results and ("ort", t) in results:
+                a = statistics.median(s.tokens_per_s for s in results[(rt, t)])
+                o = statistics.median(s.tokens_per_s for s in results[("ort", t)])
+                print(f"{rt} / onnxruntime decode tokens/s at {t} thread(s): {a / o:.2f}x")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -13,6 +13,7 @@ Stages (each a function below, timed; ``progress`` hears about each, lpfc/progre
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -107,7 +108,7 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
             input_shapes: Optional[dict] = None, sanitize=(), header: Optional[Union[str, os.PathLike]] = None,
             jobs: Optional[int] = None, cpu: Optional[str] = None, api_level: Optional[int] = None,
             ndk: Optional[str] = None, compiler: Optional[str] = None,
-            tune_budget: Optional[float] = None, force: bool = False) -> CompileResult:
+            tune_budget: Optional[float] = None, force: bool = False, weights: str = "fp32") -> CompileResult:
     """Compiles ``model`` (an .onnx / .mlir path or a graph-IR Module) into the shared library ``output``.
 
     ``fusion=False`` runs ``pipeline`` without ``lp-fusion`` (the default pipeline becomes
@@ -119,6 +120,7 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
     ``sanitize=("address", "undefined")`` builds an instrumented library (for tests).
     ``cpu`` chooses the processor to generate code for (arm64: ``-mcpu``, default cortex-a77; x86-64:
     ``-march``, default native); the target's compiler must know it.
+    ``weights="fp16"`` stores the weights of one-row GEMMs (M = 1: a decode step) as fp16, computed in fp32.
     ``tune_budget`` (seconds, with ``tune``) bounds the whole tuning: kernels it does not reach keep
     their emitter's default variant (counted as ``budget`` in the summary's variants note).
     ``progress`` (a :class:`lpfc.progress.Progress`, or a callable ``progress(what)`` that may return a
@@ -137,8 +139,11 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
     in :func:`_generate_and_build`; everything they need is checked first (:func:`_prepare`).
     """
     tune_budget = _checked_tune_budget(tune_budget)
+    if weights not in ("fp32", "fp16"):      # fp16: one-row GEMM weights stored as fp16 (codegen/targets.py)
+        raise LpfcError(f'weights must be "fp32" or "fp16", not {weights!r}')
     job = _prepare(model, output, header, emit_source, target, force=force, api_level=api_level, cpu=cpu,
                    compiler=compiler, ndk=ndk)
+    job.target = dataclasses.replace(job.target, weights=weights)
     progress = as_progress(progress)
     stages = _Stages(progress)
 

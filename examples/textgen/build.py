@@ -58,15 +58,19 @@ def _key(name: str, prompt_len: int, capacity: int, target: str) -> str:
 
 
 def build(name: str = "smollm2", prompt_len: int | None = None, capacity: int | None = None,
-          compile_libs: bool = True, target: str = "host", quiet: bool = True) -> Build:
-    """The model's exports and libraries, built only when missing."""
+          compile_libs: bool = True, target: str = "host", quiet: bool = True, weights: str = "fp32",
+          lib_hash: str | None = None) -> Build:
+    """The model's exports and libraries, built only when missing.  ``weights="fp16"``: the decode library
+    stores its one-row GEMMs' weights as fp16 (``lpfc.compile(weights=)``; ``libdecode-fp16-<h>.so``).
+    ``lib_hash``: use the libraries an earlier lpfc built (their ``<h>``), never compiling (timing runs)."""
     from .export import Shapes, export
     spec = SPECS[name]
     P, L = prompt_len or spec.prompt_len, capacity or spec.capacity
     d = cache_root() / f"{name}-P{P}-L{L}-{target}-{_key(name, P, L, target)}"
-    lib = lpfc_fingerprint() if compile_libs else "none"     # the ONNX is kept when only lpfc changed
+    lib = lib_hash or (lpfc_fingerprint() if compile_libs else "none")   # the ONNX is kept when only lpfc changed
     files = dict(prefill_onnx=d / "prefill.onnx", decode_onnx=d / "decode.onnx",
-                 prefill_lib=d / f"libprefill-{lib}.so", decode_lib=d / f"libdecode-{lib}.so")
+                 prefill_lib=d / f"libprefill-{lib}.so",
+                 decode_lib=d / f"libdecode-{'fp16-' if weights == 'fp16' else ''}{lib}.so")
     meta = d / "shapes.json"
     if not meta.exists():
         d.parent.mkdir(parents=True, exist_ok=True)
@@ -84,13 +88,18 @@ def build(name: str = "smollm2", prompt_len: int | None = None, capacity: int | 
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     sh = Shapes(**json.loads(meta.read_text()))
-    if compile_libs:
+    if lib_hash:
+        missing = [str(f) for k, f in files.items() if k.endswith("_lib") and not f.exists()]
+        if missing:
+            raise FileNotFoundError(f"no library built with lpfc {lib_hash}: {', '.join(missing)}")
+    elif compile_libs:
         import lpfc
         for onnx_key, lib_key in (("prefill_onnx", "prefill_lib"), ("decode_onnx", "decode_lib")):
             if not files[lib_key].exists():
                 t0 = time.perf_counter()
                 # lpfc.compile stages its output and renames it into place: concurrent builds are safe
-                r = lpfc.compile(files[onnx_key], files[lib_key], target=target)
+                r = lpfc.compile(files[onnx_key], files[lib_key], target=target,
+                                 weights=weights if lib_key == "decode_lib" else "fp32")
                 if not quiet:
                     print(f"lpfc.compile {files[onnx_key].name} -> {files[lib_key].name}: {r.kernels} kernels "
                           f"in {time.perf_counter() - t0:.1f} s", flush=True)
@@ -102,8 +111,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m examples.textgen build", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2", choices=sorted(SPECS))
     ap.add_argument("--target", default="host")
+    ap.add_argument("--weights", default="fp32", choices=("fp32", "fp16"), help="the decode library's weight storage")
     args = ap.parse_args(argv)
-    b = build(args.model, target=args.target, quiet=False)
+    b = build(args.model, target=args.target, quiet=False, weights=args.weights)
     print(b.dir)
     return 0
 

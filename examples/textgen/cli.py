@@ -19,6 +19,8 @@ def add_generation_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--threads", type=int, default=None, help="default: every processor")
     ap.add_argument("--runtime", default="lpfc", choices=("lpfc", "ort"),
                     help="lpfc (the compiled libraries) or ort (onnxruntime on the same ONNX)")
+    ap.add_argument("--weights", default="fp32", choices=("fp32", "fp16"),
+                    help="lpfc's decode library stores its weights as fp32 or fp16 (computed in fp32)")
 
 
 class Streamer:
@@ -37,11 +39,11 @@ class Streamer:
         return new
 
 
-def open_engine(model: str, runtime: str, threads, quiet: bool = False):
+def open_engine(model: str, runtime: str, threads, quiet: bool = False, weights: str = "fp32"):
     from .build import build
     from .engine import Engine
     from .models import load_tokenizer
-    b = build(model, quiet=quiet)
+    b = build(model, quiet=quiet, weights=weights if runtime == "lpfc" else "fp32")
     tok = load_tokenizer(model)
     return Engine.open(b, runtime, threads=threads, eos_id=tok.eos_token_id), tok
 
@@ -59,7 +61,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         sampling = Sampling(args.temperature, args.top_k, args.top_p, args.repetition_penalty, args.seed).check()
-        eng, tok = open_engine(args.model, args.runtime, args.threads)
+        eng, tok = open_engine(args.model, args.runtime, args.threads, weights=args.weights)
         ids = tok.apply_chat(args.prompt) if args.chat else tok.encode(args.prompt)
         eng.check_room(len(ids), args.max_new_tokens)
     except (ValueError, ModelUnavailable) as e:
@@ -81,5 +83,6 @@ def main(argv=None) -> int:
     print()
     print(f"{st.tokens_per_s:.1f} tokens/s ({st.new_tokens} tokens; prompt {st.prompt_tokens} tokens, prefill "
           f"{st.prefill_s * 1e3:.0f} ms, first token {st.first_token_s * 1e3:.0f} ms, total {total:.2f} s; "
-          f"{args.model} via {args.runtime})", file=sys.stderr)
+          f"{args.model} via {args.runtime}"
+          f"{', fp16 weights' if args.weights == 'fp16' and args.runtime == 'lpfc' else ''})", file=sys.stderr)
     return 0

@@ -78,7 +78,10 @@ class Engine:
     def __init__(self, prefill, decode, shapes, eos_id: Optional[int] = None):
         self.prefill_run, self.decode_run, self.sh, self.eos_id = prefill, decode, shapes, eos_id
         sh = shapes
-        self.cache = [np.zeros((1, sh.kv_heads, sh.capacity, sh.head_dim), np.float32) for _ in range(2 * sh.layers)]
+        # keys transposed ([1, Hkv, D, L], a column per position: docs/textgen.md) when the export says so
+        self.kt = bool(getattr(sh, "keys_transposed", False))
+        rows, cols = (1, sh.kv_heads, sh.capacity, sh.head_dim), (1, sh.kv_heads, sh.head_dim, sh.capacity)
+        self.cache = [np.zeros(cols if self.kt and j % 2 == 0 else rows, np.float32) for j in range(2 * sh.layers)]
         self.length = 0
         self._ids = np.zeros((1, 1), np.int64)
         self._pos = np.zeros(1, np.int64)
@@ -108,8 +111,9 @@ class Engine:
         x = np.zeros((1, P), np.int64)
         x[0, :n] = ids
         out = self.prefill_run({"input_ids": x, "length": np.array([n], np.int64)})
-        for c, kv in zip(self.cache, out[1:]):
-            c[:, :, :n] = kv[:, :, :n]
+        rows_first = getattr(self.sh, "prefill_kv_rows", False)      # [1, P, Hkv, D], else [1, Hkv, P, D]
+        for j, kv in enumerate(out[1:]):
+            self.rows(j, slice(0, n))[...] = kv[:, :n].transpose(0, 2, 1, 3) if rows_first else kv[:, :, :n]
         self.length = n
         return out[0][0]
 
@@ -119,10 +123,18 @@ class Engine:
         self._ids[0, 0] = token
         self._pos[0] = self.length
         out = self.decode_run(self._feeds)
-        for c, kv in zip(self.cache, out[1:]):
-            c[:, :, self.length] = kv[:, :, 0]
+        for j, kv in enumerate(out[1:]):
+            self.rows(j, self.length)[...] = kv[:, :, 0]
         self.length += 1
         return out[0][0]
+
+    def rows(self, j: int, positions) -> np.ndarray:
+        """A view of cache array ``j`` (2i: keys of layer i, 2i+1: values) at ``positions`` (an index or a slice)
+        as [1, Hkv, (n,) D]: keys are stored transposed, a column per position."""
+        c = self.cache[j]
+        if self.kt and j % 2 == 0:
+            c = c.transpose(0, 1, 3, 2)
+        return c[:, :, positions]
 
     # -- generation ---------------------------------------------------------------------------------
     def check_room(self, prompt_len: int, max_new_tokens: int) -> None:

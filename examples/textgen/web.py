@@ -125,9 +125,10 @@ def main(argv=None) -> int:
     ap.add_argument("--port", type=int, default=8016)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--runtime", default="lpfc", choices=("lpfc", "ort"))
+    ap.add_argument("--weights", default="fp32", choices=("fp32", "fp16"), help="the decode library's weight storage")
     args = ap.parse_args(argv)
     try:
-        engine, tok = open_engine(args.model, args.runtime, args.threads)
+        engine, tok = open_engine(args.model, args.runtime, args.threads, weights=args.weights)
     except ModelUnavailable as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

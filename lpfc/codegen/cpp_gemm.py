@@ -46,6 +46,8 @@ from .plans.gemm import Epilogue, GemmNorm, GemmPlan, analyse
 from .targets import Target
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+#: A one-row GEMM (M = 1) is split into about this many units of whole panels (claimed dynamically by the threads).
+GEMV_UNITS = 16
 
 @functools.lru_cache(maxsize=None)
 def _jinja_env():
@@ -63,6 +65,13 @@ def gemm_driver_helper(isa_name: str) -> str:
     isa = _simd.ISAS[isa_name]
     template = "gemm_driver_neon.h.j2" if isa.name == "neon" else "gemm_driver.h.j2"   # NEON: A packed, lane FMAs
     return render(template, isa=isa.name, ns=isa.ns, mr=isa.mr, nr=isa.nr)
+
+
+@functools.lru_cache(maxsize=None)
+def gemv_driver_helper(isa_name: str, half: bool = False) -> str:
+    """The one-row driver (``templates/gemv_driver.h.j2``) over the same packed panels; ``half``: fp16 panels."""
+    isa = _simd.ISAS[isa_name]
+    return render("gemv_driver.h.j2", isa=isa.name, ns=isa.ns, nr=isa.nr, half=half)
 
 
 @functools.lru_cache(maxsize=None)
@@ -85,6 +94,18 @@ def pack_b(w: np.ndarray, *, nr: int, trans_b: bool, alpha: float) -> np.ndarray
     padded = np.zeros((k, p * nr), dtype=np.float32)
     padded[:, :n] = w
     return np.ascontiguousarray(padded.reshape(k, p, nr).transpose(1, 0, 2))
+
+
+def pack_b_half(w: np.ndarray, *, nr: int, trans_b: bool, alpha: float) -> np.ndarray:
+    """:func:`pack_b`'s panels stored as fp16 (round to nearest even): weight-only half storage for one-row
+    GEMMs, computed in fp32.  A weight beyond fp16's range (65504) is refused, never stored as infinity."""
+    p = pack_b(w, nr=nr, trans_b=trans_b, alpha=alpha)
+    big = float(np.max(np.abs(p))) if p.size else 0.0
+    if not big <= 65504.0:
+        from ..errors import UnsupportedError
+        raise UnsupportedError(f"a GEMM weight {list(np.shape(w))} holds {big:g}, outside fp16's range (65504)",
+                               hint='compile with weights="fp32"')
+    return p.astype(np.float16)
 
 
 # -- code ------------------------------------------------------------------------------------------------
@@ -226,19 +247,32 @@ def render_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optional[di
         L += _ln_rows_lines(ln, N, isa.ns)
     else:
         L.append("    auto rows = [](long, long, long, long) {};")
-    L.append(f"    {isa.ns}_gemm::run<{plan.lda}L>({M}L, N, {K}L, A, Bp, C, N, {MC}L, {NC}L, {KC}L, num_threads, "
-             "epi, rows);")
+    gemv = M == 1       # a decode step's projections, a pooler: bandwidth-bound, their own driver
+    half = gemv and getattr(target, "weights", "fp32") == "fp16"     # lpfc.compile(weights="fp16")
+    if gemv:
+        pu = max(1, -(-(-(-N // isa.nr)) // GEMV_UNITS))
+        if half:
+            L[L.index(f"    const float *Bp = (const float *)in[{plan.b_arg}];")] = \
+                f"    const uint16_t *Bp = (const uint16_t *)in[{plan.b_arg}];"
+        L.append(f"    {isa.ns}_gemv{'_h' if half else ''}::run(N, {K}L, A, Bp, C, {pu}L, num_threads, epi, rows);")
+    else:
+        L.append(f"    {isa.ns}_gemm::run<{plan.lda}L>({M}L, N, {K}L, A, Bp, C, N, {MC}L, {NC}L, {KC}L, num_threads, "
+                 "epi, rows);")
     L.append("}")
     code = "\n".join(L) + "\n"
     from .scalar_expr import C_HELPERS, helper_code
-    helpers = [isa.helper(), gemm_driver_helper(isa.name)] + ([row_helper(isa.name)] if ln is not None else [])
+    helpers = ([isa.helper(), gemv_driver_helper(isa.name, half) if gemv else gemm_driver_helper(isa.name)]
+               + ([row_helper(isa.name)] if ln is not None else []))
     if epi_helpers:
         helpers.insert(0, helper_code(sorted(epi_helpers, key=list(C_HELPERS).index)))
     headers = ("<math.h>", "<stdint.h>", "<string.h>", PARALLEL_HEADER)
     nr = isa.nr
-    packed = {plan.b_arg: functools.partial(pack_b, nr=nr, trans_b=plan.trans_b, alpha=plan.alpha)}
+    packed = {plan.b_arg: functools.partial(pack_b_half if half else pack_b, nr=nr, trans_b=plan.trans_b,
+                                            alpha=plan.alpha)}
     return KernelSource(symbol=symbol, code=code, headers=tuple(dict.fromkeys(headers)), helpers=tuple(helpers),
-                        packed=packed, variant=f"{isa.name} {isa.mr}x{isa.nr} MC={MC} NC={NC} KC={KC}"
+                        packed=packed, variant=(f"{isa.name} gemv 1x{isa.nr} {pu} panels a unit" + (" fp16 weights" if half else "")
+                                                if gemv else
+                                                f"{isa.name} {isa.mr}x{isa.nr} MC={MC} NC={NC} KC={KC}")
                         + ("" if vector else " scalar-epilogue"))
 
 

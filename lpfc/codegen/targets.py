@@ -62,6 +62,9 @@ class Target:
     #: The toolchain this target is built with, once resolved (:func:`lpfc.codegen.toolchain.resolve_target`);
     #: None for a target only described (get_target). Not part of the target's identity (equality, hash).
     toolchain: Optional["Toolchain"] = field(default=None, compare=False, repr=False)
+    #: How one-row GEMMs (a decode step's projections) store their packed weights: "fp32", or "fp16" (weight-only
+    #: half storage, fp32 arithmetic: half the bytes a bandwidth-bound step reads); ``lpfc.compile(weights=)``.
+    weights: str = "fp32"
 
     @property
     def is_cross(self) -> bool:

@@ -153,8 +153,10 @@ def tile_edge_cases():
     """Shapes around the micro-kernel tiles (AVX2 6x16, NEON 8x12, AVX-512 14x32): whole tiles, one row and
     column more or less, a single element, K from 1 to 130; bias + ReLU, and a LayerNorm."""
     cases = {}
+    # M = 1: the one-row driver (gemv_driver.h.j2); 1 x 131 x 601 has 78,731 weights, enough to use threads,
+    # an edge panel on every ISA, and an odd K (the driver's two accumulator sets)
     for M, K, N in [(1, 1, 1), (8, 4, 12), (9, 5, 13), (6, 16, 16), (7, 17, 17), (16, 64, 24), (31, 7, 50),
-                    (64, 130, 100)]:
+                    (64, 130, 100), (1, 131, 601), (1, 6, 40)]:
         rng = np.random.default_rng(M * 1000 + K * 10 + N)
         cases[f"bias_relu_{M}x{K}x{N}"] = gemm_block(M, K, N, [
             "%y1 = " + _bin("graph.add", "%y0", "%b1", (M, N), (N,), (M, N)),
@@ -200,6 +202,63 @@ def test_synthetic_blocks_match_the_interpreter(synthetic_lib):
         for threads in (1, 2):
             for g, w in zip(lib.run(op, ks, ins, threads), want):
                 assert_close(g, w, what=f"{label} ({ks.variant}) at {threads} threads")
+
+
+def _fp16_exact_block(M, K, N, rms=False):
+    """A one-row block whose weights are fp16 values (so fp16 storage loses nothing), bias or RMSNorm epilogue."""
+    rng = np.random.default_rng(K + N)
+    w = rng.standard_normal((K, N)).astype(np.float16).astype(np.float32)
+    if rms:
+        return gemm_block(M, K, N, [
+            f"%y1 = graph.rms_norm %y0, %g1 {{axis = 1, epsilon = 1e-06}} : ({t(M, N)}, {t(N)}) -> {t(M, N)}"],
+            extra_args=[("g", (N,))], kind="gemm_layer_norm", weight=w, rng=rng)
+    return gemm_block(M, K, N, ["%y1 = " + _bin("graph.add", "%y0", "%b1", (M, N), (N,), (M, N))],
+                      extra_args=[("b", (N,))], weight=w, rng=rng)
+
+
+@pytest.mark.parametrize("target_name, isa", [("host", "host"), ("host", "scalar"),
+                                              pytest.param("arm64-linux", "host", id="arm64-qemu-neon")])
+def test_fp16_weights_of_one_row_gemms(tmp_path, target_name, isa):
+    """weights="fp16" (lpfc.compile): a one-row GEMM reads its panels as fp16, so fp16-exact weights give the fp32
+    kernel's results (the same FMAs in the same order) at half the bytes; other weights round (relative ~1e-3);
+    GEMMs of more rows keep fp32 panels."""
+    import dataclasses
+    target = kernel_target(target_name)
+    half = dataclasses.replace(target, weights="fp16")
+    ch = {"isa": isa} if isa != "host" else None
+    cases = [_fp16_exact_block(1, 131, 601), _fp16_exact_block(1, 64, 37, rms=True)]
+    rounding = gemm_block(1, 96, 200, [], rng=np.random.default_rng(5))
+    kernels = []
+    for i, op in enumerate(cases + [rounding]):
+        kernels.append((op, cpp_gemm.GEMM_EMITTER.emit(op, target, f"f32_{i}", ch)))
+        kernels.append((op, cpp_gemm.GEMM_EMITTER.emit(op, half, f"f16_{i}", ch)))
+    for op, ks in kernels:
+        assert ("fp16 weights" in ks.variant) == ks.symbol.startswith("f16"), ks.variant
+        assert ks.packed[1](np.ones((op.operands[1].type.shape), np.float32)).dtype == (
+            np.float16 if ks.symbol.startswith("f16") else np.float32)
+    lib = KernelLib(kernels, tmp_path, target=target)
+    rng = np.random.default_rng(3)
+    for i in range(len(cases) + 1):
+        (op, k32), (_, k16) = kernels[2 * i], kernels[2 * i + 1]
+        ins = make_inputs(op, rng)
+        for threads in (1, 2):
+            a, b = lib.run(op, k32, ins, threads)[0], lib.run(op, k16, ins, threads)[0]
+            if i < len(cases):     # the same sums (the scalar ISA's a*b+c may contract differently)
+                np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6 * float(np.abs(a).max()))
+            else:
+                assert not np.array_equal(a, b)
+                np.testing.assert_allclose(b, a, rtol=0, atol=5e-3 * float(np.abs(a).max()))
+    many = gemm_block(2, 8, 16, [])
+    assert "fp16" not in cpp_gemm.GEMM_EMITTER.emit(many, half, "m").variant
+
+
+def test_fp16_weights_out_of_range_are_refused():
+    import dataclasses
+    from lpfc.errors import UnsupportedError
+    op = gemm_block(1, 4, 8, [], weight=np.full((4, 8), 1e5, np.float32))
+    ks = cpp_gemm.GEMM_EMITTER.emit(op, dataclasses.replace(HOST, weights="fp16"), "big")
+    with pytest.raises(UnsupportedError, match="fp16's range"):
+        ks.packed[1](np.full((4, 8), 1e5, np.float32))
 
 
 def test_scalar_epilogue_is_reported():

@@ -68,11 +68,12 @@ def test_tiny_decode_reads_the_cache_in_place(tiny):
     for c, s in zip(eng.cache, saved):
         c[...] = s
     eng.length = 3
-    for c in eng.cache:
-        c[:, :, 4:] = 1e30          # rows past the current length: masked out
+    assert eng.kt and eng.cache[0].shape[-1] == b.shapes.capacity     # keys: a column per position
+    for j in range(len(eng.cache)):
+        eng.rows(j, slice(4, None))[...] = 1e30          # positions past the current length: masked out
     assert np.array_equal(eng.step(4), base)
     eng.length = 3
-    eng.cache[0][:, :, 1] += 1.0    # a row in use
+    eng.rows(0, 1)[...] += 1.0      # a key in use
     assert not np.allclose(eng.step(4), base)
 
 
@@ -109,3 +110,42 @@ def test_smollm2_greedy_equals_transformers():
     chat = tok.apply_chat("What is the tallest mountain?")
     got = list(eng.generate(chat, NEW))
     assert got == _hf(model, chat)
+
+
+def test_tiny_fp16_weights_decode_library(tiny):
+    """build(weights="fp16"): the decode library's one-row GEMMs read fp16 weights (half the bytes), computed in
+    fp32: its step logits follow the fp32 library's within fp16 rounding but are not the same bits; the prefill
+    library is the fp32 one."""
+    b, model = tiny
+    b16 = build("gpt2-tiny", weights="fp16")
+    assert b16.prefill_lib == b.prefill_lib and b16.decode_lib != b.decode_lib
+    assert b16.decode_lib.stat().st_size < b.decode_lib.stat().st_size
+    e32, e16 = Engine.open(b, "lpfc", threads=2), Engine.open(b16, "lpfc", threads=2)
+    ids = np.random.default_rng(1).integers(0, 999, 40).tolist()
+    got = []
+    for e in (e32, e16):
+        e.prefill(ids[:8])
+        got.append(np.stack([e.step(t) for t in ids[8:]]))
+    assert not np.array_equal(got[0], got[1])
+    np.testing.assert_allclose(got[1], got[0], rtol=0, atol=2e-2 * float(np.abs(got[0]).max()))
+
+
+@pytest.fixture(scope="module")
+def llama_tiny():
+    return build("llama-tiny"), load_model("llama-tiny")
+
+
+def test_llama_tiny_greedy_equals_transformers_and_prefill_attention_is_fused(llama_tiny):
+    """llama-tiny (RoPE, 4 query heads on 2 key/value heads): 64 greedy tokens equal transformers' on two prompts,
+    and the prefill's attention (GQA as a broadcast view, RoPE in the projections: export.py) runs on the
+    attention emitter, not the generic one."""
+    import lpfc
+    b, model = llama_tiny
+    eng = Engine.open(b, "lpfc", threads=2, eos_id=None)
+    for prompt in (TINY_PROMPTS[0], TINY_PROMPTS[2]):
+        got = list(eng.generate(prompt, NEW, Sampling(repetition_penalty=1.3), stop_at_eos=False))
+        assert got == _hf(model, prompt, repetition_penalty=1.3, eos_token_id=None), prompt
+    with lpfc.load(b.prefill_lib, threads=1) as s:
+        prof = s.profile({"input_ids": np.zeros((1, b.shapes.prefill), np.int64), "length": np.array([3])}, runs=1)
+    att = [k for k in prof.kernels if k.kind == "attention"]
+    assert len(att) == b.shapes.layers and {k.emitter for k in att} == {"cpp-attention"}

@@ -103,7 +103,7 @@ class AttentionPlan:
     nan_to_zero: bool
 
 
-_ACCESS = ("graph.split", "graph.reshape", "graph.transpose")
+_ACCESS = ("graph.split", "graph.reshape", "graph.transpose", "graph.expand")
 _SCORE_OPS = ("graph.add", "graph.sub", "graph.mul", "graph.div")
 
 
@@ -128,6 +128,11 @@ def _access_views(block, ops: list) -> tuple:
                 sh[axis] = size
                 views[id(r)] = View(v.arg, v.offset + start * v.strides[axis], tuple(sh), v.strides)
                 start += size
+        elif o.name == "graph.expand":     # grouped-query attention: a key/value head read by G query heads
+            v = _expanded(v, o.results[0].type.shape)
+            if v is None:
+                decline("an expand that is not a broadcast of size-1 axes")
+            views[id(o.results[0])] = v
         elif o.name == "graph.reshape":
             st = reshape_strides(v.shape, v.strides, o.results[0].type.shape)
             if st is None:
@@ -139,6 +144,14 @@ def _access_views(block, ops: list) -> tuple:
                                            tuple(v.strides[p] for p in perm))
         idx += 1
     return views, idx
+
+
+def _expanded(v: View, shape) -> Optional[View]:
+    """``v`` broadcast to ``shape`` (same rank, only size-1 axes grow): those axes get stride 0."""
+    shape = tuple(shape)
+    if len(shape) != len(v.shape) or any(d != t and d != 1 for d, t in zip(v.shape, shape)):
+        return None
+    return View(v.arg, v.offset, shape, tuple(0 if d != t else s for d, t, s in zip(v.shape, shape, v.strides)))
 
 
 def _scores(ops: list, idx: int, views: dict) -> tuple:
