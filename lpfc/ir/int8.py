@@ -47,7 +47,7 @@ def quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     sa = ((hi - lo) / f(QMAX_A)).astype(f)
     sa = np.where((sa > 0) & np.isfinite(sa), sa, f(1.0)).astype(f)
     inv = (f(1.0) / sa).astype(f)
-    za = np.clip(np.rint(-lo * inv), 0, QMAX_A).astype(np.int32)
+    za = np.clip(np.nan_to_num(np.rint(-lo * inv)), 0, QMAX_A).astype(np.int32)   # (NaN: a NaN row)
     with np.errstate(invalid="ignore", over="ignore"):
         q = np.rint(x * inv[:, None])
     q = np.nan_to_num(q, nan=0.0, posinf=QMAX_A, neginf=-QMAX_A)
