@@ -4,7 +4,7 @@ LiteRT's dynamic-range int8 model of MiniLM (batch 1, 128 tokens), and the accur
     python -m bench.int8 build                     # compiles both libraries (cached under $LPFC_CACHE_DIR/bench/int8)
     python -m bench.int8 accuracy [--sentences 64] # cosine of int8 to fp32 mean-pooled sentence embeddings
     python -m bench.int8 speed --threads 1,2 --runs 20 --rounds 2 [--out results.json]
-    python -m bench.int8 qa --limit 500            # SQuAD v1.1 dev F1 of the QA app's model, lpfc fp32 vs int8
+    python -m bench.int8 qa --limit 500 [--model DIR]  # SQuAD v1.1 dev F1 of a QA app model, lpfc fp32 vs int8
 
 ``speed`` does not compile: it times what ``build`` made, each runtime in its own process through the harness's
 runners (bench/runners/), round-robin, and reports the minimum and median of every runtime's timed runs.
@@ -45,7 +45,7 @@ def paths() -> dict:
             "int8": c / "bench" / "int8" / "minilm-ts14-int8.so",
             "ort_int8": c / "ort-quantized" / f"minilm-dynamic-pc1-{ort.__version__}.onnx",
             "tflite_int8": c / "bench" / "tflite-int8" / "minilm-dynamo20-eager_dynamic_range_quant.tflite",
-            "tflite_fp32": c / "bench" / "tflite" / "minilm-dynamo20-eager-s128.tflite",
+            "tflite_fp32": c / "bench" / "tflite-int8" / "minilm-dynamo20-eager_float32.tflite",
             "inputs": c / "bench" / "int8" / "inputs.npz"}
 
 
@@ -127,8 +127,8 @@ def cmd_qa(args) -> int:
     from examples.qa.infer import Answerer
     from examples.qa.paths import load_tokenizer
     from lpfc.nas.squad import STRIDE, encode, evaluate, load_squad, squad_dir
-    onnx_path, lib32 = build(None, quiet=True)
-    lib8 = cache_root() / "bench" / "int8" / "qa384-int8.so"
+    onnx_path, lib32 = build(args.model, quiet=True)
+    lib8 = Path(onnx_path).with_name("libqa384-int8.so")
     if not lib8.exists() or lib8.stat().st_mtime < Path(onnx_path).stat().st_mtime:
         lib8.parent.mkdir(parents=True, exist_ok=True)
         lpfc.compile(str(onnx_path), str(lib8), precision="int8", force=True)
@@ -172,6 +172,8 @@ def cmd_speed(args) -> int:
     cells = [("lpfc fp32", "lpfc", p["fp32"]), ("lpfc int8", "lpfc", p["int8"]),
              ("onnxruntime quantize_dynamic", "ort", p["ort_int8"]), ("LiteRT int8 (dynamic range)", "tflite",
                                                                        p["tflite_int8"])]
+    if args.fp32_peers:
+        cells += [("onnxruntime fp32", "ort", p["onnx"]), ("LiteRT fp32", "tflite", p["tflite_fp32"])]
     times: dict = {}
     errors: dict = {}
     for _ in range(args.rounds):
@@ -205,6 +207,7 @@ def main(argv=None) -> int:
     a.set_defaults(func=cmd_accuracy)
     q = sub.add_parser("qa")
     q.add_argument("--limit", type=int, default=500)
+    q.add_argument("--model", default=None, help="a trained model directory (default: the QA app's default run)")
     q.add_argument("--threads", type=int, default=1)
     q.add_argument("--out")
     q.set_defaults(func=cmd_qa)
@@ -213,6 +216,7 @@ def main(argv=None) -> int:
     s.add_argument("--runs", type=int, default=20)
     s.add_argument("--rounds", type=int, default=2)
     s.add_argument("--out")
+    s.add_argument("--fp32-peers", action="store_true", help="also onnxruntime and LiteRT on the fp32 models")
     s.set_defaults(func=cmd_speed)
     args = ap.parse_args(argv)
     return args.func(args)
