@@ -142,6 +142,8 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
     _checked_precision(precision)
     job = _prepare(model, output, header, emit_source, target, force=force, api_level=api_level, cpu=cpu,
                    compiler=compiler, ndk=ndk)
+    if precision == "int8" and job.target.name == "opencl":
+        raise UnsupportedError("precision int8 has kernels for the C++ targets (host, arm64-*), not for opencl")
     progress = as_progress(progress)
     stages = _Stages(progress)
 

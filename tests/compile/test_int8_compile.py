@@ -77,3 +77,16 @@ def test_the_cli_offers_fp32_and_int8(capsys):
         main(["compile", "m.onnx", "-o", "x.so", "--precision", "int4"])
     assert e.value.code == 2
     assert "invalid choice: 'int4'" in capsys.readouterr().err
+
+
+def test_int8_on_opencl_is_refused(tmp_path):
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"")
+    try:
+        lpfc.compile(path, tmp_path / "lib.so", target="opencl", precision="int8")
+    except lpfc.UnsupportedError as e:
+        assert "precision int8" in str(e) and "opencl" in str(e)
+    except ToolchainError as e:
+        pytest.skip(f"no opencl toolchain here: {e}")
+    else:
+        raise AssertionError("compiled int8 for opencl")
