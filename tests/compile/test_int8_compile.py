@@ -90,3 +90,16 @@ def test_int8_on_opencl_is_refused(tmp_path):
         pytest.skip(f"no opencl toolchain here: {e}")
     else:
         raise AssertionError("compiled int8 for opencl")
+
+
+@pytest.mark.zoo
+@pytest.mark.parametrize("cpu, kind", [("skylake-avx512", "avx2"), ("icelake-server", "vnni512")])
+def test_int8_builds_for_avx512_machines(tmp_path, cpu, kind):
+    """Built (-Werror), not run: this machine has no AVX-512. Skylake-X has no VNNI: the AVX2 int8 kernel with
+    AVX-512 epilogues; Ice Lake has it: vpdpbusd."""
+    src = tmp_path / "src"
+    r = lpfc.compile(zoo.export("tiny-bert", "dynamo20"), tmp_path / "lib.so", cpu=cpu, precision="int8",
+                     emit_source=src)
+    assert r.library.is_file()
+    code = "".join(p.read_text() for p in src.rglob("kernels_*.cc"))
+    assert f"lpfc_i8_{kind}::run" in code and "lpfc_avx512" in code
