@@ -176,7 +176,20 @@ def cmd_speed(args) -> int:
         cells += [("onnxruntime fp32", "ort", p["onnx"]), ("LiteRT fp32", "tflite", p["tflite_fp32"])]
     times: dict = {}
     errors: dict = {}
-    for _ in range(args.rounds):
+
+    def report(rounds_done: int) -> dict:
+        ms = {k: {"min": min(v), "median": statistics.median(v)} for k, v in times.items()}
+        ratios = {}
+        for t in args.threads.split(","):
+            base = ms.get(f"lpfc int8 @{t}")
+            if base:
+                ratios[f"@{t}"] = {k.rsplit(" @", 1)[0]: round(v["min"] / base["min"], 3) for k, v in ms.items()
+                                   if k.endswith(f" @{t}")}
+        return {"cpu": cpu_name(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                "model": "MiniLM-L6 (all-MiniLM-L6-v2 weights), batch 1 x 128 tokens", "runs": args.runs,
+                "rounds": rounds_done, "ms": ms, "min_over_lpfc_int8_min": ratios, "errors": errors}
+
+    for r in range(args.rounds):
         for threads in [int(t) for t in args.threads.split(",")]:
             for name, kind, art in cells:
                 key = f"{name} @{threads}"
@@ -188,12 +201,10 @@ def cmd_speed(args) -> int:
                     errors[key] = res["error"]
                 else:
                     times.setdefault(key, []).extend(res["times_ms"])
-    out = {"cpu": cpu_name(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "model": "MiniLM-L6 "
-           "(all-MiniLM-L6-v2 weights), batch 1 x 128 tokens", "runs": args.runs, "rounds": args.rounds,
-           "ms": {k: {"min": min(v), "median": statistics.median(v)} for k, v in times.items()}, "errors": errors}
+        if args.out:        # after every round: a run cut short still leaves its figures
+            Path(args.out).write_text(json.dumps(report(r + 1), indent=1))
+    out = report(args.rounds)
     print(json.dumps(out, indent=1))
-    if args.out:
-        Path(args.out).write_text(json.dumps(out, indent=1))
     return 0
 
 
