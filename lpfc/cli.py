@@ -227,7 +227,8 @@ def cmd_compile(args) -> int:
                            threads=args.threads, tune_budget=args.tune_budget,
                            emit_source=args.emit_source, progress=progress,
                            input_shapes=parse_shape_args(args.input_shape), cpu=args.cpu,
-                           api_level=args.android_api, ndk=args.ndk, compiler=args.compiler, force=args.force)
+                           api_level=args.android_api, ndk=args.ndk, compiler=args.compiler, force=args.force,
+                           precision=args.precision)
     if not args.quiet:
         print(result.summary())
     return 0
@@ -340,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "clang --target=aarch64-linux-gnu for arm64-linux); never chosen silently")
     sp.add_argument("--cpu", metavar="NAME", help="the CPU to generate code for: -mcpu on arm64 targets "
                     "(default cortex-a77), -march on x86-64 (default native)")
+    sp.add_argument("--precision", choices=("fp32", "int8"), default="fp32", help="int8: GEMM weights quantized "
+                    "per output channel, activations per row at run time (the quantize-int8 pass; docs/int8.md)")
     sp.set_defaults(func=cmd_compile)
 
     sp = sub.add_parser("targets", help="list the compilation targets and their toolchains",

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Union
 
-from .errors import LpfcError, UnsupportedError
+from .errors import InputError, LpfcError, UnsupportedError
 from .progress import Progress, as_progress
 
 NO_FUSION_PIPELINE = "canonicalize,fold-constants,cse,dce"
@@ -108,7 +108,8 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
             input_shapes: Optional[dict] = None, sanitize=(), header: Optional[Union[str, os.PathLike]] = None,
             jobs: Optional[int] = None, cpu: Optional[str] = None, api_level: Optional[int] = None,
             ndk: Optional[str] = None, compiler: Optional[str] = None,
-            tune_budget: Optional[float] = None, force: bool = False, weights: str = "fp32") -> CompileResult:
+            tune_budget: Optional[float] = None, force: bool = False, weights: str = "fp32",
+            precision: str = "fp32") -> CompileResult:
     """Compiles ``model`` (an .onnx / .mlir path or a graph-IR Module) into the shared library ``output``.
 
     ``fusion=False`` runs ``pipeline`` without ``lp-fusion`` (the default pipeline becomes
@@ -121,6 +122,8 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
     ``cpu`` chooses the processor to generate code for (arm64: ``-mcpu``, default cortex-a77; x86-64:
     ``-march``, default native); the target's compiler must know it.
     ``weights="fp16"`` stores the weights of one-row GEMMs (M = 1: a decode step) as fp16, computed in fp32.
+    ``precision="int8"`` appends the ``quantize-int8`` pass to the pipeline: the GEMMs with constant weights run
+    int8 kernels (weights per output channel, activations per row at run time; docs/int8.md).
     ``tune_budget`` (seconds, with ``tune``) bounds the whole tuning: kernels it does not reach keep
     their emitter's default variant (counted as ``budget`` in the summary's variants note).
     ``progress`` (a :class:`lpfc.progress.Progress`, or a callable ``progress(what)`` that may return a
@@ -141,15 +144,18 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
     tune_budget = _checked_tune_budget(tune_budget)
     if weights not in ("fp32", "fp16"):      # fp16: one-row GEMM weights stored as fp16 (codegen/targets.py)
         raise LpfcError(f'weights must be "fp32" or "fp16", not {weights!r}')
+    _checked_precision(precision)
     job = _prepare(model, output, header, emit_source, target, force=force, api_level=api_level, cpu=cpu,
                    compiler=compiler, ndk=ndk)
     job.target = dataclasses.replace(job.target, weights=weights)
+    if precision == "int8" and job.target.name == "opencl":
+        raise UnsupportedError("precision int8 has kernels for the C++ targets (host, arm64-*), not for opencl")
     progress = as_progress(progress)
     stages = _Stages(progress)
 
     module, model_file = import_stage(model, input_shapes, stages)
     fn = module.main
-    pipe = pipeline_stage(module, pipeline, fusion, stages)
+    pipe = pipeline_stage(module, pipeline, fusion, stages, precision)
     ops, plan = plan_stage(fn, stages)
     sources, variants_note = emit_stage(ops, job.target, stages, progress, tune=tune, threads=threads,
                                         tune_budget=tune_budget)
@@ -163,6 +169,15 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
 
 
 # -- before any work: the arguments, the outputs, the target and its toolchain --------------------------------------
+#: the choices of ``compile(precision=...)`` / ``lpfc compile --precision``
+PRECISIONS = ("fp32", "int8")
+
+
+def _checked_precision(precision) -> None:
+    if precision not in PRECISIONS:
+        raise InputError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+
+
 def _checked_tune_budget(tune_budget) -> Optional[float]:
     if tune_budget is None:
         return None
@@ -234,13 +249,17 @@ def import_stage(model, input_shapes: Optional[dict], stages: _Stages) -> tuple:
     return module, model_file
 
 
-def pipeline_stage(module, pipeline: str, fusion: bool, stages: _Stages):
-    """pipeline: runs the pass pipeline (without lp-fusion when not ``fusion``) on ``module``; returns it."""
+def pipeline_stage(module, pipeline: str, fusion: bool, stages: _Stages, precision: str = "fp32"):
+    """pipeline: runs the pass pipeline (without lp-fusion when not ``fusion``; with ``quantize-int8`` last for
+    ``precision="int8"``) on ``module``; returns it."""
     from .passes import Pipeline
 
     if not fusion:
         pipeline = _without_fusion(pipeline)
     pipe = Pipeline.parse(pipeline) if pipeline else Pipeline([])
+    if precision == "int8" and not any(p.name == "quantize-int8" for p in pipe.passes):
+        from .passes.quantize_int8 import QuantizeInt8
+        pipe.passes.append(QuantizeInt8())
     if pipe.passes:
         stages.run("pipeline", f"running pipeline {pipe}", lambda: pipe.run(module))
     return pipe

@@ -247,6 +247,8 @@ def render_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optional[di
         L += _ln_rows_lines(ln, N, isa.ns)
     else:
         L.append("    auto rows = [](long, long, long, long) {};")
+    if plan.int8:     # quantize-int8: the int8 driver and weight packing (cpp_gemm_int8.py); same epilogue
+        return _render_int8(plan, target, symbol, choice, L, isa, epi_helpers, vector)
     gemv = M == 1       # a decode step's projections, a pooler: bandwidth-bound, their own driver
     half = gemv and getattr(target, "weights", "fp32") == "fp16"     # lpfc.compile(weights="fp16")
     if gemv:
@@ -274,6 +276,16 @@ def render_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optional[di
                                                 if gemv else
                                                 f"{isa.name} {isa.mr}x{isa.nr} MC={MC} NC={NC} KC={KC}")
                         + ("" if vector else " scalar-epilogue"))
+
+
+def _render_int8(plan: GemmPlan, target: Target, symbol: str, choice, lines: list, isa, epi_helpers: set,
+                 vector: bool) -> KernelSource:
+    from .cpp_gemm_int8 import finish_int8
+    from .scalar_expr import C_HELPERS, helper_code
+    helpers = [isa.helper()] + ([row_helper(isa.name)] if plan.ln is not None else [])
+    if epi_helpers:
+        helpers.insert(0, helper_code(sorted(epi_helpers, key=list(C_HELPERS).index)))
+    return finish_int8(plan, target, symbol, choice, lines, isa, helpers, vector)
 
 
 def _ln_rows_lines(ln: GemmNorm, N: int, ns: str) -> list:

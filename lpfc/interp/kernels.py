@@ -280,6 +280,9 @@ def _constant(ins, attrs, rts):
 # -- linear algebra ----------------------------------------------------------------------
 @kernel("graph.matmul")
 def _matmul(ins, attrs, rts):
+    if attrs.get("precision") == "int8":       # quantize-int8 (lpfc/ir/int8.py): the kernels' exact integers
+        from ..ir.int8 import int8_matmul
+        return [int8_matmul(ins[0], ins[1])]
     return [np.matmul(_f32_at_least(ins[0]), _f32_at_least(ins[1]))]
 
 
@@ -288,9 +291,14 @@ def _gemm(ins, attrs, rts):
     a, b = (_f32_at_least(t) for t in ins[:2])
     a = a.T if attrs["trans_a"] else a
     b = b.T if attrs["trans_b"] else b
-    y = a @ b
-    if attrs["alpha"] != 1.0:                  # skipped at 1 so int64 stays exact
-        y = y * attrs["alpha"]
+    if attrs.get("precision") == "int8":       # alpha is folded into the weight before it is quantized
+        from ..ir.int8 import int8_matmul
+        w = b if attrs["alpha"] == 1.0 else (b.astype(np.float64) * attrs["alpha"]).astype(np.float32)
+        y = int8_matmul(a, w)
+    else:
+        y = a @ b
+        if attrs["alpha"] != 1.0:                  # skipped at 1 so int64 stays exact
+            y = y * attrs["alpha"]
     if len(ins) == 3:
         c = _f32_at_least(ins[2])
         y = y + (c * attrs["beta"] if attrs["beta"] != 1.0 else c)

@@ -32,6 +32,11 @@ def _dce():
     return DCE
 
 
+def _quantize_int8():
+    from .quantize_int8 import QuantizeInt8
+    return QuantizeInt8
+
+
 def _lp_fusion():
     from .lp_fusion import LPFusion
     return LPFusion
@@ -44,6 +49,7 @@ PASSES: dict[str, Callable[[], type[Pass]]] = {
     "cse": _cse,
     "dce": _dce,
     "lp-fusion": _lp_fusion,
+    "quantize-int8": _quantize_int8,     # not in the default pipeline: --precision int8 appends it
 }
 
 

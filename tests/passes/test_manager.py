@@ -22,7 +22,7 @@ def test_registered_names_are_kebab_case_and_match_files():
 
 def test_the_table_is_ordered_and_each_entry_names_its_class():
     table = get_all_passes()
-    assert list(table) == ["canonicalize", "fold-constants", "cse", "dce", "lp-fusion"]
+    assert list(table) == ["canonicalize", "fold-constants", "cse", "dce", "lp-fusion", "quantize-int8"]
     for name, load in table.items():
         cls = load()
         assert cls.name == name and re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name), name

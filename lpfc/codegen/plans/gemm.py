@@ -87,6 +87,7 @@ class GemmPlan:
     lda: int = 0             # row stride of A (K, or the full row when A is a column slice)
     a_col: int = 0           # column offset into A's rows (a split prologue)
     copies: list = field(default_factory=list)   # [ColumnCopy]
+    int8: bool = False       # the matmul's precision is "int8" (quantize-int8; cpp_gemm_int8.py)
 
 
 class _Block:
@@ -377,7 +378,7 @@ def _analyse(op: Operation) -> GemmPlan:
     walk.walk(blk.ops[pos + 1:])
     yields, copies = _yields(walk)
     return GemmPlan(mm.M, mm.N, mm.K, mm.a_arg, a_row, mm.b_arg, mm.trans_b, mm.alpha, walk.epi, yields, walk.ln,
-                    mm.lda, mm.a_col, copies)
+                    mm.lda, mm.a_col, copies, mm.op.attributes.get("precision") == "int8")
 
 
 def analyse(op: Operation):

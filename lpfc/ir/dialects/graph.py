@@ -181,8 +181,18 @@ register(OpDef("graph.constant", frozenset({CONSTANT_LIKE}), attrs={"value": Att
 
 
 # -- linear algebra ----------------------------------------------------------------
+# precision "int8": the product of lpfc/ir/int8.py (set by the quantize-int8 pass; docs/int8.md)
+_PRECISION = ("fp32", "int8")
+
+
+def _check_precision(attrs, what: str):
+    if attrs.get("precision", "fp32") not in _PRECISION:
+        raise ShapeError(f"{what} precision {attrs['precision']!r} is not one of {', '.join(_PRECISION)}")
+
+
 def _infer_matmul(ts: T, attrs):
     a, b = ts
+    _check_precision(attrs, "matmul")
     _same_dtype(ts, "matmul")
     if a.rank == 0 or b.rank == 0:
         raise ShapeError("matmul operands must have rank >= 1")
@@ -201,6 +211,7 @@ def _infer_matmul(ts: T, attrs):
 
 def _infer_gemm(ts: T, attrs):
     a, b = ts[0], ts[1]
+    _check_precision(attrs, "gemm")
     if a.rank != 2 or b.rank != 2:
         raise ShapeError("gemm operands must be 2-D")
     m, k = a.shape[::-1] if attrs.get("trans_a", False) else a.shape
@@ -214,11 +225,13 @@ def _infer_gemm(ts: T, attrs):
     return [TensorType((m, n), a.dtype)]
 
 
-register(OpDef("graph.matmul", frozenset(), num_operands=2, mapping=MANY_TO_MANY, infer=_infer_matmul,
+register(OpDef("graph.matmul", frozenset(), attrs={"precision": AttrSpec(str, "fp32")},
+               num_operands=2, mapping=MANY_TO_MANY, infer=_infer_matmul,
                doc="numpy.matmul semantics (batched, broadcasting batch dimensions)."))
 register(OpDef("graph.gemm", frozenset(),
                attrs={"alpha": AttrSpec(float, 1.0), "beta": AttrSpec(float, 1.0),
-                      "trans_a": AttrSpec(bool, False), "trans_b": AttrSpec(bool, False)},
+                      "trans_a": AttrSpec(bool, False), "trans_b": AttrSpec(bool, False),
+                      "precision": AttrSpec(str, "fp32")},
                num_operands=(2, 3), mapping=MANY_TO_MANY, infer=_infer_gemm,
                doc="alpha * op(A) @ op(B) + beta * C."))
 
