@@ -209,7 +209,7 @@ def _prepare(model, output, header, emit_source, target: str, *, force: bool, ap
     model_name = Path(str(model)).stem if not isinstance(model, Module) else "model"
     library_name = output.name if output is not None else "lib" + (re.sub(r"[^A-Za-z0-9_.+-]", "_", model_name)
                                                                    .lstrip(".") or "model") + ".so"
-    if package is not None and not tgt.opencl:
+    if package is not None:
         check_library_name(library_name)
     return _Job(output, header_path, tgt, package, library_name)
 
@@ -376,6 +376,8 @@ def build_stage(job: _Job, gen, header_src: str, staging: "_Staging", sanitize, 
         from .codegen.toolchain import opencl_runtime
         extra_src, inc = opencl_runtime() if tgt.opencl else ([], [])
         weights = {"LPFC_WEIGHTS_FILE": f'"{gen.weights_path.resolve()}"'}
+        if tgt.opencl:   # model.cc embeds kernels.cl too (the package finds it through -I src instead)
+            weights["LPFC_OCL_SOURCE_FILE"] = f'"{gen.extra_files[0].resolve()}"'
         lib = compile_shared(toolchain, [*gen.sources, *extra_src], staged_lib,
                              sanitize=tuple(sanitize), defines=weights, include_dirs=inc)
         staged_header.write_text(header_src)
@@ -395,20 +397,16 @@ def build_stage(job: _Job, gen, header_src: str, staging: "_Staging", sanitize, 
 def _write_source_package(job: _Job, gen, header_src: str, model_file: str, stages: _Stages,
                           notes: list) -> Optional[Path]:
     """--emit-source: the CMake source package into the package's staging directory (timed as part of
-    generate); returns the directory of its C++ sources (None on opencl: the sources as built, no CMake)."""
+    generate); returns the directory of its C++ sources. On opencl the package also holds kernels.cl (next to
+    model.cc, which embeds it) and the OpenCL host glue."""
     package, keep = job.package, job.package.dest
     stage_dir = package.stage()
-    if job.target.opencl:   # the CMake package has no OpenCL glue yet: the sources as built
-        for p in [*gen.sources, gen.weights_path, *getattr(gen, "extra_files", [])]:
-            shutil.copy2(p, stage_dir / p.name)
-        notes.append(f"--emit-source: the generated sources in {keep} (no CMake package for opencl yet)")
-        return None
     from .codegen.package import write_package
 
     stages.run("generate", f"writing the source package {keep}", lambda: write_package(
         stage_dir, sources=gen.sources, weights=gen.weights_path, header_text=header_src,
         library_name=job.library_name, toolchain=job.toolchain, model_file=model_file,
-        weights_bytes=gen.weights_bytes))
+        weights_bytes=gen.weights_bytes, embedded=getattr(gen, "extra_files", ())))
     return keep / "src"
 
 
