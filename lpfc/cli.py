@@ -227,7 +227,8 @@ def cmd_compile(args) -> int:
                            threads=args.threads, tune_budget=args.tune_budget,
                            emit_source=args.emit_source, progress=progress,
                            input_shapes=parse_shape_args(args.input_shape), cpu=args.cpu,
-                           api_level=args.android_api, ndk=args.ndk, compiler=args.compiler, force=args.force)
+                           api_level=args.android_api, ndk=args.ndk, compiler=args.compiler, force=args.force,
+                           precision=args.precision)
     if not args.quiet:
         print(result.summary())
     return 0
@@ -340,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "clang --target=aarch64-linux-gnu for arm64-linux); never chosen silently")
     sp.add_argument("--cpu", metavar="NAME", help="the CPU to generate code for: -mcpu on arm64 targets "
                     "(default cortex-a77), -march on x86-64 (default native)")
+    sp.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
+                    help="the arithmetic of the GEMM kernels: fp32 (default); fp16 = half-precision weights and "
+                         "FP16 arithmetic, fp32 accumulation (arm64 targets and opencl; docs/fp16.md)")
     sp.set_defaults(func=cmd_compile)
 
     sp = sub.add_parser("targets", help="list the compilation targets and their toolchains",

@@ -107,7 +107,7 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
             input_shapes: Optional[dict] = None, sanitize=(), header: Optional[Union[str, os.PathLike]] = None,
             jobs: Optional[int] = None, cpu: Optional[str] = None, api_level: Optional[int] = None,
             ndk: Optional[str] = None, compiler: Optional[str] = None,
-            tune_budget: Optional[float] = None, force: bool = False) -> CompileResult:
+            tune_budget: Optional[float] = None, force: bool = False, precision: str = "fp32") -> CompileResult:
     """Compiles ``model`` (an .onnx / .mlir path or a graph-IR Module) into the shared library ``output``.
 
     ``fusion=False`` runs ``pipeline`` without ``lp-fusion`` (the default pipeline becomes
@@ -119,6 +119,8 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
     ``sanitize=("address", "undefined")`` builds an instrumented library (for tests).
     ``cpu`` chooses the processor to generate code for (arm64: ``-mcpu``, default cortex-a77; x86-64:
     ``-march``, default native); the target's compiler must know it.
+    ``precision`` (:data:`PRECISIONS`): ``"fp16"`` stores the GEMM weights in half precision and multiplies in
+    FP16 arithmetic with fp32 accumulation, on the arm64 targets and opencl (docs/fp16.md).
     ``tune_budget`` (seconds, with ``tune``) bounds the whole tuning: kernels it does not reach keep
     their emitter's default variant (counted as ``budget`` in the summary's variants note).
     ``progress`` (a :class:`lpfc.progress.Progress`, or a callable ``progress(what)`` that may return a
@@ -138,7 +140,7 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
     """
     tune_budget = _checked_tune_budget(tune_budget)
     job = _prepare(model, output, header, emit_source, target, force=force, api_level=api_level, cpu=cpu,
-                   compiler=compiler, ndk=ndk)
+                   compiler=compiler, ndk=ndk, precision=precision)
     progress = as_progress(progress)
     stages = _Stages(progress)
 
@@ -186,9 +188,10 @@ class _Job:
 
 
 def _prepare(model, output, header, emit_source, target: str, *, force: bool, api_level, cpu, compiler,
-             ndk) -> _Job:
+             ndk, precision: str = "fp32") -> _Job:
     """Refuses, before any work, what compile() must not write or cannot build (docs/compile.md)."""
     from .codegen.package import PackageDir, check_library_name
+    from .codegen.precision import with_precision
     from .codegen.toolchain import resolve_target
     from .ir.core import Module
 
@@ -205,6 +208,7 @@ def _prepare(model, output, header, emit_source, target: str, *, force: bool, ap
     # With output, fail early when the compiler is missing; sources only need no compiler (the target's flags).
     tgt = resolve_target(target, api_level=api_level, cpu=cpu, compiler=compiler, ndk=ndk,
                          sources_only=output is None)
+    tgt = with_precision(tgt, precision)
     package = PackageDir(emit_source) if emit_source is not None else None   # refuses a user's directory now
     model_name = Path(str(model)).stem if not isinstance(model, Module) else "model"
     library_name = output.name if output is not None else "lib" + (re.sub(r"[^A-Za-z0-9_.+-]", "_", model_name)

@@ -32,6 +32,7 @@ the model generator deduplicates.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -63,6 +64,31 @@ def gemm_driver_helper(isa_name: str) -> str:
     isa = _simd.ISAS[isa_name]
     template = "gemm_driver_neon.h.j2" if isa.name == "neon" else "gemm_driver.h.j2"   # NEON: A packed, lane FMAs
     return render(template, isa=isa.name, ns=isa.ns, mr=isa.mr, nr=isa.nr)
+
+
+#: --precision fp16 on NEON (templates/gemm_driver_neon_f16.h.j2): an 8 x 8 tile of half products, whose sums
+#: over FP16_KH k's at a time are added into fp32 accumulators (docs/fp16.md)
+FP16_MR, FP16_NR, FP16_KH = 8, 8, 16
+
+
+@functools.lru_cache(maxsize=None)
+def gemm_driver_f16_helper(isa_name: str) -> str:
+    isa = _simd.ISAS[isa_name]
+    return render("gemm_driver_neon_f16.h.j2", ns=isa.ns, kh=FP16_KH)
+
+
+def _fp16(target: Target, isa) -> bool:
+    """Whether this GEMM gets the half-precision kernel (``--precision fp16``; with_precision checked the target)."""
+    if getattr(target, "precision", "fp32") != "fp16":
+        return False
+    if isa.name != "neon":
+        raise ValueError(f"--precision fp16 needs the NEON SIMD layer, not {isa.name}")
+    return True
+
+
+def pack_b_f16(w: np.ndarray, *, nr: int, trans_b: bool, alpha: float) -> np.ndarray:
+    """:func:`pack_b`'s panels in half precision (values beyond +-65504 become +-inf, as an fp16 runtime's)."""
+    return pack_b(w, nr=nr, trans_b=trans_b, alpha=alpha).astype(np.float16)
 
 
 @functools.lru_cache(maxsize=None)
@@ -173,10 +199,11 @@ def emit_gemm(op: Operation, target: Target, symbol: str, choice: Optional[dict]
 def render_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
     """The kernel of ``plan`` (read-only: it is shared by every variant of the op)."""
     isa = _simd.select_isa(target, choice)
+    fp16 = _fp16(target, isa)
     vector = plan.epi.vector
     if choice and "vector_epilogue" in choice:
         vector = vector and bool(choice["vector_epilogue"])
-    MC, NC, KC = blocking(plan, isa, choice)
+    MC, NC, KC = blocking(plan, replace(isa, mr=FP16_MR, nr=FP16_NR) if fp16 else isa, choice)
     M, N, K = plan.M, plan.N, plan.K
     ln = plan.ln
     c_out = ln.out if ln is not None else plan.yields[0][0]
@@ -191,7 +218,10 @@ def render_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optional[di
     for j, arg, off, width, rowlen, rows in plan.copies:      # split parts that are yielded as they are
         L.append(f"    for (long r = 0; r < {rows}L; ++r) memcpy((float *)out[{j}] + r * {width}L, "
                  f"(const float *)in[{arg}] + {off}L + r * {rowlen}L, sizeof(float) * {width});")
-    L.append(f"    const float *Bp = (const float *)in[{plan.b_arg}];")
+    if fp16:
+        L.append(f"    const __fp16 *Bp = (const __fp16 *)in[{plan.b_arg}];")
+    else:
+        L.append(f"    const float *Bp = (const float *)in[{plan.b_arg}];")
     L.append(f"    float *C = (float *)out[{c_out}];")
     for arg in sorted({a for a, _ in plan.epi.leaves}):
         L.append(f"    const float *p{arg} = (const float *)in[{arg}];")
@@ -226,19 +256,22 @@ def render_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optional[di
         L += _ln_rows_lines(ln, N, isa.ns)
     else:
         L.append("    auto rows = [](long, long, long, long) {};")
-    L.append(f"    {isa.ns}_gemm::run<{plan.lda}L>({M}L, N, {K}L, A, Bp, C, N, {MC}L, {NC}L, {KC}L, num_threads, "
-             "epi, rows);")
+    L.append(f"    {isa.ns}_gemm{'_f16' if fp16 else ''}::run<{plan.lda}L>({M}L, N, {K}L, A, Bp, C, N, {MC}L, {NC}L, "
+             f"{KC}L, num_threads, epi, rows);")
     L.append("}")
     code = "\n".join(L) + "\n"
     from .scalar_expr import C_HELPERS, helper_code
-    helpers = [isa.helper(), gemm_driver_helper(isa.name)] + ([row_helper(isa.name)] if ln is not None else [])
+    driver = gemm_driver_f16_helper(isa.name) if fp16 else gemm_driver_helper(isa.name)
+    helpers = [isa.helper(), driver] + ([row_helper(isa.name)] if ln is not None else [])
     if epi_helpers:
         helpers.insert(0, helper_code(sorted(epi_helpers, key=list(C_HELPERS).index)))
     headers = ("<math.h>", "<stdint.h>", "<string.h>", PARALLEL_HEADER)
-    nr = isa.nr
-    packed = {plan.b_arg: functools.partial(pack_b, nr=nr, trans_b=plan.trans_b, alpha=plan.alpha)}
+    nr = FP16_NR if fp16 else isa.nr
+    packed = {plan.b_arg: functools.partial(pack_b_f16 if fp16 else pack_b, nr=nr, trans_b=plan.trans_b,
+                                            alpha=plan.alpha)}
+    tile = f"fp16 {FP16_MR}x{FP16_NR}" if fp16 else f"{isa.mr}x{isa.nr}"
     return KernelSource(symbol=symbol, code=code, headers=tuple(dict.fromkeys(headers)), helpers=tuple(helpers),
-                        packed=packed, variant=f"{isa.name} {isa.mr}x{isa.nr} MC={MC} NC={NC} KC={KC}"
+                        packed=packed, variant=f"{isa.name} {tile} MC={MC} NC={NC} KC={KC}"
                         + ("" if vector else " scalar-epilogue"))
 
 
