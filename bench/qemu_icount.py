@@ -20,7 +20,8 @@ about 1e-5 (a few thousand instructions of start-up noise that the subtraction d
 
 ``--configs``: ``host`` (this machine's ISA, sizes and build time only), ``neon`` (arm64-linux, the NEON
 kernels), ``scalar`` (arm64-linux with the portable scalar SIMD layer forced - the path arm64 took before
-NEON existed).  A model is a zoo name (exported on demand) or an .onnx path.
+NEON existed), ``neon-fp16`` (arm64-linux, ``--precision fp16``: half weights, FP16 GEMM arithmetic).
+A model is a zoo name (exported on demand) or an .onnx path.
 """
 from __future__ import annotations
 
@@ -189,7 +190,8 @@ def measure(model: str, variant: str, config: str, workdir: Path, runs: int, cpu
     d.mkdir(parents=True, exist_ok=True)
     with forced_isa("scalar" if config == "scalar" else None):
         res = lpfc.compile(path, d / "libmodel.so", target=target, emit_source=d / "src",
-                           cpu=cpu if target != "host" else None)
+                           cpu=cpu if target != "host" else None,
+                           precision="fp16" if config == "neon-fp16" else "fp32")
     cc = sum(p.stat().st_size for p in (d / "src").glob("*.cc"))
     row = {"model": path.stem, "config": config, "so_bytes": res.library.stat().st_size,
            "text_bytes": text_bytes(res.library, "" if target == "host" else "aarch64-linux-gnu-"),
@@ -213,7 +215,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("models", nargs="+", help="zoo names (minilm, bert-base, ...) or .onnx paths")
     p.add_argument("--variant", default="dynamo20", help="zoo exporter variant (default dynamo20)")
-    p.add_argument("--configs", default="host,neon,scalar", help="comma-separated: host, neon, scalar")
+    p.add_argument("--configs", default="host,neon,scalar", help="comma-separated: host, neon, scalar, neon-fp16")
     p.add_argument("--runs", type=int, default=1, help="inferences counted (default 1)")
     p.add_argument("--cpu", default=None, help="-mcpu for the arm64 builds (default: lpfc's, cortex-a77)")
     p.add_argument("--workdir", default="build/icount", help="where libraries and sources go")
@@ -227,7 +229,7 @@ def main(argv=None) -> int:
         for config in args.configs.split(","):
             row = measure(model, args.variant, config, workdir, args.runs, args.cpu)
             rows.append(row)
-            print(f"{row['model']:22} {config:7} .so {row['so_bytes'] / 1e6:8.1f} MB  "
+            print(f"{row['model']:22} {config:9} .so {row['so_bytes'] / 1e6:8.1f} MB  "
                   f".text {row['text_bytes'] / 1e3:7.1f} KB  .cc {row['cc_bytes'] / 1e3:7.1f} KB  build {row['build_s']:6.1f} s"
                   + (f"  insns/inference {row['insns']:>14,}  (qemu {row['qemu_s_per_run']:.1f} s/inference)"
                      if "insns" in row else ""), flush=True)

@@ -141,3 +141,16 @@ def test_fp16_weights_on_opencl_against_the_interpreter(tmp_path, monkeypatch):
     assert np.max(np.abs(got["y"] - want["y"])) > 1e-5
 
 
+
+
+def test_fp16_halves_tiny_berts_weights_embeddings_included(tmp_path):
+    from lpfc.testing import zoo
+
+    path = zoo.export("tiny-bert", "dynamo20")
+    sizes = {}
+    for prec in ("fp32", "fp16"):
+        res = lpfc.compile(path, output=None, emit_source=tmp_path / prec, target="arm64-linux", precision=prec)
+        sizes[prec] = (res.source_dir / "weights.bin").stat().st_size
+        kernels = "".join(p.read_text() for p in res.source_dir.glob("kernels_*.cc"))
+        assert ("lpfc_f16io::load(" in kernels) == (prec == "fp16")     # the embedding tables' half rows
+    assert sizes["fp16"] < 0.55 * sizes["fp32"], sizes
