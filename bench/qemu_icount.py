@@ -173,8 +173,9 @@ def text_bytes(lib: Path, arch_prefix: str) -> int:
     return sum(int(line.split()[1]) for line in out.splitlines() if line.startswith(".text"))
 
 
-def count(tc, plugin: Path, exe: Path, runs: int, threads: int, out: Path) -> tuple[int, float]:
-    argv = [*tc.runner[:1], "-plugin", f"{plugin},out={out}", *tc.runner[1:], str(exe), str(runs), str(threads)]
+def count(tc, plugin: Path, exe: Path, runs: int, threads: int, out: Path, qemu_cpu=None) -> tuple[int, float]:
+    cpu = ["-cpu", qemu_cpu] if qemu_cpu else []
+    argv = [*tc.runner[:1], *cpu, "-plugin", f"{plugin},out={out}", *tc.runner[1:], str(exe), str(runs), str(threads)]
     t0 = time.perf_counter()
     r = subprocess.run(argv, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -183,7 +184,7 @@ def count(tc, plugin: Path, exe: Path, runs: int, threads: int, out: Path) -> tu
     return int(out.read_text().split()[1]), wall
 
 
-def measure(model: str, variant: str, config: str, workdir: Path, runs: int, cpu) -> dict:
+def measure(model: str, variant: str, config: str, workdir: Path, runs: int, cpu, qemu_cpu=None) -> dict:
     path = Path(model) if model.endswith(".onnx") else lpfc.testing.zoo.export(model, variant)
     target = "host" if config == "host" else "arm64-linux"
     d = workdir / f"{path.stem}-{config}"
@@ -205,8 +206,8 @@ def measure(model: str, variant: str, config: str, workdir: Path, runs: int, cpu
     exe = compile_executable(tc, [workdir / "icount_driver.c"], d / "driver", include_dirs=[runtime_include_dir()],
                              link_flags=[str(res.library), f"-Wl,-rpath,{d}"])
     plugin = build_plugin(workdir)
-    base, w0 = count(tc, plugin, exe, 0, 1, d / "count0.txt")
-    more, w1 = count(tc, plugin, exe, runs, 1, d / "count1.txt")
+    base, w0 = count(tc, plugin, exe, 0, 1, d / "count0.txt", qemu_cpu)
+    more, w1 = count(tc, plugin, exe, runs, 1, d / "count1.txt", qemu_cpu)
     row.update(insns=(more - base) // runs, insns_setup=base, qemu_s_per_run=(w1 - w0) / runs)
     return row
 
@@ -218,6 +219,8 @@ def main(argv=None) -> int:
     p.add_argument("--configs", default="host,neon,scalar", help="comma-separated: host, neon, scalar, neon-fp16")
     p.add_argument("--runs", type=int, default=1, help="inferences counted (default 1)")
     p.add_argument("--cpu", default=None, help="-mcpu for the arm64 builds (default: lpfc's, cortex-a77)")
+    p.add_argument("--qemu-cpu", default=None, help="the CPU qemu emulates (default qemu's 'max'; cortex-a76 as "
+                   "bench/qemu_icount_litert.py: lpfc's kernels use no SVE, so the count is the same)")
     p.add_argument("--workdir", default="build/icount", help="where libraries and sources go")
     args = p.parse_args(argv)
     import lpfc.testing.zoo  # noqa: F401
@@ -227,7 +230,7 @@ def main(argv=None) -> int:
     rows = []
     for model in args.models:
         for config in args.configs.split(","):
-            row = measure(model, args.variant, config, workdir, args.runs, args.cpu)
+            row = measure(model, args.variant, config, workdir, args.runs, args.cpu, args.qemu_cpu)
             rows.append(row)
             print(f"{row['model']:22} {config:9} .so {row['so_bytes'] / 1e6:8.1f} MB  "
                   f".text {row['text_bytes'] / 1e3:7.1f} KB  .cc {row['cc_bytes'] / 1e3:7.1f} KB  build {row['build_s']:6.1f} s"

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.qemu_icount import build_plugin  # noqa: E402
 
-CPUINFO_A77 = "".join(
+CPUINFO_A77 = "".join(   # (the features of cortex-a76/a77: no SVE)
     f"processor\t: {i}\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp "
     "asimdhp cpuid asimdrdm lrcpc dcpop asimddp ssbs\nCPU implementer\t: 0x41\nCPU architecture: 8\n"
     "CPU variant\t: 0x1\nCPU part\t: 0xd0d\nCPU revision\t: 0\n\n" for i in range(2))
@@ -59,7 +59,7 @@ def count(args, plugin: Path, work: Path, invocations: int) -> int:
     out = work / f"count{invocations}.txt"
     runner = work / "litert_runner.py"
     cpuinfo = work / "cpuinfo"
-    qemu = (f"PYTHONPATH={args.site} qemu-aarch64 -plugin {plugin},out={out} -L {args.sysroot} "
+    qemu = (f"PYTHONPATH={args.site} qemu-aarch64 -cpu {args.qemu_cpu} -plugin {plugin},out={out} -L {args.sysroot} "
             f"{args.sysroot}/usr/bin/python3.11 {runner} {Path(args.model).resolve()} {invocations}")
     script = f"mount --bind {cpuinfo} /proc/cpuinfo && {qemu}"
     r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
@@ -75,6 +75,9 @@ def main(argv=None) -> int:
     p.add_argument("model", help="a .tflite model")
     p.add_argument("--sysroot", required=True, help="the unpacked arm64 Debian packages (usr/bin/python3.11)")
     p.add_argument("--site", required=True, help="the unpacked aarch64 wheels (ai_edge_litert, numpy, ...)")
+    p.add_argument("--qemu-cpu", default="cortex-a76",
+                   help="the CPU qemu emulates (default cortex-a76: ARMv8.2 + fp16 + dotprod like lpfc's cortex-a77, "
+                        "which qemu 7.2 lacks; qemu's default 'max' has 512-bit SVE, which XNNPACK then uses)")
     p.add_argument("--runs", type=int, default=1, help="inferences counted after the warm-up (default 1)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="lpfc-icount-litert-") as d:
@@ -84,7 +87,7 @@ def main(argv=None) -> int:
         plugin = build_plugin(work)
         base = count(args, plugin, work, 1)
         more = count(args, plugin, work, 1 + args.runs)
-    print(f"{Path(args.model).name}: LiteRT 2.3.0 (XNNPACK), 1 thread, insns/inference {(more - base) // args.runs:,}"
+    print(f"{Path(args.model).name}: LiteRT 2.3.0 (XNNPACK), qemu -cpu {args.qemu_cpu}, 1 thread, insns/inference {(more - base) // args.runs:,}"
           f"  (setup + warm-up {base:,})")
     return 0
 
