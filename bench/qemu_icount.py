@@ -20,7 +20,8 @@ about 1e-5 (a few thousand instructions of start-up noise that the subtraction d
 
 ``--configs``: ``host`` (this machine's ISA, sizes and build time only), ``neon`` (arm64-linux, the NEON
 kernels), ``scalar`` (arm64-linux with the portable scalar SIMD layer forced - the path arm64 took before
-NEON existed).  A model is a zoo name (exported on demand) or an .onnx path.
+NEON existed), ``neon-fp16`` (arm64-linux, ``--precision fp16``: half weights, FP16 GEMM arithmetic).
+A model is a zoo name (exported on demand) or an .onnx path.
 """
 from __future__ import annotations
 
@@ -172,8 +173,9 @@ def text_bytes(lib: Path, arch_prefix: str) -> int:
     return sum(int(line.split()[1]) for line in out.splitlines() if line.startswith(".text"))
 
 
-def count(tc, plugin: Path, exe: Path, runs: int, threads: int, out: Path) -> tuple[int, float]:
-    argv = [*tc.runner[:1], "-plugin", f"{plugin},out={out}", *tc.runner[1:], str(exe), str(runs), str(threads)]
+def count(tc, plugin: Path, exe: Path, runs: int, threads: int, out: Path, qemu_cpu=None) -> tuple[int, float]:
+    cpu = ["-cpu", qemu_cpu] if qemu_cpu else []
+    argv = [*tc.runner[:1], *cpu, "-plugin", f"{plugin},out={out}", *tc.runner[1:], str(exe), str(runs), str(threads)]
     t0 = time.perf_counter()
     r = subprocess.run(argv, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -182,14 +184,15 @@ def count(tc, plugin: Path, exe: Path, runs: int, threads: int, out: Path) -> tu
     return int(out.read_text().split()[1]), wall
 
 
-def measure(model: str, variant: str, config: str, workdir: Path, runs: int, cpu) -> dict:
+def measure(model: str, variant: str, config: str, workdir: Path, runs: int, cpu, qemu_cpu=None) -> dict:
     path = Path(model) if model.endswith(".onnx") else lpfc.testing.zoo.export(model, variant)
     target = "host" if config == "host" else "arm64-linux"
     d = workdir / f"{path.stem}-{config}"
     d.mkdir(parents=True, exist_ok=True)
     with forced_isa("scalar" if config == "scalar" else None):
         res = lpfc.compile(path, d / "libmodel.so", target=target, emit_source=d / "src",
-                           cpu=cpu if target != "host" else None)
+                           cpu=cpu if target != "host" else None,
+                           precision="fp16" if config == "neon-fp16" else "fp32")
     cc = sum(p.stat().st_size for p in (d / "src").glob("*.cc"))
     row = {"model": path.stem, "config": config, "so_bytes": res.library.stat().st_size,
            "text_bytes": text_bytes(res.library, "" if target == "host" else "aarch64-linux-gnu-"),
@@ -203,8 +206,8 @@ def measure(model: str, variant: str, config: str, workdir: Path, runs: int, cpu
     exe = compile_executable(tc, [workdir / "icount_driver.c"], d / "driver", include_dirs=[runtime_include_dir()],
                              link_flags=[str(res.library), f"-Wl,-rpath,{d}"])
     plugin = build_plugin(workdir)
-    base, w0 = count(tc, plugin, exe, 0, 1, d / "count0.txt")
-    more, w1 = count(tc, plugin, exe, runs, 1, d / "count1.txt")
+    base, w0 = count(tc, plugin, exe, 0, 1, d / "count0.txt", qemu_cpu)
+    more, w1 = count(tc, plugin, exe, runs, 1, d / "count1.txt", qemu_cpu)
     row.update(insns=(more - base) // runs, insns_setup=base, qemu_s_per_run=(w1 - w0) / runs)
     return row
 
@@ -213,9 +216,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("models", nargs="+", help="zoo names (minilm, bert-base, ...) or .onnx paths")
     p.add_argument("--variant", default="dynamo20", help="zoo exporter variant (default dynamo20)")
-    p.add_argument("--configs", default="host,neon,scalar", help="comma-separated: host, neon, scalar")
+    p.add_argument("--configs", default="host,neon,scalar", help="comma-separated: host, neon, scalar, neon-fp16")
     p.add_argument("--runs", type=int, default=1, help="inferences counted (default 1)")
     p.add_argument("--cpu", default=None, help="-mcpu for the arm64 builds (default: lpfc's, cortex-a77)")
+    p.add_argument("--qemu-cpu", default=None, help="the CPU qemu emulates (default qemu's 'max'; cortex-a76 as "
+                   "bench/qemu_icount_litert.py: lpfc's kernels use no SVE, so the count is the same)")
     p.add_argument("--workdir", default="build/icount", help="where libraries and sources go")
     args = p.parse_args(argv)
     import lpfc.testing.zoo  # noqa: F401
@@ -225,9 +230,9 @@ def main(argv=None) -> int:
     rows = []
     for model in args.models:
         for config in args.configs.split(","):
-            row = measure(model, args.variant, config, workdir, args.runs, args.cpu)
+            row = measure(model, args.variant, config, workdir, args.runs, args.cpu, args.qemu_cpu)
             rows.append(row)
-            print(f"{row['model']:22} {config:7} .so {row['so_bytes'] / 1e6:8.1f} MB  "
+            print(f"{row['model']:22} {config:9} .so {row['so_bytes'] / 1e6:8.1f} MB  "
                   f".text {row['text_bytes'] / 1e3:7.1f} KB  .cc {row['cc_bytes'] / 1e3:7.1f} KB  build {row['build_s']:6.1f} s"
                   + (f"  insns/inference {row['insns']:>14,}  (qemu {row['qemu_s_per_run']:.1f} s/inference)"
                      if "insns" in row else ""), flush=True)

@@ -341,8 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "clang --target=aarch64-linux-gnu for arm64-linux); never chosen silently")
     sp.add_argument("--cpu", metavar="NAME", help="the CPU to generate code for: -mcpu on arm64 targets "
                     "(default cortex-a77), -march on x86-64 (default native)")
-    sp.add_argument("--precision", choices=("fp32", "int8"), default="fp32", help="int8: GEMM weights quantized "
-                    "per output channel, activations per row at run time (the quantize-int8 pass; docs/int8.md)")
+    sp.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32",
+                    help="the arithmetic of the GEMM kernels: fp32 (default); fp16 = half-precision weights and FP16 "
+                         "arithmetic, fp32 accumulation (arm64 targets and opencl; docs/fp16.md); int8 = weights "
+                         "quantized per output channel, activations per row at run time (C++ targets; docs/int8.md)")
     sp.set_defaults(func=cmd_compile)
 
     sp = sub.add_parser("targets", help="list the compilation targets and their toolchains",

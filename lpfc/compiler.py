@@ -122,7 +122,9 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
     ``cpu`` chooses the processor to generate code for (arm64: ``-mcpu``, default cortex-a77; x86-64:
     ``-march``, default native); the target's compiler must know it.
     ``weights="fp16"`` stores the weights of one-row GEMMs (M = 1: a decode step) as fp16, computed in fp32.
-    ``precision="int8"`` appends the ``quantize-int8`` pass to the pipeline: the GEMMs with constant weights run
+    ``precision`` (:data:`lpfc.codegen.precision.PRECISIONS`): ``"fp16"`` stores the GEMM weights in half precision
+    and multiplies in FP16 arithmetic with fp32 accumulation, on the arm64 targets and opencl (docs/fp16.md);
+    ``"int8"`` appends the ``quantize-int8`` pass to the pipeline: the GEMMs with constant weights run
     int8 kernels (weights per output channel, activations per row at run time; docs/int8.md).
     ``tune_budget`` (seconds, with ``tune``) bounds the whole tuning: kernels it does not reach keep
     their emitter's default variant (counted as ``budget`` in the summary's variants note).
@@ -143,13 +145,11 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
     """
     tune_budget = _checked_tune_budget(tune_budget)
     if weights not in ("fp32", "fp16"):      # fp16: one-row GEMM weights stored as fp16 (codegen/targets.py)
-        raise LpfcError(f'weights must be "fp32" or "fp16", not {weights!r}')
+        raise InputError(f'weights must be "fp32" or "fp16", not {weights!r}')
     _checked_precision(precision)
     job = _prepare(model, output, header, emit_source, target, force=force, api_level=api_level, cpu=cpu,
-                   compiler=compiler, ndk=ndk)
+                   compiler=compiler, ndk=ndk, precision=precision)
     job.target = dataclasses.replace(job.target, weights=weights)
-    if precision == "int8" and job.target.name == "opencl":
-        raise UnsupportedError("precision int8 has kernels for the C++ targets (host, arm64-*), not for opencl")
     progress = as_progress(progress)
     stages = _Stages(progress)
 
@@ -169,11 +169,10 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
 
 
 # -- before any work: the arguments, the outputs, the target and its toolchain --------------------------------------
-#: the choices of ``compile(precision=...)`` / ``lpfc compile --precision``
-PRECISIONS = ("fp32", "int8")
-
-
 def _checked_precision(precision) -> None:
+    """An unknown precision is refused before any work (what each target can run: codegen.precision)."""
+    from .codegen.precision import PRECISIONS
+
     if precision not in PRECISIONS:
         raise InputError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
 
@@ -206,9 +205,10 @@ class _Job:
 
 
 def _prepare(model, output, header, emit_source, target: str, *, force: bool, api_level, cpu, compiler,
-             ndk) -> _Job:
+             ndk, precision: str = "fp32") -> _Job:
     """Refuses, before any work, what compile() must not write or cannot build (docs/compile.md)."""
     from .codegen.package import PackageDir, check_library_name
+    from .codegen.precision import with_precision
     from .codegen.toolchain import resolve_target
     from .ir.core import Module
 
@@ -225,11 +225,12 @@ def _prepare(model, output, header, emit_source, target: str, *, force: bool, ap
     # With output, fail early when the compiler is missing; sources only need no compiler (the target's flags).
     tgt = resolve_target(target, api_level=api_level, cpu=cpu, compiler=compiler, ndk=ndk,
                          sources_only=output is None)
+    tgt = with_precision(tgt, precision)
     package = PackageDir(emit_source) if emit_source is not None else None   # refuses a user's directory now
     model_name = Path(str(model)).stem if not isinstance(model, Module) else "model"
     library_name = output.name if output is not None else "lib" + (re.sub(r"[^A-Za-z0-9_.+-]", "_", model_name)
                                                                    .lstrip(".") or "model") + ".so"
-    if package is not None and not tgt.opencl:
+    if package is not None:
         check_library_name(library_name)
     return _Job(output, header_path, tgt, package, library_name)
 
@@ -400,6 +401,8 @@ def build_stage(job: _Job, gen, header_src: str, staging: "_Staging", sanitize, 
         from .codegen.toolchain import opencl_runtime
         extra_src, inc = opencl_runtime() if tgt.opencl else ([], [])
         weights = {"LPFC_WEIGHTS_FILE": f'"{gen.weights_path.resolve()}"'}
+        if tgt.opencl:   # model.cc embeds kernels.cl too (the package finds it through -I src instead)
+            weights["LPFC_OCL_SOURCE_FILE"] = f'"{gen.extra_files[0].resolve()}"'
         lib = compile_shared(toolchain, [*gen.sources, *extra_src], staged_lib,
                              sanitize=tuple(sanitize), defines=weights, include_dirs=inc)
         staged_header.write_text(header_src)
@@ -419,20 +422,16 @@ def build_stage(job: _Job, gen, header_src: str, staging: "_Staging", sanitize, 
 def _write_source_package(job: _Job, gen, header_src: str, model_file: str, stages: _Stages,
                           notes: list) -> Optional[Path]:
     """--emit-source: the CMake source package into the package's staging directory (timed as part of
-    generate); returns the directory of its C++ sources (None on opencl: the sources as built, no CMake)."""
+    generate); returns the directory of its C++ sources. On opencl the package also holds kernels.cl (next to
+    model.cc, which embeds it) and the OpenCL host glue."""
     package, keep = job.package, job.package.dest
     stage_dir = package.stage()
-    if job.target.opencl:   # the CMake package has no OpenCL glue yet: the sources as built
-        for p in [*gen.sources, gen.weights_path, *getattr(gen, "extra_files", [])]:
-            shutil.copy2(p, stage_dir / p.name)
-        notes.append(f"--emit-source: the generated sources in {keep} (no CMake package for opencl yet)")
-        return None
     from .codegen.package import write_package
 
     stages.run("generate", f"writing the source package {keep}", lambda: write_package(
         stage_dir, sources=gen.sources, weights=gen.weights_path, header_text=header_src,
         library_name=job.library_name, toolchain=job.toolchain, model_file=model_file,
-        weights_bytes=gen.weights_bytes))
+        weights_bytes=gen.weights_bytes, embedded=getattr(gen, "extra_files", ())))
     return keep / "src"
 
 

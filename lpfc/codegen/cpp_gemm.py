@@ -32,6 +32,7 @@ the model generator deduplicates.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -67,6 +68,26 @@ def gemm_driver_helper(isa_name: str) -> str:
     return render(template, isa=isa.name, ns=isa.ns, mr=isa.mr, nr=isa.nr)
 
 
+#: --precision fp16 on NEON (templates/gemm_driver_neon_f16.h.j2): an 8 x 8 tile of half products, whose sums
+#: over FP16_KH k's at a time are added into fp32 accumulators (docs/fp16.md)
+FP16_MR, FP16_NR, FP16_KH = 8, 8, 16
+
+
+@functools.lru_cache(maxsize=None)
+def gemm_driver_f16_helper(isa_name: str) -> str:
+    isa = _simd.ISAS[isa_name]
+    return render("gemm_driver_neon_f16.h.j2", ns=isa.ns, kh=FP16_KH)
+
+
+def _fp16(target: Target, isa) -> bool:
+    """Whether this GEMM gets the half-precision kernel (``--precision fp16``; with_precision checked the target)."""
+    if getattr(target, "precision", "fp32") != "fp16":
+        return False
+    if isa.name != "neon":
+        raise ValueError(f"--precision fp16 needs the NEON SIMD layer, not {isa.name}")
+    return True
+
+
 @functools.lru_cache(maxsize=None)
 def gemv_driver_helper(isa_name: str, half: bool = False) -> str:
     """The one-row driver (``templates/gemv_driver.h.j2``) over the same packed panels; ``half``: fp16 panels."""
@@ -97,14 +118,15 @@ def pack_b(w: np.ndarray, *, nr: int, trans_b: bool, alpha: float) -> np.ndarray
 
 
 def pack_b_half(w: np.ndarray, *, nr: int, trans_b: bool, alpha: float) -> np.ndarray:
-    """:func:`pack_b`'s panels stored as fp16 (round to nearest even): weight-only half storage for one-row
-    GEMMs, computed in fp32.  A weight beyond fp16's range (65504) is refused, never stored as infinity."""
+    """:func:`pack_b`'s panels stored as fp16 (round to nearest even): one-row GEMMs' weight-only half storage
+    (computed in fp32) and ``--precision fp16``'s panels.  A weight beyond fp16's range (65504) is refused, never
+    stored as infinity."""
     p = pack_b(w, nr=nr, trans_b=trans_b, alpha=alpha)
     big = float(np.max(np.abs(p))) if p.size else 0.0
     if not big <= 65504.0:
         from ..errors import UnsupportedError
         raise UnsupportedError(f"a GEMM weight {list(np.shape(w))} holds {big:g}, outside fp16's range (65504)",
-                               hint='compile with weights="fp32"')
+                               hint='compile with weights="fp32" and precision="fp32"')
     return p.astype(np.float16)
 
 
@@ -194,10 +216,12 @@ def emit_gemm(op: Operation, target: Target, symbol: str, choice: Optional[dict]
 def render_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
     """The kernel of ``plan`` (read-only: it is shared by every variant of the op)."""
     isa = _simd.select_isa(target, choice)
+    # one row (a decode step) takes the one-row driver; under --precision fp16 its weights are fp16 (fp32 arithmetic)
+    fp16 = _fp16(target, isa) and M != 1
     vector = plan.epi.vector
     if choice and "vector_epilogue" in choice:
         vector = vector and bool(choice["vector_epilogue"])
-    MC, NC, KC = blocking(plan, isa, choice)
+    MC, NC, KC = blocking(plan, replace(isa, mr=FP16_MR, nr=FP16_NR) if fp16 else isa, choice)
     M, N, K = plan.M, plan.N, plan.K
     ln = plan.ln
     c_out = ln.out if ln is not None else plan.yields[0][0]
@@ -212,7 +236,10 @@ def render_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optional[di
     for j, arg, off, width, rowlen, rows in plan.copies:      # split parts that are yielded as they are
         L.append(f"    for (long r = 0; r < {rows}L; ++r) memcpy((float *)out[{j}] + r * {width}L, "
                  f"(const float *)in[{arg}] + {off}L + r * {rowlen}L, sizeof(float) * {width});")
-    L.append(f"    const float *Bp = (const float *)in[{plan.b_arg}];")
+    if fp16:
+        L.append(f"    const __fp16 *Bp = (const __fp16 *)in[{plan.b_arg}];")
+    else:
+        L.append(f"    const float *Bp = (const float *)in[{plan.b_arg}];")
     L.append(f"    float *C = (float *)out[{c_out}];")
     for arg in sorted({a for a, _ in plan.epi.leaves}):
         L.append(f"    const float *p{arg} = (const float *)in[{arg}];")
@@ -250,7 +277,7 @@ def render_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optional[di
     if plan.int8:     # quantize-int8: the int8 driver and weight packing (cpp_gemm_int8.py); same epilogue
         return _render_int8(plan, target, symbol, choice, L, isa, epi_helpers, vector)
     gemv = M == 1       # a decode step's projections, a pooler: bandwidth-bound, their own driver
-    half = gemv and getattr(target, "weights", "fp32") == "fp16"     # lpfc.compile(weights="fp16")
+    half = gemv and "fp16" in (target.weights, target.precision)     # lpfc.compile(weights= / precision="fp16")
     if gemv:
         pu = max(1, -(-(-(-N // isa.nr)) // GEMV_UNITS))
         if half:
@@ -258,23 +285,25 @@ def render_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optional[di
                 f"    const uint16_t *Bp = (const uint16_t *)in[{plan.b_arg}];"
         L.append(f"    {isa.ns}_gemv{'_h' if half else ''}::run(N, {K}L, A, Bp, C, {pu}L, num_threads, epi, rows);")
     else:
-        L.append(f"    {isa.ns}_gemm::run<{plan.lda}L>({M}L, N, {K}L, A, Bp, C, N, {MC}L, {NC}L, {KC}L, num_threads, "
-                 "epi, rows);")
+        L.append(f"    {isa.ns}_gemm{'_f16' if fp16 else ''}::run<{plan.lda}L>({M}L, N, {K}L, A, Bp, C, N, {MC}L, "
+                 f"{NC}L, {KC}L, num_threads, epi, rows);")
     L.append("}")
     code = "\n".join(L) + "\n"
     from .scalar_expr import C_HELPERS, helper_code
-    helpers = ([isa.helper(), gemv_driver_helper(isa.name, half) if gemv else gemm_driver_helper(isa.name)]
-               + ([row_helper(isa.name)] if ln is not None else []))
+    driver = (gemv_driver_helper(isa.name, half) if gemv else
+              gemm_driver_f16_helper(isa.name) if fp16 else gemm_driver_helper(isa.name))
+    helpers = [isa.helper(), driver] + ([row_helper(isa.name)] if ln is not None else [])
     if epi_helpers:
         helpers.insert(0, helper_code(sorted(epi_helpers, key=list(C_HELPERS).index)))
     headers = ("<math.h>", "<stdint.h>", "<string.h>", PARALLEL_HEADER)
-    nr = isa.nr
-    packed = {plan.b_arg: functools.partial(pack_b_half if half else pack_b, nr=nr, trans_b=plan.trans_b,
-                                            alpha=plan.alpha)}
+    nr = FP16_NR if fp16 else isa.nr
+    pack = pack_b_half if half or fp16 else pack_b
+    packed = {plan.b_arg: functools.partial(pack, nr=nr, trans_b=plan.trans_b, alpha=plan.alpha)}
+    tile = f"fp16 {FP16_MR}x{FP16_NR}" if fp16 else f"{isa.mr}x{isa.nr}"
     return KernelSource(symbol=symbol, code=code, headers=tuple(dict.fromkeys(headers)), helpers=tuple(helpers),
                         packed=packed, variant=(f"{isa.name} gemv 1x{isa.nr} {pu} panels a unit" + (" fp16 weights" if half else "")
                                                 if gemv else
-                                                f"{isa.name} {isa.mr}x{isa.nr} MC={MC} NC={NC} KC={KC}")
+                                                f"{isa.name} {tile} MC={MC} NC={NC} KC={KC}")
                         + ("" if vector else " scalar-epilogue"))
 
 

@@ -23,17 +23,20 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
+
 from ..ir.core import Operation
 from ..ir.types import DType
 from . import simd as _simd
 from .cpp_gemm import row_helper
 from .kernel_source import (KERNEL_SIGNATURE, KERNEL_SIGNATURE_CHECKED, MODEL_DESC_HEADER, PARALLEL_HEADER,
                             KernelSource, StructuralEmitter)
+from .plans.blocks import operand_is_constant
 from .plans.rowwise import RowwisePlan, analyse
 from .targets import Target
 
 
-def _body(info: RowwisePlan, partial: bool) -> list:
+def _body(info: RowwisePlan, partial: bool, half_tables: frozenset = frozenset()) -> list:
     ld = (lambda p: f"V::load_partial({p}, cnt)") if partial else (lambda p: f"V::load({p})")
     st = (lambda p, v: f"V::store_partial({p}, {v}, cnt);") if partial else (lambda p, v: f"V::store({p}, {v});")
     L = []
@@ -41,6 +44,11 @@ def _body(info: RowwisePlan, partial: bool) -> list:
         if key[0] == "gather":
             _, tab, ia = key
             gi = info.gathers[ia]
+            if tab in half_tables:     # --precision fp16: a half table row, widened to fp32 (docs/fp16.md)
+                h = f"p{tab} + {gi} * N + n"
+                L.append(f"const V::vf {name} = " + (f"lpfc_f16io::load_partial({h}, cnt);" if partial
+                                                     else f"lpfc_f16io::load({h});"))
+                continue
             L.append(f"const V::vf {name} = {ld(f'p{tab} + {gi} * N + n')};")
         elif key[0] in ("scalar", "row"):
             L.append(f"const V::vf {name} = V::set1(p{key[1]}[{'0' if key[0] == 'scalar' else 'm'}]);")
@@ -59,8 +67,29 @@ def emit_rowwise(op: Operation, target: Target, symbol: str, choice: Optional[di
     return render_rowwise(ROWWISE_EMITTER.plan(op, symbol), target, symbol, choice)
 
 
-def render_rowwise(info: RowwisePlan, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
+#: --precision fp16 on NEON: constant gather tables (embeddings) are stored in half precision and widened on load
+_F16_IO = r"""namespace lpfc_f16io {
+inline float32x4_t load(const __fp16 *p) { return vcvt_f32_f16(vld1_f16(p)); }
+inline float32x4_t load_partial(const __fp16 *p, int n) {
+    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int i = 0; i < n; ++i) t[i] = (float)p[i];
+    return vld1q_f32(t);
+}
+}  // namespace lpfc_f16io
+"""
+
+
+def pack_table_f16(w: np.ndarray) -> np.ndarray:
+    """A gather table in half precision (values beyond +-65504 become +-inf)."""
+    return np.asarray(w, dtype=np.float32).astype(np.float16)
+
+
+def render_rowwise(info: RowwisePlan, target: Target, symbol: str, choice: Optional[dict] = None,
+                   half_tables: frozenset = frozenset()) -> KernelSource:
+    """``half_tables``: gather tables (argument indices, constants) to store and read in half precision."""
     isa = _simd.select_isa(target, choice)
+    if half_tables and isa.name != "neon":
+        raise ValueError(f"half-precision tables need the NEON SIMD layer, not {isa.name}")
     N, R = info.N, info.R
     arg_types = info.arg_types
     sig = KERNEL_SIGNATURE_CHECKED if info.gathers else KERNEL_SIGNATURE
@@ -70,7 +99,8 @@ def render_rowwise(info: RowwisePlan, target: Target, symbol: str, choice: Optio
          f"    float *Y = (float *)out[{info.out}];"]
     used = sorted({k[1] for k in info.leaves})          # (the table of a gather, the argument otherwise)
     for a in used:
-        L.append(f"    const float *p{a} = (const float *)in[{a}];")
+        ct = "__fp16" if a in half_tables else "float"
+        L.append(f"    const {ct} *p{a} = (const {ct} *)in[{a}];")
     for ia in info.gathers:
         ct = "int64_t" if arg_types[ia].dtype == DType.i64 else "int32_t"
         L.append(f"    const {ct} *ix{ia} = (const {ct} *)in[{ia}];")
@@ -93,11 +123,11 @@ def render_rowwise(info: RowwisePlan, target: Target, symbol: str, choice: Optio
         L.append("        }")
     L.append("        long n = 0;")
     L.append("        for (; n + V::W <= N; n += V::W) {")
-    L += ["            " + s for s in _body(info, False)]
+    L += ["            " + s for s in _body(info, False, half_tables)]
     L.append("        }")
     L.append("        if (n < N) {")
     L.append("            const int cnt = (int)(N - n);")
-    L += ["            " + s for s in _body(info, True)]
+    L += ["            " + s for s in _body(info, True, half_tables)]
     L.append("        }")
     if info.anchor == "graph.rms_norm":
         gs = "(const float *)in[%d]" % info.scale[0] if info.scale else "(const float *)0"
@@ -114,9 +144,11 @@ def render_rowwise(info: RowwisePlan, target: Target, symbol: str, choice: Optio
     L.append("    });")
     L.append("}")
     headers = ("<math.h>", "<stdint.h>", "<string.h>", PARALLEL_HEADER) + ((MODEL_DESC_HEADER,) if info.gathers else ())
+    helpers = (isa.helper(), row_helper(isa.name)) + ((_F16_IO,) if half_tables else ())
     return KernelSource(symbol=symbol, code="\n".join(L) + "\n", headers=tuple(dict.fromkeys(headers)),
-                        helpers=(isa.helper(), row_helper(isa.name)), variant=f"{isa.name} rows",
-                        index_checks=bool(info.gathers))
+                        helpers=helpers, variant=f"{isa.name} rows" + (" fp16-tables" if half_tables else ""),
+                        index_checks=bool(info.gathers),
+                        packed={t: pack_table_f16 for t in sorted(half_tables)})
 
 
 class RowwiseEmitter(StructuralEmitter):
@@ -125,6 +157,13 @@ class RowwiseEmitter(StructuralEmitter):
     what = "a row-wise block"
     analyse = staticmethod(analyse)
     render_plan = staticmethod(render_rowwise)
+
+    def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
+        plan = self.plan(op, symbol)
+        half = frozenset()
+        if getattr(target, "precision", "fp32") == "fp16":   # constant tables (embeddings) in half precision
+            half = frozenset(k[1] for k in plan.leaves if k[0] == "gather" and operand_is_constant(op, k[1]))
+        return render_rowwise(plan, target, symbol, choice, half)
 
 
 ROWWISE_EMITTER = RowwiseEmitter()

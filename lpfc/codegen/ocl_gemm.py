@@ -59,6 +59,11 @@ def pack_b_tiles(w: np.ndarray, *, kp: int, np_: int, trans_b: bool, alpha: floa
     return out
 
 
+def pack_b_tiles_f16(w: np.ndarray, *, kp: int, np_: int, trans_b: bool, alpha: float) -> np.ndarray:
+    """:func:`pack_b_tiles` in half precision (--precision fp16: the kernel reads it with vload_half4)."""
+    return pack_b_tiles(w, kp=kp, np_=np_, trans_b=trans_b, alpha=alpha).astype(np.float16)
+
+
 def _steps_ok(plan) -> bool:
     for t, o, argv in plan.epi.steps:
         if not isinstance(o, tuple) and ocl_expr(o, argv) is None:
@@ -115,11 +120,13 @@ def render_ocl_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optiona
     if not _steps_ok(plan):
         raise ValueError(f"{symbol}: not a GEMM block the OpenCL emitter accepts")
     c = dict(DEFAULT, **(choice or {}))
+    fp16 = getattr(target, "precision", "fp32") == "fp16"   # half weights, read as float4 (docs/fp16.md)
     TM, TN, TK, RM, LS = c["tm"], c["tn"], c["tk"], c["rm"], c["ls"]
     assert TN % 4 == 0 and TM % RM == 0 and LS & (LS - 1) == 0
     M, N, K = plan.M, plan.N, plan.K
     KP, NP = -(-K // TK) * TK, -(-N // TN) * TN
     WX, WY = TN // 4, TM // RM
+    vload4 = "vload_half4" if fp16 else "vload4"     # vload_half4: core OpenCL 1.2, no cl_khr_fp16 needed
     WG = WX * WY
     ln = plan.ln
     leaf_args = sorted({a for a, _ in plan.epi.leaves})
@@ -131,7 +138,8 @@ def render_ocl_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optiona
          f"    const int M = {M}, N = {N}, K = {K};",
          f"    __global const float *A = (__global const float *)(a_buf + a_off) + "
          f"{plan.a_row * plan.lda + plan.a_col};",
-         "    __global const float *B = (__global const float *)(b_buf + b_off);"]
+         f"    __global const {'half' if fp16 else 'float'} *B = (__global const {'half' if fp16 else 'float'} *)"
+         "(b_buf + b_off);"]
     for a in leaf_args:
         L.append("    " + bind(f"p{a}"))
     for j in outs:
@@ -151,7 +159,7 @@ def render_ocl_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optiona
               "        }",
               f"        for (int e = lid; e < {TK * WX}; e += {WG}) {{",
               f"            const int kk = e / {WX}, cc = e % {WX};",
-              f"            Bs[kk][cc] = vload4(0, B + (size_t)(k0 + kk) * {NP} + n0 + 4 * cc);",
+              f"            Bs[kk][cc] = {vload4}(0, B + (size_t)(k0 + kk) * {NP} + n0 + 4 * cc);",
               "        }",
               "        barrier(CLK_LOCAL_MEM_FENCE);",
               f"        for (int kk = 0; kk < {TK}; ++kk) {{",
@@ -163,9 +171,9 @@ def render_ocl_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optiona
     else:   # straight from global memory (the caches stage the tiles; no barriers: PoCL's CPU device prefers it)
         L += ["    __global const float *a[%d];" % RM,
               f"    for (int i = 0; i < {RM}; ++i) a[i] = A + (size_t)min(m0 + ty * {RM} + i, M - 1) * {plan.lda};",
-              "    __global const float *bp = B + n0 + 4 * tx;",
+              f"    __global const {'half' if fp16 else 'float'} *bp = B + n0 + 4 * tx;",
               "    for (int k = 0; k < K; ++k) {",
-              f"        const float4 bv = vload4(0, bp + (size_t)k * {NP});",
+              f"        const float4 bv = {vload4}(0, bp + (size_t)k * {NP});",
               f"        for (int i = 0; i < {RM}; ++i) accv[i] += (float4)(a[i][k]) * bv;",
               "    }"]
     L += [f"    for (int i = 0; i < {RM}; ++i) {{",
@@ -209,9 +217,11 @@ def render_ocl_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optiona
             f"    y[e] = x[{off} + (e / {width}) * {rowlen} + e % {width}];",
             "}"]))
         launches.append(OclLaunch(f"_copy{q}", (("in", arg), ("out", j)), (rows * width,), None))
-    packed = {plan.b_arg: functools.partial(pack_b_tiles, kp=KP, np_=NP, trans_b=plan.trans_b, alpha=plan.alpha)}
+    pack = pack_b_tiles_f16 if fp16 else pack_b_tiles
+    packed = {plan.b_arg: functools.partial(pack, kp=KP, np_=NP, trans_b=plan.trans_b, alpha=plan.alpha)}
     return KernelSource(symbol=symbol, code="\n\n".join(code) + "\n", packed=packed, launches=tuple(launches),
-                        variant=f"opencl {'local' if c['local'] else 'direct'} tile {TM}x{TN}x{TK} rm{RM}" + (f" ln{LS}" if ln else ""))
+                        variant=f"opencl {'local' if c['local'] else 'direct'} tile {TM}x{TN}x{TK} rm{RM}" + (f" ln{LS}" if ln else "")
+                        + (" fp16-weights" if fp16 else ""))
 
 
 class OclGemmEmitter(OclEmitter):

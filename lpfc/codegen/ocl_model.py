@@ -142,7 +142,7 @@ def generate_ocl_model(fn: Function, plan: FunctionMemoryPlan, kernels: Sequence
                                f"({weights.size} and {d_size} bytes here)", hint="use --target host")
     weights_path = out_dir / "weights.bin"
     model_cc = _render("model_ocl.cc.j2", model_name=c_string(model_name), model_comment=c_comment(model_name),
-                       weights_path=str(weights_path.resolve()), cl_path=str(cl_path.resolve()),
+                       weights_file=weights_path.name, cl_file=cl_path.name,
                        inputs=descriptor_rows(inputs), outputs=descriptor_rows(outputs),
                        tensors=descriptor_rows(model_tensors.tensors),
                        arena_bytes=plan.arena_bytes, calls=calls, copies=copies,

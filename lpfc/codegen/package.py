@@ -11,6 +11,8 @@ build it again, anywhere the directory is moved::
     DIR/src/weights.bin              the weights; model.cc embeds them with .incbin "weights.bin",
                                      found through the include path (-I DIR/src), so no absolute path
     DIR/runtime/{include,src,driver} the lpfc C runtime and the test driver (lpfc_driver.c)
+    DIR/src/kernels.cl, runtime/opencl (opencl target) the OpenCL C kernels (embedded like the weights)
+                                     and the OpenCL host glue; the library links -lOpenCL
     DIR/cmake/aarch64-linux-gnu.cmake a toolchain file: Debian's cross gcc, qemu as the emulator
     DIR/lpfc-manifest.json           the files lpfc wrote (a re-emit replaces only those; see PackageDir)
 
@@ -55,9 +57,11 @@ def _cmake_arg(text: str) -> str:
 
 
 def write_package(dest: Path, *, sources: Sequence[Path], weights: Path, header_text: str, library_name: str,
-                  toolchain, model_file: str, weights_bytes: int) -> Path:
+                  toolchain, model_file: str, weights_bytes: int, embedded: Sequence[Path] = ()) -> Path:
     """Writes the package into ``dest`` (a fresh staging directory: :class:`PackageDir` publishes it);
-    moves ``weights`` there (the caller's copy is temporary). Returns ``dest / "src"`` (where model.cc is)."""
+    moves ``weights`` there (the caller's copy is temporary). ``embedded``: other files model.cc embeds with
+    .incbin (the opencl target's kernels.cl), copied next to it. On the opencl target the package also builds
+    the OpenCL host glue (runtime/opencl). Returns ``dest / "src"`` (where model.cc is)."""
     from .. import __version__
     from .toolchain import RUNTIME_DIR
 
@@ -73,11 +77,16 @@ def write_package(dest: Path, *, sources: Sequence[Path], weights: Path, header_
     for s in sources:
         shutil.copy2(s, src_dir / s.name)
     shutil.move(str(weights), str(src_dir / "weights.bin"))
+    for e in embedded:
+        shutil.copy2(e, src_dir / Path(e).name)
     header = f"{lib.stem}.h"
     (inc_dir / header).write_text(header_text)
     for sub in ("include", "src", "driver"):
         shutil.copytree(RUNTIME_DIR / sub, dest / "runtime" / sub)
-    runtime_sources = sorted(p.name for p in (RUNTIME_DIR / "src").glob("*.c"))
+    runtime_sources = sorted("src/" + p.name for p in (RUNTIME_DIR / "src").glob("*.c"))
+    if target.opencl:   # the host glue (lpfc_opencl.c, included as "lpfc_opencl.h" by model.cc)
+        shutil.copytree(RUNTIME_DIR / "opencl", dest / "runtime" / "opencl")
+        runtime_sources += sorted("opencl/" + p.name for p in (RUNTIME_DIR / "opencl").glob("*.c"))
 
     libs = [f for f in toolchain.ldflags if f.startswith("-l")]
     link_opts = [f for f in toolchain.ldflags if not f.startswith("-l") and "max-page-size" not in f]
@@ -92,7 +101,8 @@ def write_package(dest: Path, *, sources: Sequence[Path], weights: Path, header_
                output_name=_cmake_arg(lib.stem), flags=" ".join(_cmake_arg(f) for f in toolchain.cflags),
                flags_text=" ".join(toolchain.cflags), processor_regex=_PROCESSORS.get(target.arch, "^$"),
                cross_hint=_CROSS_HINT.get(target.arch, ""), sources=[s.name for s in sources],
-               runtime_sources=runtime_sources, link_options=" ".join(_cmake_arg(f) for f in link_opts),
+               runtime_sources=runtime_sources, opencl=target.opencl,
+               link_options=" ".join(_cmake_arg(f) for f in link_opts),
                link_libraries=" ".join(_cmake_arg(f) for f in libs), weights=_human(weights_bytes))
     (dest / "CMakeLists.txt").write_text(_render("CMakeLists.txt.j2", **ctx))
     (dest / "README.md").write_text(_render("README.md.j2", **ctx))

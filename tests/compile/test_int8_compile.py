@@ -67,7 +67,7 @@ def test_int8_library_under_qemu_uses_sdot(tmp_path, capsys):
 
 
 def test_an_unknown_precision_is_refused_before_any_work(tmp_path):
-    with pytest.raises(lpfc.InputError, match="precision 'int4' is not one of fp32, int8"):
+    with pytest.raises(lpfc.InputError, match="precision 'int4' is not one of fp32, fp16, int8"):
         lpfc.compile(tmp_path / "missing.onnx", tmp_path / "lib.so", precision="int4")
     assert not list(tmp_path.iterdir())
 

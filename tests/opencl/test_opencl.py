@@ -75,7 +75,7 @@ def _kernel_emitters(src_dir):
 def test_gemm_epilogue_and_layer_norm_run_on_the_device(ocl, tmp_path, cache_dir):
     model, feeds, want = gemm_model(layer_norm=True)
     res = _compile(save(model, tmp_path / "g.onnx"), tmp_path / "libg.so", emit_source=tmp_path / "src")
-    launches, host = _kernel_emitters(tmp_path / "src")
+    launches, host = _kernel_emitters(tmp_path / "src" / "src")
     assert host == 0 and launches == 2                    # the GEMM and its LayerNorm kernel
     assert res.kinds == {"gemm_layer_norm": 1}
     with lpfc.load(res.library) as s:
@@ -116,7 +116,7 @@ def test_rowwise_variants_with_a_nan_row(ocl, tmp_path, cache_dir, monkeypatch, 
         want = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * g
     model = make([node], [vi("x", [5, 300])], [vi("y", [5, 300])], inits)
     res = _compile(save(model, tmp_path / "r.onnx"), tmp_path / "libr.so", emit_source=tmp_path / "src")
-    assert _kernel_emitters(tmp_path / "src") == (1, 0)
+    assert _kernel_emitters(tmp_path / "src" / "src") == (1, 0)
     with lpfc.load(res.library) as s:
         got = s.run({"x": x})["y"]
     np.testing.assert_allclose(got, want, atol=1e-5, equal_nan=True)
@@ -143,7 +143,7 @@ def test_elementwise_kernels_with_broadcasting_and_mixed_dtypes(ocl, tmp_path, c
     m = np.array([0, 3, -2, 0, 1], np.int64)
     want_y = np.where((m != 0) & (x > z), x * 2, -x)
     res = _compile(save(model, tmp_path / "e.onnx"), tmp_path / "libe.so", emit_source=tmp_path / "src")
-    assert _kernel_emitters(tmp_path / "src")[1] == 0
+    assert _kernel_emitters(tmp_path / "src" / "src")[1] == 0
     with lpfc.load(res.library) as s:
         got = s.run({"x": x, "z": z, "m": m})
     np.testing.assert_array_equal(got["y"], want_y)
@@ -156,7 +156,7 @@ def test_attention_group_per_row_variant(ocl, tmp_path, cache_dir, monkeypatch):
     monkeypatch.setattr(VariantChooser, "choose", lambda self, i, o, emitter: {"ls": 64}
                         if emitter is ocl_attention.OCL_ATTENTION_EMITTER else emitter.variants(o, self.target)[0])
     res = _compile(zoo.export("tiny-gpt2", "dynamo20"), tmp_path / "libt.so", emit_source=tmp_path / "src")
-    assert "row-per-group" in (tmp_path / "src" / "kernels.cl").read_text()
+    assert "row-per-group" in (tmp_path / "src" / "src" / "kernels.cl").read_text()
     feeds = zoo.sample_inputs("tiny-gpt2")
     expected = zoo.reference_outputs(zoo.model_path("tiny-gpt2", "dynamo20"), feeds)
     with lpfc.load(res.library) as s:
@@ -167,12 +167,12 @@ def test_kernels_build_warning_free_and_kernel_counts(ocl, tmp_path):
     """tiny-bert (the other exporter)'s kernels.cl builds with -Werror; every kernel runs on the device;
     it matches onnxruntime."""
     res = _compile(zoo.export("tiny-bert", "dynamo20"), tmp_path / "libt.so", emit_source=tmp_path / "src")
-    launches, host = _kernel_emitters(tmp_path / "src")
+    launches, host = _kernel_emitters(tmp_path / "src" / "src")
     assert host == 0 and launches == res.kernels + res.kinds.get("gemm_layer_norm", 0)
     probe = tmp_path / "clbuild.c"
     probe.write_text(_BUILD_PROBE)
     exe = compile_executable(ocl, [probe], tmp_path / "clbuild", with_runtime=False)
-    r = run_program(ocl, [exe, tmp_path / "src" / "kernels.cl"])
+    r = run_program(ocl, [exe, tmp_path / "src" / "src" / "kernels.cl"])
     assert r.returncode == 0 and "warning" not in r.stdout.lower(), r.stdout + r.stderr
     feeds = zoo.sample_inputs("tiny-bert")
     expected = zoo.reference_outputs(zoo.model_path("tiny-bert", "dynamo20"), feeds)
@@ -284,7 +284,7 @@ FAST = ("tiny-bert", "tiny-gpt2", "minilm")
     for m in zoo.ALL_MODELS for v in zoo.DEFAULT_VARIANTS])
 def test_zoo_model_on_opencl_matches_onnxruntime(ocl, tmp_path, record_property, model, variant):
     res = _compile(zoo.export(model, variant), tmp_path / "libmodel.so", emit_source=tmp_path / "src")
-    launches, host = _kernel_emitters(tmp_path / "src")
+    launches, host = _kernel_emitters(tmp_path / "src" / "src")
     feeds = zoo.sample_inputs(model)
     expected = zoo.reference_outputs(zoo.model_path(model, variant), feeds)
     with lpfc.load(res.library, threads=2) as s:
