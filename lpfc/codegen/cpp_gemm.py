@@ -217,7 +217,7 @@ def render_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optional[di
     """The kernel of ``plan`` (read-only: it is shared by every variant of the op)."""
     isa = _simd.select_isa(target, choice)
     # one row (a decode step) takes the one-row driver; under --precision fp16 its weights are fp16 (fp32 arithmetic)
-    fp16 = _fp16(target, isa) and M != 1
+    fp16 = _fp16(target, isa) and plan.M != 1
     vector = plan.epi.vector
     if choice and "vector_epilogue" in choice:
         vector = vector and bool(choice["vector_epilogue"])
