@@ -93,17 +93,20 @@ def test_fp16_sources_store_half_weights(tmp_path):
 
 
 @pytest.mark.slow
-def test_fp16_gemm_under_qemu_against_the_interpreter(tmp_path):
+@pytest.mark.parametrize("M", [37, 1], ids=["fp16-kernel", "one-row"])
+def test_fp16_gemm_under_qemu_against_the_interpreter(tmp_path, M):
+    """37 rows: the FP16-arithmetic micro-kernel; one row (a decode step): the one-row driver over fp16
+    panels, fp32 arithmetic."""
     tc = _arm64()
     if not tc.can_run:
         pytest.skip(f"ARM64 PROGRAMS CANNOT RUN HERE: {tc.run_problem}")
-    model, feeds = _gemm_model()
+    model, feeds = _gemm_model(M=M, K=700, N=300)
     path = save(model, tmp_path / "g.onnx")
     want = run_module(load_module(str(path)), feeds)
     res = lpfc.compile(path, tmp_path / "libg.so", target="arm64-linux", precision="fp16")
     with lpfc.load(res.library, threads=2) as s:
         got = s.run(feeds)
-    assert_fp16_close("fp16 GEMM (arm64, qemu)", got, want)
+    assert_fp16_close(f"fp16 GEMM M={M} (arm64, qemu)", got, want)
     # ... and really in half precision: the result differs from fp32 by more than fp32 rounding would
     assert np.max(np.abs(got["y"] - want["y"])) > 1e-5
 
@@ -154,3 +157,21 @@ def test_fp16_halves_tiny_berts_weights_embeddings_included(tmp_path):
         kernels = "".join(p.read_text() for p in res.source_dir.glob("kernels_*.cc"))
         assert ("lpfc_f16io::load(" in kernels) == (prec == "fp16")     # the embedding tables' half rows
     assert sizes["fp16"] < 0.55 * sizes["fp32"], sizes
+
+
+@pytest.mark.parametrize("M,variant", [(1, "neon gemv 1x12 "), (37, "neon fp16 8x8 ")])
+def test_fp16_precision_picks_the_one_row_driver_for_one_row(M, variant):
+    """--precision fp16: a one-row GEMM (a decode step) reads fp16 panels in the one-row driver with fp32
+    arithmetic; any other takes the FP16-arithmetic micro-kernel. Both pack half weights."""
+    import dataclasses
+
+    from lpfc.codegen import cpp_gemm
+
+    from .cpp_harness import kernel_target
+    from .test_cpp_gemm import gemm_block
+
+    target = dataclasses.replace(kernel_target("arm64-linux"), precision="fp16")
+    op = gemm_block(M, 64, 40, [])
+    ks = cpp_gemm.GEMM_EMITTER.emit(op, target, "k")
+    assert ks.variant.startswith(variant), ks.variant
+    assert ks.packed[1](np.ones(op.operands[1].type.shape, np.float32)).dtype == np.float16
