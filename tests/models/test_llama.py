@@ -76,7 +76,7 @@ def test_tiny_llama_on_opencl(tmp_path):
     opencl_or_skip()
     path = zoo.export(MODEL, "dynamo20")
     result = lpfc.compile(path, tmp_path / "libmodel.so", target="opencl", emit_source=tmp_path / "src")
-    code = (tmp_path / "src" / "model.cc").read_text()
+    code = (result.source_dir / "model.cc").read_text()
     assert code.count("lpfc_ocl_launch(") > 0 and code.count(", on the host") > 0
     feeds = zoo.sample_inputs(MODEL)
     with lpfc.load(result.library) as sess:

@@ -62,19 +62,31 @@ def test_a_teacher_dir_that_is_no_model_is_refused(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def teacher():
-    try:
-        path = qd.find_teacher()
-    except NasError as e:
-        pytest.skip(f"SKIPPED LOUDLY: no fine-tuned QA teacher ({e})")
+def teacher(tmp_path_factory):
+    """The QA app's fine-tuned MiniLM where a finished run is cached; on a clean machine, all-MiniLM-L6-v2 with
+    a span head trained for 2 steps on 16 questions (the evaluator's mechanics need the teacher's shape and
+    tokenizer, not its accuracy)."""
     from lpfc.nas.squad import squad_dir
-    if not (squad_dir() / "dev-v1.1.json").exists():
+    if not (squad_dir() / "train-v1.1.json").exists() or not (squad_dir() / "dev-v1.1.json").exists():
         pytest.skip(f"SKIPPED LOUDLY: SQuAD v1.1 is not in {squad_dir()}")
-    return path
+    try:
+        return qd.find_teacher(), True
+    except NasError:
+        pass
+    import argparse
+
+    from examples.qa import train as tr
+    ap = argparse.ArgumentParser()
+    tr.add_arguments(ap)
+    run = tmp_path_factory.mktemp("minilm-2-steps")
+    tr.train(ap.parse_args(["--max-steps", "2", "--train-limit", "16", "--minutes", "5", "--threads", "2",
+                            "--run-dir", str(run), "--snapshots", "", "--no-progress"]))
+    return run / "model", False
 
 
 @pytest.mark.slow
 def test_real_teacher_full_pruned_and_distilled(teacher):
+    teacher, fine_tuned = teacher
     from transformers import BertForQuestionAnswering
 
     from lpfc.nas.squad import load_squad, squad_dir
@@ -89,9 +101,12 @@ def test_real_teacher_full_pruned_and_distilled(teacher):
     assert full.f1 == pytest.approx(own, abs=1e-4) and full.teacher_f1 == pytest.approx(own, abs=1e-4)  # rounded
     assert full.kd_before == pytest.approx(0, abs=1e-5)
 
-    # a heavily pruned sub-network, before distillation: no better than the teacher
+    # a heavily pruned sub-network, before distillation, is off the teacher (and, from a fine-tuned teacher, no
+    # better than it; a 2-step teacher's logits are nearly flat, so its student is close and may score higher)
     before = qd.run(SMALL, teacher_dir=teacher, steps=0, **TINY)
-    assert before.f1 <= full.f1 and before.kd_before > 0.1
+    assert before.kd_before > (0.1 if fine_tuned else 1e-4)
+    if fine_tuned:
+        assert before.f1 <= full.f1
 
     # a few distillation steps reduce the KD loss (on the first two distillation batches)
     after = qd.run(SMALL, teacher_dir=teacher, steps=4, lr=3e-4, **TINY)
