@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -28,6 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from bench.peak import cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT_PREFIX = "BENCH-RESULT "
@@ -47,15 +48,6 @@ def paths() -> dict:
             "tflite_int8": c / "bench" / "tflite-int8" / "minilm-dynamo20-eager_dynamic_range_quant.tflite",
             "tflite_fp32": c / "bench" / "tflite-int8" / "minilm-dynamo20-eager_float32.tflite",
             "inputs": c / "bench" / "int8" / "inputs.npz"}
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        m = re.search(r"Model name:\s*(.+)", out)
-        return m.group(1).strip() if m else platform.processor()
-    except OSError:
-        return platform.processor()
 
 
 def sentences(n: int) -> list:
@@ -88,7 +80,31 @@ def cmd_build(args) -> int:
     from examples.minilm_demo import tokenize
     feeds = tokenize(sentences(1), 128)
     np.savez(p["inputs"], **feeds)
+    _convert_litert_int8(p)
     return 0
+
+
+def _convert_litert_int8(p: dict) -> None:
+    """LiteRT's int8 peer: onnx2tf -odrqt of the dynamo export with eager attention (the spelling onnx2tf
+    converts), in the tflite peer venv (``python -m bench setup-peers``); said, not faked, when it cannot be made."""
+    from bench import peers
+    from lpfc.testing import zoo
+    if p["tflite_int8"].exists() and p["tflite_fp32"].exists():
+        print(f"LiteRT int8 model: {p['tflite_int8']} (cached)")
+        return
+    py = peers.venv_python("tflite")
+    if not py.exists():
+        print(f"LiteRT int8 model: not made, the tflite peer venv is missing ({py}; python -m bench setup-peers)")
+        return
+    src = zoo.export("minilm", "dynamo20-eager")
+    out = p["tflite_int8"].parent
+    t0 = time.perf_counter()
+    r = subprocess.run([str(py), "-m", "bench.runners.tflite_convert", str(src), str(out), str(out / "work"),
+                        "--dynamic-range-quant"], cwd=ROOT, capture_output=True, text=True)
+    if r.returncode != 0 or not p["tflite_int8"].exists():
+        print(f"LiteRT int8 model: onnx2tf failed ({(r.stdout.strip() or r.stderr.strip())[-500:]})")
+        return
+    print(f"built {p['tflite_int8']} (onnx2tf -odrqt) in {time.perf_counter() - t0:.1f} s")
 
 
 def cmd_accuracy(args) -> int:

@@ -1,9 +1,12 @@
 """Converts an ONNX file to a .tflite file with onnx2tf (runs in the tflite peer venv).
 
     python -m bench.runners.tflite_convert MODEL.onnx OUT.tflite WORKDIR
+    python -m bench.runners.tflite_convert MODEL.onnx OUTDIR WORKDIR --dynamic-range-quant
 
 onnx2tf writes a SavedModel and {stem}_float32.tflite into WORKDIR; the fp32 file is copied to
-OUT.tflite. Prints one JSON line with the time and the converter's peak memory.
+OUT.tflite. With --dynamic-range-quant (onnx2tf's -odrqt: int8 weights, activations quantized at run time by
+XNNPACK) every .tflite it makes ({stem}_float32, {stem}_dynamic_range_quant, ...) is copied into OUTDIR under
+its own name. Prints one JSON line with the time and the converter's peak memory.
 """
 from __future__ import annotations
 
@@ -34,21 +37,27 @@ def first_error(text: str) -> str | None:
 
 def main() -> None:
     src, out, work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    drq = "--dynamic-range-quant" in sys.argv[4:]
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     # onnx2tf rewrites its input file in place (it names the nodes); never let it touch the zoo's copy
     model = work / Path(src).name
     shutil.copy2(src, model)
     exe = Path(sys.executable).with_name("onnx2tf")
-    cmd = [str(exe), "-i", str(model), "-o", str(work), "-n", "-coion"]
+    cmd = [str(exe), "-i", str(model), "-o", str(work), "-n", "-coion"] + (["-odrqt"] if drq else [])
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
-    log = out.with_name(out.name + ".log")  # the converter's whole output, for a failure's post-mortem
+    if drq:
+        out.mkdir(parents=True, exist_ok=True)
+    log = (out / "onnx2tf.log") if drq else out.with_name(out.name + ".log")  # the whole output, for a post-mortem
     log.write_text(f"$ {' '.join(cmd)}\n# exit {r.returncode}\n" + r.stdout + r.stderr)
     rss_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     made = sorted(work.glob("*_float32.tflite"))
-    if made:
+    if made and drq:
+        for f in work.glob("*.tflite"):
+            shutil.copy2(f, out / f.name)
+    elif made:
         shutil.copy2(made[0], out)
     shutil.rmtree(work, ignore_errors=True)  # a SavedModel as big as the model; the log above is kept
     if not made:  # (a non-zero exit after the fp32 file was written is a later step failing; outputs are checked)
