@@ -40,6 +40,18 @@ CALIBRATION_ARCHS = (
     dict(layers=6, hidden=384, heads=[6, 12, 3, 4, 2, 8], ffn=[1536, 768, 2304, 384, 3072, 1152], seq=64, batch=2),
     dict(layers=2, hidden=704, heads=[11, 2], ffn=[2816, 1600], seq=224, batch=2),
     dict(layers=2, hidden=128, heads=[2, 8], ffn=[3072, 256], seq=480, batch=3),
+    # eight drawn at random from the NAS space (bench.oracle.draw_arch, random.Random(2026), the first eight of
+    # at most 20 GFLOP), so that the calibration sees the space as the search does: deep narrow models too
+    dict(layers=2, hidden=448, heads=[2, 4], ffn=[2688, 2752], seq=304, batch=4),
+    dict(layers=6, hidden=320, heads=[5, 8, 8, 10, 8, 8], ffn=[2496, 2944, 384, 1408, 1536, 2112], seq=496, batch=1),
+    dict(layers=8, hidden=640, heads=[5, 8, 4, 8, 8, 2, 5, 8], ffn=[1728, 640, 1024, 1920, 832, 2048, 256, 576], seq=32,
+         batch=4),
+    dict(layers=10, hidden=256, heads=[8, 8, 8, 4, 2, 4, 8, 2, 2, 8],
+         ffn=[1472, 2304, 1920, 1792, 832, 2368, 1024, 1792, 256, 640], seq=224, batch=1),
+    dict(layers=1, hidden=448, heads=[7], ffn=[320], seq=32, batch=4),
+    dict(layers=3, hidden=768, heads=[3, 6, 4], ffn=[1984, 2432, 1920], seq=464, batch=1),
+    dict(layers=7, hidden=384, heads=[3, 4, 3, 4, 6, 6, 6], ffn=[1408, 2112, 960, 1536, 2368, 2176, 2048], seq=80, batch=3),
+    dict(layers=2, hidden=320, heads=[4, 2], ffn=[576, 2112], seq=352, batch=3),
 )
 
 
