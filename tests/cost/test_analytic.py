@@ -71,6 +71,9 @@ def test_profile_kernel_time_is_a_roofline():
 
 def test_host_isa_from_cpu_flags():
     assert host_isa("flags\t: fpu sse avx avx2 fma avx512f\n", "x86_64") == ("avx512", 64)
+    zen4 = "vendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nflags\t: fpu avx avx2 fma avx512f\n"
+    assert host_isa(zen4, "x86_64") == ("avx512", 32)            # 512-bit FMAs split over 256-bit pipes
+    assert host_isa(zen4.replace(": 25", ": 26"), "x86_64") == ("avx512", 64)   # Zen 5: full-width pipes
     assert host_isa("flags\t: fpu sse avx avx2 fma\n", "x86_64") == ("avx2+fma", 32)
     assert host_isa("flags\t: fpu sse sse2\n", "x86_64") == ("sse", 8)
     assert host_isa("", "aarch64") == ("neon", 16)
