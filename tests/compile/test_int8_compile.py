@@ -8,11 +8,12 @@ import pytest
 
 import lpfc
 from lpfc.cli import main
-from lpfc.codegen.toolchain import find_toolchain
 from lpfc.errors import ToolchainError
 from lpfc.interp import run_module
 from lpfc.passes import Pipeline
 from lpfc.testing import zoo
+
+from ..arm64_support import arm64_toolchain_or_skip
 
 
 def _interpreted_int8(path, feeds):
@@ -47,12 +48,7 @@ def test_int8_library_matches_the_interpreter_on_the_host(tmp_path):
 @pytest.mark.zoo
 @pytest.mark.slow
 def test_int8_library_under_qemu_uses_sdot(tmp_path, capsys):
-    try:
-        tc = find_toolchain("arm64-linux")
-    except ToolchainError as e:
-        pytest.skip(f"NO ARM64 TOOLCHAIN: {e}")
-    if not tc.can_run:
-        pytest.skip(f"ARM64 PROGRAMS CANNOT RUN HERE: {tc.run_problem}")
+    arm64_toolchain_or_skip()
     path = zoo.export("tiny-bert", "dynamo20")
     feeds = zoo.sample_inputs("tiny-bert")
     src = tmp_path / "src"

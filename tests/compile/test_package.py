@@ -10,10 +10,9 @@ import pytest
 import lpfc
 from lpfc.cli import main
 from lpfc.codegen.targets import host_arch
-from lpfc.codegen.toolchain import find_toolchain
-from lpfc.errors import ToolchainError
 from lpfc.testing import zoo
 
+from ..arm64_support import arm64_toolchain_or_skip
 from ..zoo_support import assert_outputs_close
 from .test_capi import ROOT
 
@@ -79,12 +78,7 @@ def test_package_layout_and_host_build_after_moving(tiny_bert, tmp_path):
 
 def test_package_for_arm64_with_its_toolchain_file_runs_under_qemu(tiny_bert, tmp_path, capsys):
     cmake = _cmake()
-    try:
-        tc = find_toolchain("arm64-linux")
-    except ToolchainError as e:
-        pytest.skip(f"NO ARM64 TOOLCHAIN: {e}")
-    if not tc.can_run:
-        pytest.skip(f"ARM64 PROGRAMS CANNOT RUN HERE: {tc.run_problem}")
+    arm64_toolchain_or_skip()
     path, feeds, expected = tiny_bert
     pkg = tmp_path / "arm pkg"
     result = lpfc.compile(path, tmp_path / "libtinybert.so", target="arm64-linux", emit_source=pkg)

@@ -13,10 +13,9 @@ import pytest
 
 import lpfc
 from lpfc.cli import main
-from lpfc.codegen.toolchain import find_toolchain
-from lpfc.errors import ToolchainError
 from lpfc.testing import zoo
 
+from ..arm64_support import arm64_toolchain_or_skip
 from ..zoo_support import assert_outputs_close, zoo_param
 
 TOLERANCE = 1e-3
@@ -34,13 +33,7 @@ CASES = [zoo_param("tiny-bert", "dynamo20"), zoo_param("tiny-gpt2", "dynamo20"),
 
 @pytest.fixture(scope="module")
 def arm64():
-    try:
-        tc = find_toolchain("arm64-linux")
-    except ToolchainError as e:
-        pytest.skip(f"NO ARM64 TOOLCHAIN: {e}")
-    if not tc.can_run:
-        pytest.skip(f"ARM64 PROGRAMS CANNOT RUN HERE: {tc.run_problem}")
-    return tc
+    return arm64_toolchain_or_skip()
 
 
 @pytest.mark.parametrize("model, variant", CASES)
