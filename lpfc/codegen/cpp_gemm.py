@@ -43,7 +43,7 @@ from ..ir.types import DType
 from . import simd as _simd
 from .kernel_source import KERNEL_SIGNATURE, PARALLEL_HEADER, KernelSource, StructuralEmitter
 from .plans import Decline
-from .plans.gemm import Epilogue, GemmNorm, GemmPlan, analyse
+from .plans.gemm import Epilogue, GemmNorm, GemmPlan, analyse, oriented_weight
 from .targets import Target
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -105,11 +105,7 @@ def row_helper(isa_name: str) -> str:
 
 def pack_b(w: np.ndarray, *, nr: int, trans_b: bool, alpha: float) -> np.ndarray:
     """B [K, N] (or [N, K] with trans_b) -> panels [ceil(N/nr), K, nr], zero-padded, times alpha."""
-    w = np.asarray(w, dtype=np.float32)
-    if trans_b:
-        w = w.T
-    if alpha != 1.0:
-        w = (w.astype(np.float64) * alpha).astype(np.float32)
+    w = oriented_weight(w, trans_b, alpha)
     k, n = w.shape
     p = -(-n // nr)
     padded = np.zeros((k, p * nr), dtype=np.float32)

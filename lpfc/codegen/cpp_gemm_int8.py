@@ -26,7 +26,7 @@ import numpy as np
 from ..ir.int8 import quantize_weight
 from . import simd as _simd
 from .kernel_source import PARALLEL_HEADER, KernelSource
-from .plans.gemm import GemmPlan
+from .plans.gemm import GemmPlan, oriented_weight
 from .targets import Target
 
 #: kind -> (MR, NR, the header its intrinsics need)
@@ -64,11 +64,7 @@ def pack_b_int8(w: np.ndarray, *, nr: int, trans_b: bool, alpha: float) -> np.nd
     """B [K, N] (or [N, K] with trans_b; times alpha, as ``pack_b``) -> bytes: panels [P, Kp/4, nr, 4] int8 of the
     quantized weight (zero-padded to Kp = 4*ceil(K/4) and P*nr columns), the scales [P*nr] f32 and the column
     sums [P*nr] int32 (``lpfc.ir.int8.quantize_weight``)."""
-    w = np.asarray(w, dtype=np.float32)
-    if trans_b:
-        w = w.T
-    if alpha != 1.0:
-        w = (w.astype(np.float64) * alpha).astype(np.float32)
+    w = oriented_weight(w, trans_b, alpha)
     k, n = w.shape
     qw, sw = quantize_weight(w)
     kp, p = -(-k // 4) * 4, -(-n // nr)

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..ir.core import Operation
 from .kernel_source import KernelSource
-from .plans.gemm import GemmPlan, analyse
+from .plans.gemm import GemmPlan, analyse, oriented_weight
 from .ocl_common import OclEmitter, OclLaunch, bind, f32_literal, ocl_expr, param
 from .targets import Target
 
@@ -48,11 +48,7 @@ VARIANTS = [DEFAULT,
 
 def pack_b_tiles(w: np.ndarray, *, kp: int, np_: int, trans_b: bool, alpha: float) -> np.ndarray:
     """B [K, N] (or [N, K] with trans_b) -> [kp, np_] row-major, times alpha, zero-padded."""
-    w = np.asarray(w, dtype=np.float32)
-    if trans_b:
-        w = w.T
-    if alpha != 1.0:
-        w = (w.astype(np.float64) * alpha).astype(np.float32)
+    w = oriented_weight(w, trans_b, alpha)
     k, n = w.shape
     out = np.zeros((kp, np_), dtype=np.float32)
     out[:k, :n] = w

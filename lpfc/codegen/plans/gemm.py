@@ -386,4 +386,15 @@ def analyse(op: Operation):
     return plan_of(_analyse, op)
 
 
-__all__ = ["ColumnCopy", "Epilogue", "GemmNorm", "GemmPlan", "analyse"]
+def oriented_weight(w, trans_b: bool, alpha: float) -> np.ndarray:
+    """A GEMM's constant B as the kernels multiply it: [K, N] float32 (transposed back from [N, K] with
+    ``trans_b``), times ``alpha`` (in float64, rounded once).  Every emitter's packing starts from this."""
+    w = np.asarray(w, dtype=np.float32)
+    if trans_b:
+        w = w.T
+    if alpha != 1.0:
+        w = (w.astype(np.float64) * alpha).astype(np.float32)
+    return w
+
+
+__all__ = ["ColumnCopy", "Epilogue", "GemmNorm", "GemmPlan", "analyse", "oriented_weight"]
