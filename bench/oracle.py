@@ -60,8 +60,11 @@ def draw_arch(rng: random.Random, space: dict) -> dict:
 
 
 def spearman(x, y) -> float:
+    """Spearman's rank correlation; NaN where it is not defined (fewer than 3 points, or a constant side)."""
     from scipy.stats import spearmanr
-    return float(spearmanr(x, y).statistic) if len(x) > 2 else float("nan")
+    if len(x) <= 2 or len(set(x)) == 1 or len(set(y)) == 1:
+        return float("nan")
+    return float(spearmanr(x, y).statistic)
 
 
 def time_in_fresh_process(lib: Path, threads: int, runs: int) -> list:
