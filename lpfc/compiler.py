@@ -143,10 +143,12 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
     :func:`emit_stage`, then :func:`generate_stage` and :func:`build_stage` (with the source package)
     in :func:`_generate_and_build`; everything they need is checked first (:func:`_prepare`).
     """
+    from .codegen.precision import check_precision
+
     tune_budget = _checked_tune_budget(tune_budget)
     if weights not in ("fp32", "fp16"):      # fp16: one-row GEMM weights stored as fp16 (codegen/targets.py)
         raise InputError(f'weights must be "fp32" or "fp16", not {weights!r}')
-    _checked_precision(precision)
+    check_precision(precision)
     job = _prepare(model, output, header, emit_source, target, force=force, api_level=api_level, cpu=cpu,
                    compiler=compiler, ndk=ndk, precision=precision)
     job.target = dataclasses.replace(job.target, weights=weights)
@@ -169,14 +171,6 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
 
 
 # -- before any work: the arguments, the outputs, the target and its toolchain --------------------------------------
-def _checked_precision(precision) -> None:
-    """An unknown precision is refused before any work (what each target can run: codegen.precision)."""
-    from .codegen.precision import PRECISIONS
-
-    if precision not in PRECISIONS:
-        raise InputError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-
-
 def _checked_tune_budget(tune_budget) -> Optional[float]:
     if tune_budget is None:
         return None

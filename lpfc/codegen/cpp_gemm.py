@@ -44,6 +44,7 @@ from . import simd as _simd
 from .kernel_source import KERNEL_SIGNATURE, PARALLEL_HEADER, KernelSource, StructuralEmitter
 from .plans import Decline
 from .plans.gemm import Epilogue, GemmNorm, GemmPlan, analyse, oriented_weight
+from .precision import half_weights
 from .targets import Target
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -81,7 +82,7 @@ def gemm_driver_f16_helper(isa_name: str) -> str:
 
 def _fp16(target: Target, isa) -> bool:
     """Whether this GEMM gets the half-precision kernel (``--precision fp16``; with_precision checked the target)."""
-    if getattr(target, "precision", "fp32") != "fp16":
+    if target.precision != "fp16":
         return False
     if isa.name != "neon":
         raise ValueError(f"--precision fp16 needs the NEON SIMD layer, not {isa.name}")
@@ -117,13 +118,7 @@ def pack_b_half(w: np.ndarray, *, nr: int, trans_b: bool, alpha: float) -> np.nd
     """:func:`pack_b`'s panels stored as fp16 (round to nearest even): one-row GEMMs' weight-only half storage
     (computed in fp32) and ``--precision fp16``'s panels.  A weight beyond fp16's range (65504) is refused, never
     stored as infinity."""
-    p = pack_b(w, nr=nr, trans_b=trans_b, alpha=alpha)
-    big = float(np.max(np.abs(p))) if p.size else 0.0
-    if not big <= 65504.0:
-        from ..errors import UnsupportedError
-        raise UnsupportedError(f"a GEMM weight {list(np.shape(w))} holds {big:g}, outside fp16's range (65504)",
-                               hint='compile with weights="fp32" and precision="fp32"')
-    return p.astype(np.float16)
+    return half_weights(pack_b(w, nr=nr, trans_b=trans_b, alpha=alpha), f"a GEMM weight {list(np.shape(w))}")
 
 
 # -- code ------------------------------------------------------------------------------------------------

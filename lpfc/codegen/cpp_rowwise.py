@@ -33,6 +33,7 @@ from .kernel_source import (KERNEL_SIGNATURE, KERNEL_SIGNATURE_CHECKED, MODEL_DE
                             KernelSource, StructuralEmitter)
 from .plans.blocks import operand_is_constant
 from .plans.rowwise import RowwisePlan, analyse
+from .precision import half_weights
 from .targets import Target
 
 
@@ -80,8 +81,8 @@ inline float32x4_t load_partial(const __fp16 *p, int n) {
 
 
 def pack_table_f16(w: np.ndarray) -> np.ndarray:
-    """A gather table in half precision (values beyond +-65504 become +-inf)."""
-    return np.asarray(w, dtype=np.float32).astype(np.float16)
+    """A gather table in half precision (a value beyond fp16's range is refused)."""
+    return half_weights(w, f"a gather table {list(np.shape(w))}")
 
 
 def render_rowwise(info: RowwisePlan, target: Target, symbol: str, choice: Optional[dict] = None,
@@ -161,7 +162,7 @@ class RowwiseEmitter(StructuralEmitter):
     def emit(self, op: Operation, target: Target, symbol: str, choice: Optional[dict] = None) -> KernelSource:
         plan = self.plan(op, symbol)
         half = frozenset()
-        if getattr(target, "precision", "fp32") == "fp16":   # constant tables (embeddings) in half precision
+        if target.precision == "fp16":   # constant tables (embeddings) in half precision
             half = frozenset(k[1] for k in plan.leaves if k[0] == "gather" and operand_is_constant(op, k[1]))
         return render_rowwise(plan, target, symbol, choice, half)
 

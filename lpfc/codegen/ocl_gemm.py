@@ -32,6 +32,7 @@ from ..ir.core import Operation
 from .kernel_source import KernelSource
 from .plans.gemm import GemmPlan, analyse, oriented_weight
 from .ocl_common import OclEmitter, OclLaunch, bind, f32_literal, ocl_expr, param
+from .precision import half_weights
 from .targets import Target
 
 #: The default reads A and B straight from global memory (twice as fast as the local-memory tiles on
@@ -57,7 +58,8 @@ def pack_b_tiles(w: np.ndarray, *, kp: int, np_: int, trans_b: bool, alpha: floa
 
 def pack_b_tiles_f16(w: np.ndarray, *, kp: int, np_: int, trans_b: bool, alpha: float) -> np.ndarray:
     """:func:`pack_b_tiles` in half precision (--precision fp16: the kernel reads it with vload_half4)."""
-    return pack_b_tiles(w, kp=kp, np_=np_, trans_b=trans_b, alpha=alpha).astype(np.float16)
+    return half_weights(pack_b_tiles(w, kp=kp, np_=np_, trans_b=trans_b, alpha=alpha),
+                        f"a GEMM weight {list(np.shape(w))}")
 
 
 def _steps_ok(plan) -> bool:
@@ -116,7 +118,7 @@ def render_ocl_gemm(plan: GemmPlan, target: Target, symbol: str, choice: Optiona
     if not _steps_ok(plan):
         raise ValueError(f"{symbol}: not a GEMM block the OpenCL emitter accepts")
     c = dict(DEFAULT, **(choice or {}))
-    fp16 = getattr(target, "precision", "fp32") == "fp16"   # half weights, read as float4 (docs/fp16.md)
+    fp16 = target.precision == "fp16"   # half weights, read as float4 (docs/fp16.md)
     TM, TN, TK, RM, LS = c["tm"], c["tn"], c["tk"], c["rm"], c["ls"]
     assert TN % 4 == 0 and TM % RM == 0 and LS & (LS - 1) == 0
     M, N, K = plan.M, plan.N, plan.K

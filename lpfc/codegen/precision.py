@@ -19,16 +19,37 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from ..errors import InputError, UnsupportedError
 from .targets import Target
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
+#: fp16's largest finite value
+FP16_MAX = 65504.0
+
+
+def check_precision(precision) -> None:
+    """An unknown precision is one InputError (before any work: ``lpfc.compile`` calls this first)."""
+    if precision not in PRECISIONS:
+        raise InputError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+
+
+def half_weights(a: np.ndarray, what: str) -> np.ndarray:
+    """``a`` (constant weights: packed GEMM panels, a gather table) as fp16, round to nearest even.  A value beyond
+    fp16's range (or NaN) is refused with one UnsupportedError naming ``what``, never stored as infinity."""
+    a = np.asarray(a, dtype=np.float32)
+    big = float(np.max(np.abs(a))) if a.size else 0.0
+    if not big <= FP16_MAX:
+        raise UnsupportedError(f"{what} holds {big:g}, outside fp16's range ({FP16_MAX:g})",
+                               hint='compile with weights="fp32" and precision="fp32"')
+    return a.astype(np.float16)
+
 
 def with_precision(target: Target, precision: str) -> Target:
     """``target`` carrying ``precision`` (checked: a precision the target cannot run is one UnsupportedError)."""
-    if precision not in PRECISIONS:
-        raise InputError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    check_precision(precision)
     if precision == "fp32":
         return target
     if precision == "int8":
@@ -51,4 +72,4 @@ def with_precision(target: Target, precision: str) -> Target:
                            hint="use --target arm64-linux, arm64-android or opencl, or --precision fp32")
 
 
-__all__ = ["PRECISIONS", "with_precision"]
+__all__ = ["FP16_MAX", "PRECISIONS", "check_precision", "half_weights", "with_precision"]

@@ -59,7 +59,7 @@ class Target:
     api_level: Optional[int] = None  # Android only
     description: str = ""
     cpu: Optional[str] = None     # the -mcpu (arm64) / -march (x86) name; None: the target's default
-    precision: str = "fp32"       # the GEMM kernels' arithmetic (lpfc.codegen.precision: fp32 / fp16)
+    precision: str = "fp32"       # the GEMM kernels' arithmetic (lpfc.codegen.precision: fp32 / fp16 / int8)
     #: The toolchain this target is built with, once resolved (:func:`lpfc.codegen.toolchain.resolve_target`);
     #: None for a target only described (get_target). Not part of the target's identity (equality, hash).
     toolchain: Optional["Toolchain"] = field(default=None, compare=False, repr=False)

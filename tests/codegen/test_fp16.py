@@ -175,3 +175,19 @@ def test_fp16_precision_picks_the_one_row_driver_for_one_row(M, variant):
     ks = cpp_gemm.GEMM_EMITTER.emit(op, target, "k")
     assert ks.variant.startswith(variant), ks.variant
     assert ks.packed[1](np.ones(op.operands[1].type.shape, np.float32)).dtype == np.float16
+
+
+@pytest.mark.parametrize("pack", ["gemm", "opencl", "table"])
+def test_half_weights_beyond_fp16s_range_are_refused(pack):
+    """Every fp16 store of constant weights (NEON GEMM panels, OpenCL tiles, gather tables) refuses a value beyond
+    65504 with one error naming it, instead of writing infinity; values within range round to fp16."""
+    from lpfc.codegen import cpp_gemm, cpp_rowwise, ocl_gemm
+    packers = {"gemm": lambda w: cpp_gemm.pack_b_half(w, nr=8, trans_b=False, alpha=1.0),
+               "opencl": lambda w: ocl_gemm.pack_b_tiles_f16(w, kp=8, np_=8, trans_b=False, alpha=1.0),
+               "table": cpp_rowwise.pack_table_f16}
+    ok = np.full((4, 8), 0.1, np.float32)
+    assert packers[pack](ok).dtype == np.float16
+    big = ok.copy()
+    big[2, 3] = 1e5
+    with pytest.raises(UnsupportedError, match="outside fp16's range"):
+        packers[pack](big)
