@@ -6,8 +6,11 @@ The models cover every C++ emitter: tiny-bert (zoo; cpp-gemm, gemm_layer_norm, c
 cpp-rowwise embedding, the generic elementwise mask kernel) and a small synthetic model compiled without
 fusion (standalone Softmax and LayerNormalization through cpp-rowwise -- the case that broke gcc 12's
 AVX-512 build --, MatMul/Gemm through cpp-gemm, Gather, Where, ReduceMean, Transpose, Erf through the
-generic emitter).  A build that cannot run here says so loudly in the skip reason; the build itself
-(the part that failed on AVX-512 hosts) is asserted on every machine with the compilers.
+generic emitter).  The reduced-precision paths are built the same way: the synthetic model with
+``precision="int8"`` (the int8 GEMM driver and micro-kernel each ISA selects) and a one-row GEMM with
+``weights="fp16"`` (the one-row driver's fp16 loads: F16C, AVX-512's masked vcvtph2ps -- which gcc 12 only
+warned about on an AVX-512 host --, NEON's fcvtl).  A build that cannot run here says so loudly in the skip
+reason; the build itself (the part that failed on AVX-512 hosts) is asserted on every machine with the compilers.
 """
 from __future__ import annotations
 
@@ -78,8 +81,26 @@ def _synthetic(path: Path) -> Path:
     return path
 
 
+def _one_row(path: Path) -> Path:
+    """y = x W + b with one row of x: a decode step's projection (the one-row GEMM driver)."""
+    rng = np.random.default_rng(2)
+    W = numpy_helper.from_array(rng.standard_normal((96, 200)).astype(np.float32) * 0.1, "W")
+    B = numpy_helper.from_array(rng.standard_normal(200).astype(np.float32), "B")
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Add", ["h", "B"], ["y"])]
+    graph = helper.make_graph(nodes, "one_row", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 96])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 200])], [W, B])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    return path
+
+
 def _model(name: str, d: Path):
     """(onnx path, feeds, compile kwargs)"""
+    if name == "synthetic-int8":
+        path, feeds, _ = _model("synthetic", d)
+        return path, feeds, {"fusion": False, "precision": "int8"}
+    if name == "one-row-fp16":
+        feeds = {"x": np.random.default_rng(3).standard_normal((1, 96)).astype(np.float32)}
+        return _one_row(d / "one_row.onnx"), feeds, {"weights": "fp16"}
     if name == "synthetic":
         rng = np.random.default_rng(1)
         feeds = {"ids": rng.integers(-11, 11, (3, 5)).astype(np.int64),
@@ -114,7 +135,10 @@ def root(tmp_path_factory):
 
 # tiny-bert adds attention and the fused embedding (their AVX-512 kernels are also compile-tested in
 # test_cpp_attention.py / test_cpp_rowwise.py); three builds of it take ~90 s here, hence slow
-MODELS = ["synthetic", pytest.param("tiny-bert", marks=[pytest.mark.zoo, pytest.mark.slow])]
+MODELS = ["synthetic", "synthetic-int8", "one-row-fp16",
+          pytest.param("tiny-bert", marks=[pytest.mark.zoo, pytest.mark.slow])]
+#: int8 and fp16 weights approximate: their outputs are compared relative to each output's largest value
+APPROXIMATE = {"synthetic-int8": 2e-2, "one-row-fp16": 2e-3}
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -131,6 +155,11 @@ def test_builds_with_werror(config, model, root):
     assert f"namespace V = {ns};" in text, f"{config}: the kernels do not use {ns}"
     other = {"lpfc_avx512", "lpfc_avx2", "lpfc_neon"} - {ns}
     assert not any(f"namespace V = {o};" in text for o in other)
+    if model == "synthetic-int8":      # the int8 micro-kernel that ISA selects (VNNI needs more than skylake-avx512)
+        kind = {"avx512": "avx2", "x86-64-v3": "avx2", "arm64": "sdot"}[config]
+        assert f"lpfc_i8_{kind}::run" in text, f"{config}: no {kind} int8 GEMM"
+    if model == "one-row-fp16":
+        assert f"{ns}_gemv_h::run" in text, f"{config}: no one-row driver with fp16 weights"
     assert r.library.exists()
 
 
@@ -157,4 +186,8 @@ def test_runs_where_the_cpu_can(config, model, root):
     sess = lpfc.load(r.library, threads=2)
     got = sess.run({i.name: feeds[i.name] for i in sess.get_inputs()})
     for name, w in want.items():
-        np.testing.assert_allclose(got[name], w, rtol=2e-3, atol=2e-4, err_msg=f"{config} {model} {name}")
+        if model in APPROXIMATE:
+            err = float(np.max(np.abs(got[name] - w)))
+            assert err <= APPROXIMATE[model] * float(np.max(np.abs(w))), f"{config} {model} {name}: max error {err:.3g}"
+        else:
+            np.testing.assert_allclose(got[name], w, rtol=2e-3, atol=2e-4, err_msg=f"{config} {model} {name}")
