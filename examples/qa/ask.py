@@ -36,9 +36,10 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--top", type=int, default=3, help="alternatives to list")
     ap.add_argument("--highlight", action="store_true", help="colour the answer even when not on a terminal")
+    from .build import add_bucket_argument, build_buckets
+    add_bucket_argument(ap)
     args = ap.parse_args(argv)
 
-    from .build import build
     from .infer import Answerer, QAError
 
     if args.context_text is not None:
@@ -51,8 +52,8 @@ def main(argv=None) -> int:
             print(f"error: no such paragraph file: {path}", file=sys.stderr)
             return 2
         context = path.read_bytes().decode("utf-8", errors="replace")
-    onnx_path, lib = build(args.model, quiet=True)
-    answerer = Answerer(lib if args.runtime == "lpfc" else onnx_path, args.runtime, args.threads)
+    onnx_paths, libs = build_buckets(args.model, args.buckets, quiet=True)
+    answerer = Answerer(libs if args.runtime == "lpfc" else onnx_paths, args.runtime, args.threads)
     try:
         ans = answerer.answer(args.question, context, top=max(args.top, 1))
     except QAError as e:

@@ -1,6 +1,10 @@
-"""Export the fine-tuned QA model to ONNX (static [1, 384]) and compile it with ``lpfc.compile`` (both cached).
+"""Export the fine-tuned QA model to ONNX (static [1, L]) and compile it with ``lpfc.compile`` (both cached).
 
-    python -m examples.qa build [--model DIR] [--threads N]
+    python -m examples.qa build [--model DIR] [--buckets 128,192,256,384]
+
+One export and one library per window length L ("bucket"): a window runs on the shortest library that
+holds it, so a 150-token window is not computed at 384 (the attention mask makes the padding inert, so
+every bucket gives the same logits on the window's tokens).
 
 ``DIR`` is a model directory written by ``train`` (default: the default training run's ``model/``).
 The export and the library live in ``DIR/build/`` beside the weights they come from, so they are
@@ -22,6 +26,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from lpfc.nas.squad import MAX_LEN  # noqa: E402
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+BUCKETS = (128, 192, 256, MAX_LEN)  # SQuAD dev windows: ~12% <= 128, ~55% <= 192, ~80% <= 256 tokens
 OUTPUTS = ("start_logits", "end_logits")
 
 
@@ -33,9 +38,21 @@ def default_model_dir() -> Path:
     return run_dir(ap.parse_args([])) / "model"
 
 
-def _weights_key(model_dir: Path) -> dict:
+def parse_buckets(text: str) -> tuple[int, ...]:
+    """``"128,256,384"`` -> (128, 256, 384); the longest must be the window length (384)."""
+    try:
+        lengths = tuple(sorted({int(x) for x in str(text).split(",") if x.strip()}))
+    except ValueError:
+        raise SystemExit(f"--buckets: expected window lengths like 128,256,384, not {text!r}") from None
+    if not lengths or lengths[0] < 16 or lengths[-1] != MAX_LEN:
+        raise SystemExit(f"--buckets {text!r}: lengths of at least 16 tokens, the longest {MAX_LEN} "
+                         "(the window length the model reads)")
+    return lengths
+
+
+def _weights_key(model_dir: Path, seq_len: int) -> dict:
     files = sorted(p for p in model_dir.iterdir() if p.suffix in (".safetensors", ".bin"))
-    return {"weights": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files], "seq_len": MAX_LEN}
+    return {"weights": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files], "seq_len": seq_len}
 
 
 def export_onnx(model_dir: Path, dest: Path, seq_len: int = MAX_LEN, dynamo: bool = False,
@@ -71,8 +88,9 @@ def export_onnx(model_dir: Path, dest: Path, seq_len: int = MAX_LEN, dynamo: boo
     return dest
 
 
-def build(model_dir: Path | str | None = None, quiet: bool = False, compile_lib: bool = True) -> tuple[Path, Path]:
-    """(onnx path, library path) for ``model_dir``, exporting and compiling only when out of date.
+def build(model_dir: Path | str | None = None, quiet: bool = False, compile_lib: bool = True,
+          seq_len: int = MAX_LEN) -> tuple[Path, Path]:
+    """(onnx path, library path) of the ``seq_len`` bucket of ``model_dir``, built only when out of date.
 
     ``compile_lib=False`` stops after the ONNX export (onnxruntime-only evaluations of snapshots).
     """
@@ -82,9 +100,9 @@ def build(model_dir: Path | str | None = None, quiet: bool = False, compile_lib:
     if not (model_dir / "config.json").exists():
         raise SystemExit(f"no trained QA model in {model_dir}: run `python -m examples.qa train` first")
     out = model_dir / "build"
-    onnx_path, lib = out / f"qa-{MAX_LEN}.onnx", out / f"libqa{MAX_LEN}.so"
-    stamp = out / "stamp.json"
-    key = _weights_key(model_dir)
+    onnx_path, lib = out / f"qa-{seq_len}.onnx", out / f"libqa{seq_len}.so"
+    stamp = out / f"stamp-{seq_len}.json"
+    key = _weights_key(model_dir, seq_len)
     fresh = stamp.exists() and json.loads(stamp.read_text()) == key and onnx_path.exists()
     if fresh and (lib.exists() or not compile_lib):
         if not quiet:
@@ -93,7 +111,7 @@ def build(model_dir: Path | str | None = None, quiet: bool = False, compile_lib:
     t0 = time.perf_counter()
     if not fresh:
         lib.unlink(missing_ok=True)
-        export_onnx(model_dir, onnx_path)
+        export_onnx(model_dir, onnx_path, seq_len)
         stamp.write_text(json.dumps(key))
     t1 = time.perf_counter()
     if not compile_lib:
@@ -107,11 +125,25 @@ def build(model_dir: Path | str | None = None, quiet: bool = False, compile_lib:
     return onnx_path, lib
 
 
+def build_buckets(model_dir: Path | str | None = None, buckets=BUCKETS, quiet: bool = False,
+                  compile_lib: bool = True) -> tuple[list[Path], list[Path]]:
+    """``build`` for each window length in ``buckets``: (onnx paths, library paths), shortest first."""
+    pairs = [build(model_dir, quiet, compile_lib, seq_len=n) for n in sorted(buckets)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def add_bucket_argument(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--buckets", type=parse_buckets, default=BUCKETS,
+                    help="window lengths to compile, each window runs on the shortest that holds it "
+                         f"(default {','.join(map(str, BUCKETS))}; {MAX_LEN}: one library)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m examples.qa build", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="trained model directory (default: the default run's model/)")
+    add_bucket_argument(ap)
     args = ap.parse_args(argv)
-    build(args.model)
+    build_buckets(args.model, args.buckets)
     return 0
 
 

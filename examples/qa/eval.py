@@ -1,6 +1,7 @@
 """SQuAD v1.1 dev EM/F1 of the compiled QA model, through lpfc's .so and onnxruntime on the same ONNX.
 
     python -m examples.qa eval [--model DIR] [--limit 1000] [--runtimes lpfc,ort] [--threads 2] [--json OUT]
+                               [--buckets 128,192,256,384]
 
 ``--limit N`` takes the first N dev questions (file order: whole articles). Both runtimes see the same
 windows; the script reports both scores, their F1 difference (the issue asks for <= 0.1) and the
@@ -22,6 +23,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from lpfc.nas.squad import STRIDE, best_spans, encode, evaluate, load_squad, squad_dir  # noqa: E402
 
+from .build import add_bucket_argument  # noqa: E402
 from .paths import load_tokenizer  # noqa: E402
 
 
@@ -48,17 +50,19 @@ def predict(answerer, tok, examples, enc, progress: bool = True, desc: str = "")
 
 
 def run_eval(model_dir=None, limit: int | None = None, runtimes=("lpfc", "ort"), threads: int | None = None,
-             dev_file=None, progress: bool = True) -> dict:
-    from .build import build
+             dev_file=None, progress: bool = True, buckets=None) -> dict:
+    from .build import BUCKETS, build_buckets
     from .infer import Answerer
 
-    onnx_path, lib = build(model_dir, compile_lib="lpfc" in runtimes)
+    onnx_paths, libs = build_buckets(model_dir, buckets or BUCKETS, compile_lib="lpfc" in runtimes)
+    onnx_path = onnx_paths[-1]
     tok = load_tokenizer()
     examples = load_squad(dev_file or squad_dir() / "dev-v1.1.json", limit)
     enc = encode(tok, [e.question for e in examples], [e.context for e in examples], stride=STRIDE)
     truths = {e.qid: e.answers for e in examples}
     report = {"model": str(model_dir or onnx_path.parent.parent), "questions": len(examples),
-              "windows": len(enc["input_ids"]), "threads": threads, "results": {}}
+              "windows": len(enc["input_ids"]), "threads": threads, "buckets": list(buckets or BUCKETS),
+              "results": {}}
     trained = Path(onnx_path).parent.parent / "trained.json"
     if trained.exists():
         t = json.loads(trained.read_text())
@@ -66,7 +70,7 @@ def run_eval(model_dir=None, limit: int | None = None, runtimes=("lpfc", "ort"),
         report["trained_steps"] = t["step"]
     all_logits, all_preds = {}, {}
     for rt in runtimes:
-        ans = Answerer(lib if rt == "lpfc" else onnx_path, runtime=rt, threads=threads, tokenizer=tok)
+        ans = Answerer(libs if rt == "lpfc" else onnx_paths, runtime=rt, threads=threads, tokenizer=tok)
         preds, logits, model_s = predict(ans, tok, examples, enc, progress, desc=rt)
         scores = evaluate(truths, preds)
         scores["ms_per_window"] = round(1e3 * model_s / max(len(logits), 1), 2)
@@ -94,10 +98,12 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="threads per runtime (default: all)")
     ap.add_argument("--dev-file", default=None, help="default: SQuAD v1.1 dev")
     ap.add_argument("--json", default=None, help="write the report here")
+    add_bucket_argument(ap)
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     rts = tuple(r for r in args.runtimes.split(",") if r)
-    report = run_eval(args.model, args.limit or None, rts, args.threads, args.dev_file, not args.no_progress)
+    report = run_eval(args.model, args.limit or None, rts, args.threads, args.dev_file, not args.no_progress,
+                      args.buckets)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=1))

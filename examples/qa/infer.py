@@ -1,6 +1,8 @@
 """Answering with a compiled QA model: tokenize into windows, run each window, rank the spans.
 
-``Answerer`` runs the lpfc library (``lpfc.load``) or, for comparison, onnxruntime on the same ONNX file.
+``Answerer`` runs the lpfc libraries (``lpfc.load``) or, for comparison, onnxruntime on the same ONNX files.
+Given several (one per window length, ``build.build_buckets``), each window runs on the shortest that
+holds it.
 """
 from __future__ import annotations
 
@@ -42,31 +44,42 @@ def _feeds(ids, types, seq_len):
     return {"input_ids": a, "attention_mask": m, "token_type_ids": t}
 
 
+def _open(path, runtime: str, threads: int | None):
+    """(window length, feeds -> {output name: array}) of one library or ONNX file."""
+    if runtime == "lpfc":
+        import lpfc
+        session = lpfc.load(path, threads=threads)
+        return int(session.get_inputs()[0].shape[1]), session.run
+    if runtime == "ort":
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        if threads:
+            so.intra_op_num_threads = threads
+        session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        names = [o.name for o in session.get_outputs()]
+        return int(session.get_inputs()[0].shape[1]), lambda feeds: dict(zip(names, session.run(None, feeds)))
+    raise ValueError(f"runtime must be 'lpfc' or 'ort', not {runtime!r}")
+
+
 class Answerer:
-    """``Answerer(lib_or_onnx, runtime="lpfc"|"ort", threads=N)``; ``.answer(question, context)``."""
+    """``Answerer(lib_or_onnx, runtime="lpfc"|"ort", threads=N)``; ``.answer(question, context)``.
+
+    ``lib_or_onnx`` may be a list, one per window length: a window runs on the shortest that holds it.
+    """
 
     def __init__(self, path, runtime: str = "lpfc", threads: int | None = None, tokenizer=None):
         self.runtime = runtime
-        if runtime == "lpfc":
-            import lpfc
-            self.session = lpfc.load(path, threads=threads)
-            self.seq_len = int(self.session.get_inputs()[0].shape[1])
-            self._run = lambda feeds: self.session.run(feeds)
-        elif runtime == "ort":
-            import onnxruntime as ort
-            so = ort.SessionOptions()
-            if threads:
-                so.intra_op_num_threads = threads
-            self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-            self.seq_len = int(self.session.get_inputs()[0].shape[1])
-            names = [o.name for o in self.session.get_outputs()]
-            self._run = lambda feeds: dict(zip(names, self.session.run(None, feeds)))
-        else:
-            raise ValueError(f"runtime must be 'lpfc' or 'ort', not {runtime!r}")
+        paths = list(path) if isinstance(path, (list, tuple)) else [path]
+        self.buckets = sorted((_open(p, runtime, threads) for p in paths), key=lambda b: b[0])
+        self.seq_len, self._run = self.buckets[-1]  # windows are cut at the longest length
         self.tokenizer = tokenizer or load_tokenizer()
 
     def logits(self, ids, types):
-        out = self._run(_feeds(ids, types, self.seq_len))
+        """Start and end logits of one window, from the shortest bucket that holds it (its length)."""
+        seq_len, run = next((b for b in self.buckets if b[0] >= len(ids)), (None, None))
+        if run is None:
+            raise QAError(f"a window of {len(ids)} tokens is longer than the longest model ({self.seq_len})")
+        out = run(_feeds(ids, types, seq_len))
         return out["start_logits"][0], out["end_logits"][0]
 
     def answer(self, question: str, context: str, top: int = 5) -> Answer:

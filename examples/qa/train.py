@@ -52,6 +52,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--dropout", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    ap.add_argument("--bf16", action="store_true",
+                    help="bfloat16 autocast for the matrix products (fp32 weights and optimizer; ~1.5x faster "
+                         "steps on a CPU with AVX512-BF16 or AMX)")
     ap.add_argument("--max-len", type=int, default=MAX_LEN)
     ap.add_argument("--stride", type=int, default=STRIDE)
     ap.add_argument("--snapshots", default="5,10,20", help="minutes at which to keep a copy of the model")
@@ -66,7 +69,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 def run_name(args) -> str:
     return (f"minilm-b{args.batch_size}-lr{args.lr:g}-w{args.warmup:g}-d{args.dropout:g}-s{args.seed}"
             f"-{args.minutes:g}min" + (f"-{args.max_steps}steps" if args.max_steps else "")
-            + (f"-n{args.train_limit}" if args.train_limit else ""))
+            + (f"-n{args.train_limit}" if args.train_limit else "") + ("-bf16" if args.bf16 else ""))
 
 
 def run_dir(args) -> Path:
@@ -76,7 +79,10 @@ def run_dir(args) -> Path:
 def _settings(args) -> dict:
     keys = ("minutes", "max_steps", "batch_size", "lr", "warmup", "dropout", "seed", "max_len", "stride",
             "train_file", "train_limit", "init")
-    return {k: getattr(args, k) for k in keys}
+    settings = {k: getattr(args, k) for k in keys}
+    if args.bf16:  # only when set, so that the runs cached before the option still match their settings
+        settings["bf16"] = True
+    return settings
 
 
 def lr_factor(frac: float, warmup: float) -> float:
@@ -208,7 +214,8 @@ def train(args) -> Path:
             for g in opt.param_groups:
                 g["lr"] = args.lr * lr_factor(frac, args.warmup)
             batch = collate(batches[state["batch"]])
-            loss = model(**batch).loss
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                loss = model(**batch).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()

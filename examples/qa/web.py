@@ -106,13 +106,14 @@ def make_server(answerer, port: int = 8014, host: str = "127.0.0.1", runtime: st
     return ThreadingHTTPServer((host, port), make_handler(answerer, ex, runtime))
 
 
-def serve(model_dir=None, port: int = 8014, threads=None, runtime: str = "lpfc") -> int:
-    from .build import build
+def serve(model_dir=None, port: int = 8014, threads=None, runtime: str = "lpfc", buckets=None) -> int:
+    from .build import BUCKETS, build_buckets
     from .infer import Answerer
-    onnx_path, lib = build(model_dir)
-    answerer = Answerer(lib if runtime == "lpfc" else onnx_path, runtime, threads)
+    onnx_paths, libs = build_buckets(model_dir, buckets or BUCKETS)
+    answerer = Answerer(libs if runtime == "lpfc" else onnx_paths, runtime, threads)
     srv = make_server(answerer, port, runtime=runtime)
-    print(f"serving the QA page on http://127.0.0.1:{srv.server_address[1]}/ (model {lib.name} via {runtime}; "
+    names = ", ".join(p.name for p in (libs if runtime == "lpfc" else onnx_paths))
+    print(f"serving the QA page on http://127.0.0.1:{srv.server_address[1]}/ (models {names} via {runtime}; "
           f"Ctrl-C stops)", flush=True)
     try:
         srv.serve_forever()
@@ -129,8 +130,10 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=None, help="trained model directory (default: the default run's model/)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--runtime", default="lpfc", choices=("lpfc", "ort"))
+    from .build import add_bucket_argument
+    add_bucket_argument(ap)
     args = ap.parse_args(argv)
-    return serve(args.model, args.port, args.threads, args.runtime)
+    return serve(args.model, args.port, args.threads, args.runtime, args.buckets)
 
 
 if __name__ == "__main__":

@@ -61,9 +61,37 @@ def test_build_is_cached_and_lpfc_matches_onnxruntime(tiny_build, tiny_run, toke
         np.testing.assert_allclose(x, y, atol=1e-3)
 
 
+def test_a_window_runs_on_the_shortest_bucket_with_the_same_logits(tiny_build, tiny_run, tokenizer):
+    from examples.qa.build import build_buckets
+    from examples.qa.infer import Answerer
+    onnx_paths, libs = build_buckets(tiny_run / "model", (64, 384), quiet=True)
+    assert (onnx_paths[-1], libs[-1]) == tiny_build  # the 384 bucket is the one-library build
+    assert [p.name for p in libs] == ["libqa64.so", "libqa384.so"]
+    one = Answerer(tiny_build[1], "lpfc", threads=1, tokenizer=tokenizer)
+    for rt, paths in (("lpfc", libs), ("ort", onnx_paths)):
+        two = Answerer(paths, rt, threads=1, tokenizer=tokenizer)
+        assert [b[0] for b in two.buckets] == [64, 384] and two.seq_len == 384
+        for reps, length in ((5, 64), (30, 384)):  # 5 sentences fit 64 tokens, 30 (~190) do not
+            enc = tokenizer("Who wrote it?", " ".join(["Ada Lovelace wrote it."] * reps))
+            n = len(enc["input_ids"])
+            s2, e2 = two.logits(enc["input_ids"], enc["token_type_ids"])
+            s1, e1 = one.logits(enc["input_ids"], enc["token_type_ids"])
+            assert s2.shape == (length,) and n <= length
+            np.testing.assert_allclose(s2[:n], s1[:n], atol=1e-4)
+            np.testing.assert_allclose(e2[:n], e1[:n], atol=1e-4)
+
+
+def test_bucket_lists_are_checked():
+    from examples.qa.build import parse_buckets
+    assert parse_buckets("256,128,384,128") == (128, 256, 384)
+    for bad in ("128,256", "8,384", "a,384", ""):
+        with pytest.raises(SystemExit, match="buckets"):
+            parse_buckets(bad)
+
+
 def test_eval_through_both_runtimes(tiny_build, tiny_run, squad_dir):
     from examples.qa.eval import run_eval
-    r = run_eval(tiny_run / "model", limit=6, threads=1, progress=False)
+    r = run_eval(tiny_run / "model", limit=6, threads=1, progress=False, buckets=(64, 384))
     assert r["questions"] == 6 and r["windows"] >= 6
     assert set(r["results"]) == {"lpfc", "ort"}
     assert r["f1_diff"] <= 0.1 and r["max_logit_diff"] < 1e-3
