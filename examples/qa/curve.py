@@ -1,6 +1,6 @@
 """F1 against training time: evaluate a run's snapshots and final model, print a table (and a plot).
 
-    python -m examples.qa curve [--run DIR] [--limit 500] [--runtimes lpfc] [--plot docs/qa-f1.png]
+    python -m examples.qa curve [--run DIR] [--limit 500] [--runtimes lpfc] [--buckets ...] [--plot docs/qa-f1.png]
 
 Each of ``snap-NNmin/`` and ``model/`` in the run directory is built (export + lpfc.compile, cached)
 and scored on the first ``--limit`` dev questions; the plot needs matplotlib (the ``bench`` extra),
@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
-    from .build import default_model_dir
+    from .build import add_bucket_argument, default_model_dir
     from .eval import run_eval
     ap = argparse.ArgumentParser(prog="python -m examples.qa curve", description=__doc__.splitlines()[0])
     ap.add_argument("--run", default=None, help="training run directory (default: the default run)")
@@ -23,6 +23,7 @@ def main(argv=None) -> int:
     ap.add_argument("--runtimes", default="lpfc")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--plot", default=None, help="write the plot here (needs matplotlib)")
+    add_bucket_argument(ap)
     args = ap.parse_args(argv)
     run = Path(args.run) if args.run else default_model_dir().parent
     models = sorted(run.glob("snap-*min")) + [run / "model"]
@@ -31,10 +32,13 @@ def main(argv=None) -> int:
         if not (m / "config.json").exists():
             continue
         cached = m / "build" / f"eval-{args.limit}-{args.runtimes.replace(',', '+')}.json"
+        if cached.exists() and json.loads(cached.read_text()).get("buckets", [384]) != list(args.buckets):
+            cached.unlink()
         if cached.exists():
             r = json.loads(cached.read_text())
         else:
-            r = run_eval(m, args.limit, tuple(args.runtimes.split(",")), args.threads, progress=False)
+            r = run_eval(m, args.limit, tuple(args.runtimes.split(",")), args.threads, progress=False,
+                         buckets=args.buckets)
             cached.write_text(json.dumps(r, indent=1))
         rt = args.runtimes.split(",")[0]
         rows.append((r.get("trained_minutes"), r.get("trained_steps"), r["results"][rt]["exact_match"],

@@ -154,3 +154,18 @@ def test_ask_cli_prints_the_answer_first(tiny_build, tiny_run, repo_root, tmp_pa
     f.write_text("")
     r = _ask(repo_root, tiny_run, "--context", str(f), "--question", "Who?")
     assert r.returncode == 2 and "paragraph is empty" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_curve_scores_each_model_of_a_run_and_caches_it(tiny_build, tiny_run, squad_dir, capsys):
+    from examples.qa.curve import main as curve
+    argv = ["--run", str(tiny_run), "--limit", "3", "--runtimes", "ort", "--buckets", "384"]
+    assert curve(argv) == 0
+    first = capsys.readouterr().out
+    row = [line for line in first.splitlines() if line.endswith("| model |")]
+    assert len(row) == 1 and row[0].startswith("| 0.")  # 3 steps: well under a minute of training
+    cached = tiny_run / "model" / "build" / "eval-3-ort.json"
+    assert json.loads(cached.read_text())["buckets"] == [384]
+    stamp = cached.stat().st_mtime_ns
+    assert curve(argv) == 0 and cached.stat().st_mtime_ns == stamp  # read back, not re-evaluated
+    table = [line for line in first.splitlines() if line.startswith("|")]
+    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")] == table
