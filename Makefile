@@ -31,7 +31,7 @@ clean:
 
 # The question-answering app (examples/qa, docs/qa.md): fine-tune MiniLM on SQuAD v1.1 if no cached
 # run exists (QA_MINUTES of CPU training), compile it with lpfc, serve http://127.0.0.1:8014/
-QA_MINUTES ?= 30
+QA_MINUTES ?= 105
 .PHONY: qa
 qa: $(STAMP)
 	$(PY) -m examples.qa all --minutes $(QA_MINUTES)

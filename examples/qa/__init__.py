@@ -1,6 +1,6 @@
 """Question answering on lpfc: MiniLM fine-tuned on SQuAD v1.1, compiled to a .so (issue #14).
 
-    python -m examples.qa train --minutes 30      # fine-tune on the CPU (cached under $LPFC_CACHE_DIR/qa)
+    python -m examples.qa train --minutes 105     # fine-tune on the CPU (cached under $LPFC_CACHE_DIR/qa)
     python -m examples.qa build                   # ONNX export + lpfc.compile (cached)
     python -m examples.qa eval --limit 1000       # SQuAD v1.1 EM/F1 through lpfc and onnxruntime
     python -m examples.qa ask --context FILE --question "..."

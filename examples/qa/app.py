@@ -1,6 +1,6 @@
 """`make qa`: train the QA model if it is not cached yet, compile it with lpfc, serve the web page.
 
-    python -m examples.qa all [--minutes 30] [--port 8014]
+    python -m examples.qa all [--minutes 105] [--port 8014]
 
 Training options are those of ``train`` (a cached run with the same settings is reused at once).
 """

@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     src.add_argument("--context", help="a text file holding the paragraph ('-': standard input)")
     src.add_argument("--context-text", help="the paragraph itself")
     ap.add_argument("--question", required=True)
-    ap.add_argument("--model", default=None, help="trained model directory (default: the default run's model/)")
+    ap.add_argument("--model", default=None, help="trained model directory (default: the newest finished run's model/)")
     ap.add_argument("--runtime", default="lpfc", choices=("lpfc", "ort"))
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--top", type=int, default=3, help="alternatives to list")

@@ -31,8 +31,20 @@ OUTPUTS = ("start_logits", "end_logits")
 
 
 def default_model_dir() -> Path:
-    """The default training run's model (what ``python -m examples.qa train`` with no options writes)."""
+    """The model of the newest finished training run in the cache (test runs on a few questions aside),
+    else where ``python -m examples.qa train`` with no options will write it."""
+    from .paths import cache_dir
     from .train import add_arguments, run_dir
+    runs = []
+    for done in cache_dir().glob("*/done.json"):
+        try:
+            settings = json.loads(done.read_text()).get("settings", {})
+        except (OSError, ValueError):
+            continue
+        if (done.parent / "model" / "config.json").exists() and not settings.get("train_limit"):
+            runs.append((done.stat().st_mtime, done.parent / "model"))
+    if runs:
+        return max(runs)[1]
     ap = argparse.ArgumentParser()
     add_arguments(ap)
     return run_dir(ap.parse_args([])) / "model"
@@ -140,7 +152,7 @@ def add_bucket_argument(ap: argparse.ArgumentParser) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m examples.qa build", description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=None, help="trained model directory (default: the default run's model/)")
+    ap.add_argument("--model", default=None, help="trained model directory (default: the newest finished run's model/)")
     add_bucket_argument(ap)
     args = ap.parse_args(argv)
     build_buckets(args.model, args.buckets)

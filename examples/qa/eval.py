@@ -92,7 +92,7 @@ def run_eval(model_dir=None, limit: int | None = None, runtimes=("lpfc", "ort"),
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m examples.qa eval", description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=None, help="trained model directory (default: the default run's model/)")
+    ap.add_argument("--model", default=None, help="trained model directory (default: the newest finished run's model/)")
     ap.add_argument("--limit", type=int, default=0, help="the first N dev questions (0: all 10,570)")
     ap.add_argument("--runtimes", default="lpfc,ort")
     ap.add_argument("--threads", type=int, default=None, help="threads per runtime (default: all)")

@@ -127,7 +127,7 @@ def serve(model_dir=None, port: int = 8014, threads=None, runtime: str = "lpfc",
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m examples.qa serve", description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=8014)
-    ap.add_argument("--model", default=None, help="trained model directory (default: the default run's model/)")
+    ap.add_argument("--model", default=None, help="trained model directory (default: the newest finished run's model/)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--runtime", default="lpfc", choices=("lpfc", "ort"))
     from .build import add_bucket_argument

@@ -169,3 +169,33 @@ def test_curve_scores_each_model_of_a_run_and_caches_it(tiny_build, tiny_run, sq
     assert curve(argv) == 0 and cached.stat().st_mtime_ns == stamp  # read back, not re-evaluated
     table = [line for line in first.splitlines() if line.startswith("|")]
     assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")] == table
+
+
+def test_the_default_model_is_the_newest_finished_run(tmp_path, monkeypatch):
+    from examples.qa.build import default_model_dir
+    monkeypatch.setenv("LPFC_CACHE_DIR", str(tmp_path))
+    assert default_model_dir().parent.parent == tmp_path / "qa"  # none yet: where the default run will be
+    for i, (name, settings) in enumerate((("old", {}), ("new", {}), ("test", {"train_limit": 48}),
+                                          ("unfinished", None))):
+        (tmp_path / "qa" / name / "model").mkdir(parents=True)
+        (tmp_path / "qa" / name / "model" / "config.json").write_text("{}")
+        if settings is not None:
+            done = tmp_path / "qa" / name / "done.json"
+            done.write_text(json.dumps({"settings": settings}))
+            os.utime(done, (1000 + i, 1000 + i))
+    assert default_model_dir() == tmp_path / "qa" / "new" / "model"
+
+
+def test_bf16_is_chosen_by_the_cpu_unless_forced(monkeypatch):
+    import argparse
+
+    from examples.qa import train as tr
+    ap = argparse.ArgumentParser()
+    tr.add_arguments(ap)
+    for has in (True, False):
+        monkeypatch.setattr(tr, "cpu_has_bf16", lambda: has)
+        assert ap.parse_args([]).bf16 is has
+        assert ap.parse_args(["--bf16", "on"]).bf16 is True and ap.parse_args(["--bf16", "off"]).bf16 is False
+        assert tr.run_name(ap.parse_args([])).endswith("-bf16") is has
+    with pytest.raises(SystemExit):
+        ap.parse_args(["--bf16", "yes"])
