@@ -39,7 +39,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from lpfc.nas.squad import MAX_LEN, STRIDE, load_squad, squad_dir, train_features  # noqa: E402
+from lpfc.nas.squad import MAX_LEN, STRIDE, cpu_has_bf16, load_squad, squad_dir, train_features  # noqa: E402
 
 from .paths import cache_dir, load_tokenizer, minilm_dir  # noqa: E402
 
@@ -67,15 +67,6 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--init", default=None, help="model directory to start from (default: all-MiniLM-L6-v2)")
     ap.add_argument("--run-dir", default=None, help="default: $LPFC_CACHE_DIR/qa/<run name>")
     ap.add_argument("--no-progress", action="store_true")
-
-
-def cpu_has_bf16() -> bool:
-    """Whether the CPU multiplies bfloat16 natively (elsewhere torch's bf16 autocast is slower than fp32)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
 
 
 def _bf16_choice(text: str) -> bool:

@@ -50,6 +50,7 @@ def test_the_newest_finished_full_run_is_the_teacher(tmp_path):
     (dict(questions=0), "questions must be a positive integer"),
     (dict(steps=-1), "steps must be a non-negative integer"),
     (dict(batch_size=2.5), "batch_size must be a positive integer"),
+    (dict(bf16="maybe"), "bf16 must be auto, on or off"),
 ])
 def test_bad_options_get_one_clear_error(opts, words):
     with pytest.raises(NasError, match=words):
@@ -108,11 +109,13 @@ def test_real_teacher_full_pruned_and_distilled(teacher):
     if fine_tuned:
         assert before.f1 <= full.f1
 
-    # a few distillation steps reduce the KD loss (on the first two distillation batches)
-    after = qd.run(SMALL, teacher_dir=teacher, steps=4, lr=3e-4, **TINY)
-    assert after.kd_before == pytest.approx(before.kd_before, rel=1e-5)
-    assert after.kd_after < after.kd_before and len(after.losses) == 4
-    assert 0.0 <= after.f1 <= 100.0
+    # a few distillation steps reduce the KD loss (on the first two distillation batches), in fp32 and under
+    # bf16 autocast alike (the KD loss and the score are fp32 either way)
+    for bf16 in ("off", "on"):
+        after = qd.run(SMALL, teacher_dir=teacher, steps=4, lr=3e-4, bf16=bf16, **TINY)
+        assert after.kd_before == pytest.approx(before.kd_before, rel=1e-5)
+        assert after.kd_after < after.kd_before and len(after.losses) == 4
+        assert 0.0 <= after.f1 <= 100.0
 
     # evaluate() is run().f1, and the student that export_model returns has the arch's shape
     assert qd.evaluate(FULL, teacher_dir=teacher, steps=0, **TINY) == full.f1

@@ -218,8 +218,10 @@ def mean_kd(model, batches, targets, temperature: float) -> float:
 
 
 def distill(student, batches, targets, steps: int, *, lr: float = LR, temperature: float = TEMPERATURE,
-            hidden_mse: float = 0.0, teacher=None, plan=None, log=None) -> list:
-    """``steps`` AdamW steps of logit KD (and optional hidden-state MSE); returns the per-step losses."""
+            hidden_mse: float = 0.0, teacher=None, plan=None, log=None, bf16: bool = False) -> list:
+    """``steps`` AdamW steps of logit KD (and optional hidden-state MSE); returns the per-step losses.
+
+    ``bf16``: the student's forward under torch's bfloat16 autocast (weights and optimizer stay fp32)."""
     import torch
     if steps <= 0:
         return []
@@ -241,13 +243,14 @@ def distill(student, batches, targets, steps: int, *, lr: float = LR, temperatur
         k = step % len(batches)
         b, (ts, te) = batches[k], targets[k]
         want_h = hidden_mse > 0 and teacher is not None and plan is not None
-        o = student(**_inputs(b), output_hidden_states=want_h)
-        loss = kd_loss(o.start_logits, o.end_logits, ts, te, b["attention_mask"], temperature)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            o = student(**_inputs(b), output_hidden_states=want_h)
+        loss = kd_loss(o.start_logits.float(), o.end_logits.float(), ts, te, b["attention_mask"], temperature)
         if want_h:
             with torch.no_grad():
                 th = teacher(**_inputs(b), output_hidden_states=True).hidden_states
             m = b["attention_mask"].unsqueeze(-1).float()
-            pairs = [(o.hidden_states[j + 1], th[src + 1]) for j, src in enumerate(plan.layers)]
+            pairs = [(o.hidden_states[j + 1].float(), th[src + 1]) for j, src in enumerate(plan.layers)]
             mse = sum((((s - t.index_select(-1, hid)) ** 2) * m).sum() / (m.sum() * s.shape[-1]) for s, t in pairs)
             loss = loss + hidden_mse * mse / len(pairs)
         loss.backward()
@@ -382,8 +385,11 @@ class Result:
 def run(arch, *, teacher_dir=None, steps: int = STEPS, questions: int = QUESTIONS, seed: int = 0,
         threads: Optional[int] = None, batch_size: int = BATCH, lr: float = LR, temperature: float = TEMPERATURE,
         hidden_mse: float = 0.0, importance_batches: int = IMPORTANCE_BATCHES, layers="even",
-        dry_run: bool = False, return_model: bool = False, score_before: bool = False, log=None):
-    """Everything ``evaluate`` measures (a :class:`Result`; with ``return_model``, also the student)."""
+        dry_run: bool = False, return_model: bool = False, score_before: bool = False, log=None, bf16="auto"):
+    """Everything ``evaluate`` measures (a :class:`Result`; with ``return_model``, also the student).
+
+    ``bf16``: distil under bfloat16 autocast — "auto" (where the CPU has native bf16 dot products), True/"on",
+    False/"off"; the score is always computed in fp32."""
     import torch
     from ..subnet import apply_plan, plan_subnetwork
 
@@ -393,6 +399,7 @@ def run(arch, *, teacher_dir=None, steps: int = STEPS, questions: int = QUESTION
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if name == "steps" else 1):
             raise NasError(f"qa-distill: {name} must be a {'non-negative' if name == 'steps' else 'positive'} "
                            f"integer, got {v!r}")
+    use_bf16 = _bf16(bf16)
     if threads:
         torch.set_num_threads(int(threads))
     t0, c0 = time.perf_counter(), time.process_time()
@@ -410,7 +417,7 @@ def run(arch, *, teacher_dir=None, steps: int = STEPS, questions: int = QUESTION
     kd_before = mean_kd(student, probe, probe_t, temperature)
     f1_before = round(score(window_logits(student, enc), examples, enc)["f1"], 4) if score_before else None
     losses = distill(student, batches[:steps], targets[:steps], steps, lr=lr, temperature=temperature,
-                     hidden_mse=hidden_mse, teacher=ctx.teacher, plan=plan, log=log)
+                     hidden_mse=hidden_mse, teacher=ctx.teacher, plan=plan, log=log, bf16=use_bf16)
     kd_after = mean_kd(student, probe, probe_t, temperature) if steps else kd_before
     t3 = time.perf_counter()
     scores = score(window_logits(student, enc), examples, enc)
@@ -440,9 +447,22 @@ def export_model(arch, *, teacher_dir=None, steps: int = STEPS, seed: int = 0, t
     return model.eval()
 
 
+def _bf16(value) -> bool:
+    """The ``bf16`` option ("auto", "on"/"off", a bool) as a bool; anything else is a NasError."""
+    from ..squad import cpu_has_bf16
+    text = str(value).lower()
+    if text == "auto":
+        return cpu_has_bf16()
+    if text in ("true", "on", "1", "yes"):
+        return True
+    if text in ("false", "off", "0", "no"):
+        return False
+    raise NasError(f"qa-distill: bf16 must be auto, on or off, got {value!r}")
+
+
 def _known(opts: dict) -> dict:
     """The options of ``run`` among ``opts`` (a search passes every evaluator the same option dict)."""
-    keys = ("batch_size", "lr", "temperature", "hidden_mse", "importance_batches", "layers")
+    keys = ("batch_size", "lr", "temperature", "hidden_mse", "importance_batches", "layers", "bf16")
     return {k: opts[k] for k in keys if k in opts}
 
 
