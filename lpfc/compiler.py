@@ -150,8 +150,7 @@ def compile(model: Union[str, os.PathLike, "object"], output: Optional[Union[str
         raise InputError(f'weights must be "fp32" or "fp16", not {weights!r}')
     check_precision(precision)
     job = _prepare(model, output, header, emit_source, target, force=force, api_level=api_level, cpu=cpu,
-                   compiler=compiler, ndk=ndk, precision=precision)
-    job.target = dataclasses.replace(job.target, weights=weights)
+                   compiler=compiler, ndk=ndk, precision=precision, weights=weights)
     progress = as_progress(progress)
     stages = _Stages(progress)
 
@@ -199,7 +198,7 @@ class _Job:
 
 
 def _prepare(model, output, header, emit_source, target: str, *, force: bool, api_level, cpu, compiler,
-             ndk, precision: str = "fp32") -> _Job:
+             ndk, precision: str = "fp32", weights: str = "fp32") -> _Job:
     """Refuses, before any work, what compile() must not write or cannot build (docs/compile.md)."""
     from .codegen.package import PackageDir, check_library_name
     from .codegen.precision import with_precision
@@ -219,7 +218,7 @@ def _prepare(model, output, header, emit_source, target: str, *, force: bool, ap
     # With output, fail early when the compiler is missing; sources only need no compiler (the target's flags).
     tgt = resolve_target(target, api_level=api_level, cpu=cpu, compiler=compiler, ndk=ndk,
                          sources_only=output is None)
-    tgt = with_precision(tgt, precision)
+    tgt = dataclasses.replace(with_precision(tgt, precision), weights=weights)
     package = PackageDir(emit_source) if emit_source is not None else None   # refuses a user's directory now
     model_name = Path(str(model)).stem if not isinstance(model, Module) else "model"
     library_name = output.name if output is not None else "lib" + (re.sub(r"[^A-Za-z0-9_.+-]", "_", model_name)
