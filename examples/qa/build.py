@@ -75,7 +75,8 @@ def export_onnx(model_dir: Path, dest: Path, seq_len: int = MAX_LEN, dynamo: boo
     ``dynamo=True, attn_implementation="eager"`` is the spelling onnx2tf converts (bench/qa_litert.py).
     """
     import torch
-    from transformers import AutoModelForQuestionAnswering
+
+    from .model import load_qa_model
 
     class Span(torch.nn.Module):  # plain tensors out (the exporter does not take the HF output object)
         def __init__(self, m):
@@ -86,8 +87,7 @@ def export_onnx(model_dir: Path, dest: Path, seq_len: int = MAX_LEN, dynamo: boo
             out = self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
             return out.start_logits, out.end_logits
 
-    attn = {"attn_implementation": attn_implementation} if attn_implementation else {}
-    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir), local_files_only=True, **attn).eval()
+    model = load_qa_model(model_dir, attn_implementation=attn_implementation).eval()
     ids = torch.ones(1, seq_len, dtype=torch.int64)
     args = (ids, torch.ones_like(ids), torch.zeros_like(ids))
     dest.parent.mkdir(parents=True, exist_ok=True)

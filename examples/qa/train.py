@@ -64,7 +64,13 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--save-every", type=float, default=3.0, help="minutes between resumable checkpoints")
     ap.add_argument("--train-file", default=None, help="default: SQuAD v1.1 train")
     ap.add_argument("--train-limit", type=int, default=0, help="use only the first N questions (tests)")
-    ap.add_argument("--init", default=None, help="model directory to start from (default: all-MiniLM-L6-v2)")
+    ap.add_argument("--init", default=None, help="model directory to start from (default: all-MiniLM-L6-v2; "
+                                                  "a NAS sub-network saved by lpfc.nas.subnet.save_subnetwork too)")
+    ap.add_argument("--teacher", default=None,
+                    help="a fine-tuned QA model directory to distil from: the loss becomes (1 - a) x the span loss "
+                         "+ a x T^2 x KL(teacher || student) of the start and end distributions")
+    ap.add_argument("--kd-alpha", type=float, default=0.5, help="a, the distillation share (with --teacher)")
+    ap.add_argument("--temperature", type=float, default=2.0, help="T (with --teacher)")
     ap.add_argument("--run-dir", default=None, help="default: $LPFC_CACHE_DIR/qa/<run name>")
     ap.add_argument("--no-progress", action="store_true")
 
@@ -78,7 +84,8 @@ def _bf16_choice(text: str) -> bool:
 def run_name(args) -> str:
     return (f"minilm-b{args.batch_size}-lr{args.lr:g}-w{args.warmup:g}-d{args.dropout:g}-s{args.seed}"
             f"-{args.minutes:g}min" + (f"-{args.max_steps}steps" if args.max_steps else "")
-            + (f"-n{args.train_limit}" if args.train_limit else "") + ("-bf16" if args.bf16 else ""))
+            + (f"-n{args.train_limit}" if args.train_limit else "") + ("-bf16" if args.bf16 else "")
+            + (f"-kd{args.kd_alpha:g}-t{args.temperature:g}" if args.teacher else ""))
 
 
 def run_dir(args) -> Path:
@@ -91,6 +98,8 @@ def _settings(args) -> dict:
     settings = {k: getattr(args, k) for k in keys}
     if args.bf16:  # only when set, so that the runs cached before the option still match their settings
         settings["bf16"] = True
+    if args.teacher:
+        settings.update(teacher=str(args.teacher), kd_alpha=args.kd_alpha, temperature=args.temperature)
     return settings
 
 
@@ -129,14 +138,8 @@ def chunk_batches(tok, examples, order, chunk: int, batch_size: int, seed: int, 
 
 
 def build_model(init: str | None, dropout: float):
-    from transformers import AutoConfig, AutoModelForQuestionAnswering
-    src = str(init or minilm_dir())
-    config = AutoConfig.from_pretrained(src, local_files_only=True)
-    config.hidden_dropout_prob = dropout
-    config.attention_probs_dropout_prob = dropout
-    import transformers
-    transformers.logging.set_verbosity_error()  # "qa_outputs newly initialized" is the point here
-    return AutoModelForQuestionAnswering.from_pretrained(src, config=config, local_files_only=True)
+    from .model import load_qa_model
+    return load_qa_model(init or minilm_dir(), dropout=dropout)
 
 
 def train(args) -> Path:
@@ -158,6 +161,17 @@ def train(args) -> Path:
     n_chunks = math.ceil(len(examples) / CHUNK)
 
     model = build_model(args.init, args.dropout)
+    teacher = None
+    if args.teacher:
+        if not 0.0 <= args.kd_alpha <= 1.0 or args.temperature <= 0:
+            raise SystemExit(f"--kd-alpha must be within [0, 1] and --temperature positive, not {args.kd_alpha:g} "
+                             f"and {args.temperature:g}")
+        from lpfc.nas.evaluators.qa_distill import kd_loss
+
+        from .model import load_qa_model
+        teacher = load_qa_model(args.teacher).eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     decay = [p for n, p in model.named_parameters() if p.requires_grad and not any(
         k in n for k in ("bias", "LayerNorm"))]
@@ -192,7 +206,11 @@ def train(args) -> Path:
     def save_model(dest: Path):
         tmp = dest.with_name(dest.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        model.save_pretrained(tmp)
+        if getattr(model.config, "lpfc_subnet", None):  # per-layer sizes: written so that they load back
+            from lpfc.nas.subnet import save_subnetwork
+            save_subnetwork(model, tmp)
+        else:
+            model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         (tmp / "trained.json").write_text(json.dumps(dict(state, settings=settings), indent=1))
         shutil.rmtree(dest, ignore_errors=True)
@@ -207,7 +225,8 @@ def train(args) -> Path:
     model.train()
     last_save = state["elapsed"]
     print(f"training {run_name(args)}: {len(examples)} questions, batch {args.batch_size}, peak lr {args.lr:g}, "
-          f"{args.threads} threads, budget {args.minutes:g} min -> {out}", flush=True)
+          f"{args.threads} threads, budget {args.minutes:g} min"
+          + (f", distilling from {args.teacher}" if teacher is not None else "") + f" -> {out}", flush=True)
     stop = False
     while not stop:
         if state["chunk"] >= n_chunks:  # one epoch done: a new permutation for the next
@@ -224,7 +243,15 @@ def train(args) -> Path:
                 g["lr"] = args.lr * lr_factor(frac, args.warmup)
             batch = collate(batches[state["batch"]])
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-                loss = model(**batch).loss
+                out_s = model(**batch)
+            loss = out_s.loss
+            if teacher is not None:
+                feeds = {k: batch[k] for k in ("input_ids", "token_type_ids", "attention_mask")}
+                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                    out_t = teacher(**feeds)
+                kd = kd_loss(out_s.start_logits.float(), out_s.end_logits.float(), out_t.start_logits.float(),
+                             out_t.end_logits.float(), batch["attention_mask"], args.temperature)
+                loss = (1.0 - args.kd_alpha) * loss + args.kd_alpha * kd
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()

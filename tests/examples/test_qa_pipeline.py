@@ -199,3 +199,39 @@ def test_bf16_is_chosen_by_the_cpu_unless_forced(monkeypatch):
         assert tr.run_name(ap.parse_args([])).endswith("-bf16") is has
     with pytest.raises(SystemExit):
         ap.parse_args(["--bf16", "yes"])
+
+
+def test_a_nas_subnetwork_is_distilled_exported_and_compiled_like_the_full_model(tiny_run, tokenizer, tmp_path):
+    """A sub-network with per-layer sizes (what lpfc nas chooses) goes through the app's recipe with --teacher
+    (logit distillation from the full model), its export and lpfc.compile, and lpfc matches onnxruntime."""
+    import argparse
+
+    from examples.qa import train as tr
+    from examples.qa.build import build
+    from examples.qa.infer import Answerer
+    from examples.qa.model import is_subnetwork, load_qa_model
+    from lpfc.nas.subnet import arch_of, extract_subnetwork, save_subnetwork
+
+    full = load_qa_model(tiny_run / "model")
+    sub = extract_subnetwork(full, {"layers": 2, "hidden": 32, "heads": [2, 1], "ffn": [64, 16], "seq": 384})
+    init = save_subnetwork(sub, tmp_path / "init")
+    tokenizer.save_pretrained(init)
+    assert is_subnetwork(init) and not is_subnetwork(tiny_run / "model")
+    ap = argparse.ArgumentParser()
+    tr.add_arguments(ap)
+    args = ap.parse_args(["--init", str(init), "--teacher", str(tiny_run / "model"), "--kd-alpha", "0.7",
+                          "--max-steps", "2", "--train-limit", "16", "--minutes", "5", "--threads", "1",
+                          "--run-dir", str(tmp_path / "run"), "--snapshots", "", "--no-progress"])
+    assert tr.run_name(args).endswith("-kd0.7-t2")
+    run = tr.train(args)
+    assert json.loads((run / "done.json").read_text())["settings"]["teacher"] == str(tiny_run / "model")
+    student = load_qa_model(run / "model")
+    assert arch_of(student, 384)["heads"] == [2, 1] and arch_of(student, 384)["ffn"] == [64, 16]
+    onnx_path, lib = build(run / "model", quiet=True)
+    a = Answerer(lib, "lpfc", threads=1, tokenizer=tokenizer)
+    b = Answerer(onnx_path, "ort", threads=1, tokenizer=tokenizer)
+    enc = tokenizer("Who wrote it?", "It was written by Ada Lovelace in 1843.")
+    for x, y in zip(a.logits(enc["input_ids"], enc["token_type_ids"]), b.logits(enc["input_ids"], enc["token_type_ids"])):
+        np.testing.assert_allclose(x, y, atol=1e-3)
+    with pytest.raises(ValueError, match="sub-network"):
+        load_qa_model(run / "model", attn_implementation="eager")
