@@ -6,7 +6,7 @@ One export and one library per window length L ("bucket"): a window runs on the 
 holds it, so a 150-token window is not computed at 384 (the attention mask makes the padding inert, so
 every bucket gives the same logits on the window's tokens).
 
-``DIR`` is a model directory written by ``train`` (default: the default training run's ``model/``).
+``DIR`` is a model directory written by ``train`` (default: the newest finished training run's ``model/``).
 The export and the library live in ``DIR/build/`` beside the weights they come from, so they are
 rebuilt only when the weights change (the cache key is the weights file's size and mtime).
 """
@@ -26,7 +26,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from lpfc.nas.squad import MAX_LEN  # noqa: E402
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-BUCKETS = (128, 192, 256, MAX_LEN)  # SQuAD dev windows: ~12% <= 128, ~55% <= 192, ~80% <= 256 tokens
+BUCKETS = (128, 192, 256, MAX_LEN)  # SQuAD v1.1 dev windows: mean 176 tokens; 21% <= 128, 68% <= 192, 88% <= 256
 OUTPUTS = ("start_logits", "end_logits")
 
 
