@@ -26,10 +26,10 @@ at run time) and the teacher's logits on the dev subset; in a process, the teach
 kept between calls.
 
 Wall time per call at the defaults (40 steps of 8 windows, 200 questions, ``threads=2``), measured
-2026-12-07 with ``bench/nas_qa_distill.py`` on the 2-core AMD EPYC development VM while four other sessions
-loaded it (load average 10-15): 223 s (3 layers, hidden 256) to 1291 s (6 layers, half the heads and FFN)
-after the caches are warm, most of it the distillation; the first call of a process also fills the caches
-(about 600 s for the defaults, once per teacher). docs/nas-weights.md has the table.
+2026-12-07 with ``bench/nas_qa_distill.py`` on the idle 2-core AMD EPYC (Zen 4, distilling under bf16) with
+the QA app's 105-minute teacher: 12 s (3 layers, hidden 256) to 35 s (6 layers, half the heads and FFN) after
+the caches are warm; the first calls of a process fill the caches (32 s in all, once per teacher). On the
+busy development VM (load 10-15) the same calls took 223-1291 s. docs/nas-weights.md has the tables.
 """
 from __future__ import annotations
 
