@@ -41,10 +41,11 @@ def _key(path: Path) -> list:
 def eager_onnx(model_dir: Path) -> Path:
     """The span model exported with the dynamo exporter and eager attention (cached by the weights' stamp)."""
     from examples.qa.build import _weights_key, export_onnx
+    from lpfc.nas.squad import MAX_LEN
 
     out = model_dir / "build" / "qa-384-dynamo-eager.onnx"
     stamp = out.with_name(out.name + ".json")
-    key = _weights_key(model_dir)
+    key = _weights_key(model_dir, MAX_LEN)
     if out.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == key:
         return out
     export_onnx(model_dir, out, dynamo=True, attn_implementation="eager")
