@@ -1,5 +1,6 @@
 """bench/qa_litert.check: LiteRT's QA logits are compared with onnxruntime's before any timing."""
 import numpy as np
+import pytest
 
 from bench.qa_litert import TOL, check
 
@@ -32,3 +33,15 @@ def test_swapped_or_wrong_logits_fail():
 def test_tolerance_is_relative_to_the_largest_logit():
     got = {"a": REF["start_logits"] + 4 * TOL, "b": REF["end_logits"]}  # 4e-3 / 5 <= 1e-3
     assert check(got, REF)["ok"]
+
+
+@pytest.mark.slow
+def test_the_eager_export_for_litert_is_made_once_per_weights(tiny_run):
+    """The export onnx2tf converts (dynamo, eager attention, 384 tokens) is cached by the weights' stamp."""
+    import onnx
+
+    from bench.qa_litert import eager_onnx
+    path = eager_onnx(tiny_run / "model")
+    stamp = path.stat().st_mtime_ns
+    assert [d.dim_value for d in onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim] == [1, 384]
+    assert eager_onnx(tiny_run / "model") == path and path.stat().st_mtime_ns == stamp
