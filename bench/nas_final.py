@@ -91,6 +91,7 @@ def main(argv=None) -> int:
                                   "--minutes", str(args.minutes), "--threads", str(args.threads),
                                   "--run-dir", str(out / "run"), "--snapshots", "", "--no-progress",
                                   "--max-steps", str(args.max_steps), "--train-limit", str(args.train_limit)]))
+    trained = json.loads((run / "model" / "trained.json").read_text())
     limit = args.limit or None
     mine = run_eval(run / "model", limit, ("lpfc", "ort"), args.threads, progress=False)
     full = teacher_scores(teacher, limit, args.threads)
@@ -108,7 +109,7 @@ def main(argv=None) -> int:
              f"{settings['threads']} thread(s)) |", "|---|---:|---:|---:|---:|---:|",
              f"| full (teacher) | {full['questions']} | {f1_full:.2f} | {full['results']['ort']['f1']:.2f} | "
              f"{full['results']['lpfc']['exact_match']:.2f} | {full_ms:.2f} |",
-             f"| searched, distilled {args.minutes:g} min | {mine['questions']} | {f1:.2f} | "
+             f"| searched, distilled {trained['elapsed'] / 60:.1f} min ({trained['step']} steps) | {mine['questions']} | {f1:.2f} | "
              f"{mine['results']['ort']['f1']:.2f} | {mine['results']['lpfc']['exact_match']:.2f} | {ms:.2f} |", "",
              f"Latency target {target:.3f} ms: measured {ms:.3f} ms, {'met' if ms <= target else 'NOT met'} "
              f"({full_ms / ms:.2f}x faster than the full model). F1 {f1 - f1_full:+.2f} points against the full "

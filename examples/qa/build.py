@@ -31,23 +31,19 @@ OUTPUTS = ("start_logits", "end_logits")
 
 
 def default_model_dir() -> Path:
-    """The model of the newest finished training run in the cache (test runs on a few questions aside),
-    else where ``python -m examples.qa train`` with no options will write it."""
+    """The model of the newest finished training run in the cache (test runs on a few questions aside; the
+    qa-distill evaluator's choice of teacher), else where ``python -m examples.qa train`` will write it."""
+    from lpfc.errors import NasError
+    from lpfc.nas.evaluators.qa_distill import find_teacher
+
     from .paths import cache_dir
     from .train import add_arguments, run_dir
-    runs = []
-    for done in cache_dir().glob("*/done.json"):
-        try:
-            settings = json.loads(done.read_text()).get("settings", {})
-        except (OSError, ValueError):
-            continue
-        if (done.parent / "model" / "config.json").exists() and not settings.get("train_limit"):
-            runs.append((done.stat().st_mtime, done.parent / "model"))
-    if runs:
-        return max(runs)[1]
-    ap = argparse.ArgumentParser()
-    add_arguments(ap)
-    return run_dir(ap.parse_args([])) / "model"
+    try:
+        return find_teacher(cache_dir())
+    except NasError:
+        ap = argparse.ArgumentParser()
+        add_arguments(ap)
+        return run_dir(ap.parse_args([])) / "model"
 
 
 def parse_buckets(text: str) -> tuple[int, ...]:
