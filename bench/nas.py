@@ -65,7 +65,9 @@ def main(argv=None) -> int:
         if args.latency_ms:
             full_ms, how = None, "given"
         elif args.full_ms is None:
-            full_ms = lpfc.estimate_latency(full, target="host", threads=args.threads, mode="measure").ms
+            # in this run, not a stored figure from another hour (cache=False)
+            full_ms = lpfc.estimate_latency(full, target="host", threads=args.threads, mode="measure", runs=60,
+                                            cache=False).ms
             how = "measured"
         elif args.full_ms == 0:
             full_ms, how = predicted_full, "oracle-predicted"

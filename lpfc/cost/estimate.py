@@ -130,13 +130,15 @@ def _plans_and_module(model, target: str, input_shapes, need_module: bool):
 
 def estimate_latency(model: Union[str, os.PathLike, Mapping, "object"], *, target: str = "host", threads: int = 1,
                      mode: str = "model", input_shapes: Optional[dict] = None, runs: int = 20,
-                     require_calibration: bool = False) -> LatencyEstimate:
+                     require_calibration: bool = False, cache: bool = True) -> LatencyEstimate:
     """How long one inference of ``model`` takes once lpfc compiles it for ``target`` with ``threads`` threads.
 
     ``model``: an ONNX (or .mlir) path, a graph-IR Module (the default pipeline runs on it in place, as
     ``lpfc.compile`` does) or an architecture dict (lpfc.cost.arch). ``mode="model"`` predicts from the
     kernel plan and this machine's calibration (``lpfc calibrate``); ``mode="measure"`` compiles and times
-    it (median of ``runs`` runs after warm-up, cached by kernel signatures).
+    it (median of ``runs`` runs after warm-up, cached by kernel signatures; ``cache=False`` times it now
+    and replaces the stored figure: a VM's speed drifts by 10-20 % between hours, so a benchmark that
+    compares against a measurement takes it in its own run).
 
     With no calibration for the target and thread count, ``mode="model"`` warns (UncalibratedWarning)
     and prices the kernels with an analytic profile (lpfc.cost.analytic: the host's from its ISA, the
@@ -171,7 +173,8 @@ def estimate_latency(model: Union[str, os.PathLike, Mapping, "object"], *, targe
     from .measure import measure
 
     plans, module = _plans_and_module(model, tgt.name, input_shapes, need_module=True)
-    res = measure(module, plans, tgt.name, threads, tkey, runs=max(20, int(runs)), profile_runs=10)
+    res = measure(module, plans, tgt.name, threads, tkey, runs=max(20, int(runs)), profile_runs=10,
+                  use_cache=bool(cache))
     kms = res.get("kernels_ms") or [0.0] * len(plans)
     ks = [KernelEstimate(i, p.part, p.kind, p.emitter, p.variant, p.shapes, p.flop, p.bytes, ms)
           for i, (p, ms) in enumerate(zip(plans, kms))]

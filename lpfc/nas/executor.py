@@ -11,6 +11,8 @@ the evaluator in the worker (each worker imports it once and keeps what it cache
 from __future__ import annotations
 
 import math
+import os
+import threading
 import time
 from concurrent.futures import Executor
 from contextlib import contextmanager
@@ -33,6 +35,20 @@ def evaluate_task(evaluator: str, arch: dict, opts: dict) -> tuple:
     if not math.isfinite(score):
         raise NasError(f"evaluator {evaluator!r} returned {score} for {arch}")
     return score, time.perf_counter() - t0
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A local worker's initializer: end the worker once its search process is gone.
+
+    A search killed from outside (SIGTERM, SIGKILL, a closed terminal) runs no clean-up, and a spawned
+    worker would go on with its candidate -- minutes of two busy cores -- orphaned. Linux re-parents the
+    orphan, so a changed parent pid is the sign; a daemon thread checks it every second."""
+    def watch():
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+    threading.Thread(target=watch, name="lpfc-nas-parent-watch", daemon=True).start()
 
 
 @contextmanager
@@ -68,11 +84,20 @@ def make_executor(workers: int = 1, dask: Optional[str] = None, executor: Option
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    before = {c.pid for c in multiprocessing.active_children()}
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_exit_with_parent, initargs=(os.getpid(),))
     try:
         yield pool, f"local process pool ({workers} worker(s))"
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        # interrupted (Ctrl-C) or failed: stop the candidates in flight rather than wait minutes for them
+        # (the pool's workers are the children this process started since the pool opened)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in multiprocessing.active_children():
+            if child.pid not in before:
+                child.terminate()
+        raise
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 __all__ = ["evaluate_task", "make_executor"]

@@ -26,3 +26,7 @@ def test_calibrate_then_estimate_and_measure(tmp_path, monkeypatch):
     assert len(m.kernels) == len(est.kernels) and all(k.ms >= 0 for k in m.kernels)
     # measured again: the cache (by kernel signatures) answers
     assert lpfc.estimate_latency(TINY[0], mode="measure").runs == m.runs
+    # cache=False times it again (20 fresh perf_counter readings never repeat the stored ones) and stores that
+    fresh = lpfc.estimate_latency(TINY[0], mode="measure", cache=False)
+    assert fresh.runs != m.runs and len(fresh.runs) >= 20
+    assert lpfc.estimate_latency(TINY[0], mode="measure").runs == fresh.runs
