@@ -115,14 +115,15 @@ def main(argv=None) -> int:
     _, full_lib = build(teacher, quiet=True)
     ms, full_ms = interleaved_ms([lib, full_lib], settings["threads"], args.rounds)
     ratio = None                # bench.nas's target is the full model's time / --ratio: judge that ratio too
+    target = settings["latency_ms"]
     bench_json = search.parent / "nas.json"
     if bench_json.exists():
         b = json.loads(bench_json.read_text())
+        target = b.get("target_ms") or target      # the search may have aimed lower (bench.nas --margin)
         if b.get("full_ms") and b.get("target_ms"):
             ratio = b["full_ms"] / b["target_ms"]
 
     f1, f1_full = mine["results"]["lpfc"]["f1"], full["results"]["lpfc"]["f1"]
-    target = settings["latency_ms"]
     lines = [f"# {head}", "",
              f"Architecture: {json.dumps(arch)} (search: {best['trials']} trials, {settings['latency_model']} "
              f"latency, search score {best['accuracy']:.4f})", "",

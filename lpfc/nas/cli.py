@@ -32,6 +32,9 @@ def register(sub) -> None:
                     help="oracle: lpfc.estimate_latency (default); flops: a FLOP count scaled to ms (for comparison)")
     sp.add_argument("--hard-constraint", action="store_true",
                     help="MnasNet's hard reward (no bonus under the target, acc x target/lat over it)")
+    sp.add_argument("--hard-weight", type=float, default=-1.0, metavar="BETA",
+                    help="with --hard-constraint, the exponent over the target (default -1, MnasNet's; -4 where "
+                         "accuracies differ by several times, docs/nas.md)")
     sp.add_argument("--reward-weight", type=float, default=-0.07, help="the soft reward's exponent (default -0.07)")
     sp.add_argument("--phase1", type=float, default=0.3, metavar="FRACTION",
                     help="share of the trials in phase 1 (layer count searched); then it is fixed (default 0.3)")
@@ -72,7 +75,7 @@ def cmd_nas(args) -> int:
     res = search(latency_ms=args.latency_ms, target=args.target, threads=args.threads, trials=args.trials,
                  evaluator=args.evaluator, evaluator_opts=_opts(args.evaluator_opt), out=args.out, space=space,
                  seed=args.seed, latency_model=args.latency_model, hard_constraint=args.hard_constraint,
-                 reward_weight=args.reward_weight, workers=args.workers, dask=args.dask, dry_run=args.dry_run,
+                 reward_weight=args.reward_weight, hard_weight=args.hard_weight, workers=args.workers, dask=args.dask, dry_run=args.dry_run,
                  phase1_fraction=args.phase1, export=not args.no_export)
     print(res.summary())
     return 0

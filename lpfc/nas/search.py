@@ -159,13 +159,15 @@ def read_trials(path: Path) -> list:
 
 def _settings_key(settings: Mapping) -> dict:
     """The settings that must match for a resume (the trial budget and the executor may change)."""
-    return {k: v for k, v in settings.items() if k not in ("trials", "dask", "dry_run")}
+    # a key added since a search.json was written counts as its default (hard_weight: 2026-12-07)
+    return {k: v for k, v in {"hard_weight": -1.0, **settings}.items() if k not in ("trials", "dask", "dry_run")}
 
 
 def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials: int = 200,
            evaluator: str = "qa-distill", evaluator_opts: Optional[Mapping] = None, out=None,
            space: Optional[SearchSpace] = None, seed: int = 0, latency_model: str = "oracle",
-           hard_constraint: bool = False, reward_weight: float = DEFAULT_WEIGHT, workers: int = 1,
+           hard_constraint: bool = False, reward_weight: float = DEFAULT_WEIGHT, hard_weight: float = -1.0,
+           workers: int = 1,
            dask: Optional[str] = None, executor=None, dry_run: bool = False, phase1_fraction: float = 0.3,
            controller_lr: float = 3.5e-3, entropy_weight: float = 1e-2, export: bool = True,
            progress=True) -> NasResult:
@@ -186,7 +188,7 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
         raise NasError(f"phase1_fraction must be within [0, 1], got {phase1_fraction!r}")
     if dry_run:
         trials = min(trials, DRY_RUN_TRIALS)
-    reward = Reward(float(latency_ms), reward_weight, hard_constraint)
+    reward = Reward(float(latency_ms), reward_weight, hard_constraint, hard_weight)
     spec = spec_of(evaluator)
     resolve(evaluator)                       # an unknown evaluator fails here, before anything runs
     opts = dict(evaluator_opts or {})
@@ -204,7 +206,7 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
     settings = {"latency_ms": float(latency_ms), "target": target, "threads": threads, "trials": trials,
                 "evaluator": evaluator, "evaluator_spec": spec, "evaluator_opts": opts, "space": space.to_dict(),
                 "seed": seed, "latency_model": latency_model, "hard_constraint": hard_constraint,
-                "reward_weight": reward_weight, "workers": workers, "phase1_fraction": phase1_fraction,
+                "reward_weight": reward_weight, "hard_weight": hard_weight, "workers": workers, "phase1_fraction": phase1_fraction,
                 "controller_lr": controller_lr, "entropy_weight": entropy_weight, "dask": dask, "dry_run": dry_run}
     try:
         json.dumps(settings)                 # the evaluator options go to search.json

@@ -87,6 +87,18 @@ def test_a_finished_search_can_be_extended(tiny_space, tmp_path):
     assert len((tmp_path / "s" / "trials.jsonl").read_text().splitlines()) == 6
 
 
+def test_a_search_from_before_hard_weight_resumes(tiny_space, tmp_path):
+    four = run(tiny_space, tmp_path / "s", trials=4, phase1_fraction=1.0)
+    sfile = tmp_path / "s" / "search.json"
+    old = json.loads(sfile.read_text())
+    del old["hard_weight"]                       # search.json as lpfc wrote it before 2026-12-07
+    sfile.write_text(json.dumps(old))
+    six = run(tiny_space, tmp_path / "s", trials=6, phase1_fraction=1.0)
+    assert [t.arch for t in six.trials[:4]] == [t.arch for t in four.trials]
+    with pytest.raises(NasError, match="other settings.*hard_weight"):
+        run(tiny_space, tmp_path / "s", trials=6, phase1_fraction=1.0, hard_weight=-4.0)
+
+
 def test_target_below_the_fastest_architecture_is_refused_before_any_evaluation(tiny_space, tmp_path):
     log = tmp_path / "calls.log"
     with pytest.raises(NasError, match="below the fastest architecture of the search space"):
