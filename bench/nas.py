@@ -25,6 +25,7 @@ import warnings
 from pathlib import Path
 
 from bench.peak import cpu_name
+from lpfc.nas.reward import DEFAULT_WEIGHT, HARD_WEIGHT
 
 
 def main(argv=None) -> int:
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
     p.add_argument("--margin", type=float, default=0.0, help="search for target x (1 - MARGIN), judge against the "
                    "target: room for the oracle's error and the machine's drift (default 0)")
     p.add_argument("--hard-constraint", action="store_true", help="MnasNet's hard reward (lpfc nas --hard-constraint)")
-    p.add_argument("--hard-weight", type=float, default=-1.0, help="its exponent over the target (default -1)")
+    p.add_argument("--hard-weight", type=float, default=HARD_WEIGHT, help="its exponent over the target (default -1)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--dask")
     p.add_argument("--seed", type=int, default=0)
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
     search_target = target * (1.0 - args.margin)
     head = (f"bench.nas {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU {cpu_name()}; host, "
             f"{args.threads} thread(s); evaluator {args.evaluator}; {args.trials} trials; seq {args.seq}; seed {args.seed}; reward "
-            + (f"hard, {args.hard_weight:g} over the target" if args.hard_constraint else "soft (-0.07)"))
+            + (f"hard, {args.hard_weight:g} over the target" if args.hard_constraint else f"soft ({DEFAULT_WEIGHT:g})"))
     print(head, flush=True)
     if full_ms:
         print(f"full model {json.dumps(full)}: {how} {full_ms:.3f} ms (oracle predicts {predicted_full:.3f} ms, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from ..errors import NasError
+from .reward import DEFAULT_WEIGHT, HARD_WEIGHT
 from .space import SearchSpace, parse_choices
 
 
@@ -32,10 +33,10 @@ def register(sub) -> None:
                     help="oracle: lpfc.estimate_latency (default); flops: a FLOP count scaled to ms (for comparison)")
     sp.add_argument("--hard-constraint", action="store_true",
                     help="MnasNet's hard reward (no bonus under the target, acc x target/lat over it)")
-    sp.add_argument("--hard-weight", type=float, default=-1.0, metavar="BETA",
+    sp.add_argument("--hard-weight", type=float, default=HARD_WEIGHT, metavar="BETA",
                     help="with --hard-constraint, the exponent over the target (default -1, MnasNet's; -4 where "
                          "accuracies differ by several times, docs/nas.md)")
-    sp.add_argument("--reward-weight", type=float, default=-0.07, help="the soft reward's exponent (default -0.07)")
+    sp.add_argument("--reward-weight", type=float, default=DEFAULT_WEIGHT, help="the soft reward's exponent (default -0.07)")
     sp.add_argument("--phase1", type=float, default=0.3, metavar="FRACTION",
                     help="share of the trials in phase 1 (layer count searched); then it is fixed (default 0.3)")
     sp.add_argument("--no-export", action="store_true", help="write no best.onnx / libbest.so")

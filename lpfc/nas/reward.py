@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ..errors import NasError
 
 DEFAULT_WEIGHT = -0.07
+HARD_WEIGHT = -1.0       # MnasNet's hard setting: beta = -1
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Reward:
     target_ms: float
     weight: float = DEFAULT_WEIGHT
     hard: bool = False
-    hard_weight: float = -1.0
+    hard_weight: float = HARD_WEIGHT
 
     def __post_init__(self):
         if not (isinstance(self.target_ms, (int, float)) and math.isfinite(self.target_ms) and self.target_ms > 0):
@@ -52,4 +53,4 @@ class Reward:
         return f"soft: acc x (lat/{self.target_ms:g} ms)^{self.weight:g}"
 
 
-__all__ = ["DEFAULT_WEIGHT", "Reward"]
+__all__ = ["DEFAULT_WEIGHT", "HARD_WEIGHT", "Reward"]

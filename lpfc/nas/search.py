@@ -26,7 +26,7 @@ from typing import Mapping, Optional
 
 from ..errors import NasError
 from .latency import LatencyModel
-from .reward import DEFAULT_WEIGHT, Reward
+from .reward import DEFAULT_WEIGHT, HARD_WEIGHT, Reward
 from .space import SearchSpace
 
 DRY_RUN_TRIALS = 4
@@ -160,13 +160,13 @@ def read_trials(path: Path) -> list:
 def _settings_key(settings: Mapping) -> dict:
     """The settings that must match for a resume (the trial budget and the executor may change)."""
     # a key added since a search.json was written counts as its default (hard_weight: 2026-12-07)
-    return {k: v for k, v in {"hard_weight": -1.0, **settings}.items() if k not in ("trials", "dask", "dry_run")}
+    return {k: v for k, v in {"hard_weight": HARD_WEIGHT, **settings}.items() if k not in ("trials", "dask", "dry_run")}
 
 
 def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials: int = 200,
            evaluator: str = "qa-distill", evaluator_opts: Optional[Mapping] = None, out=None,
            space: Optional[SearchSpace] = None, seed: int = 0, latency_model: str = "oracle",
-           hard_constraint: bool = False, reward_weight: float = DEFAULT_WEIGHT, hard_weight: float = -1.0,
+           hard_constraint: bool = False, reward_weight: float = DEFAULT_WEIGHT, hard_weight: float = HARD_WEIGHT,
            workers: int = 1,
            dask: Optional[str] = None, executor=None, dry_run: bool = False, phase1_fraction: float = 0.3,
            controller_lr: float = 3.5e-3, entropy_weight: float = 1e-2, export: bool = True,
