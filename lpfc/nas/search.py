@@ -12,6 +12,14 @@ in the order it was drawn -- so a search is reproducible from its seed whatever 
 complete batches are replayed into the controller (draws checked against the file, updates with the
 recorded rewards, nothing evaluated again), so the resumed search continues exactly as the uninterrupted
 one would have. ``out/search.json`` holds the settings; a directory holding another search is refused.
+
+Redraws (``redraws``, on by default with the hard reward): a candidate the latency model prices over the
+target is drawn again, up to ``redraws`` times, before anything is evaluated -- the oracle costs ~15-50 ms, an
+evaluation 10-30 s. HAT and AutoTinyBERT filter their candidates by the latency constraint the same way. It
+matters most in phase 1: the layer count is judged by the sub-networks drawn for it, and with the per-layer
+sizes drawn at random most 6-layer draws of MiniLM's space are over a third of its latency (79 % on
+2026-12-07), so a search judged 6 layers by over-target draws and never came back to it (docs/nas.md).
+The REINFORCE step sees only the evaluated draws; the redraw count is recorded so a resume replays it.
 """
 from __future__ import annotations
 
@@ -30,6 +38,7 @@ from .reward import DEFAULT_WEIGHT, HARD_WEIGHT, Reward
 from .space import SearchSpace
 
 DRY_RUN_TRIALS = 4
+DEFAULT_REDRAWS = 200        # with the oracle at <= 50 ms a price, <= 10 s a trial in the worst case
 
 
 @dataclass
@@ -45,6 +54,7 @@ class Trial:
     cached: bool = False       # the same architecture was evaluated before in this search
     indices: list = field(default_factory=list)   # the controller's choice indices (for the replay)
     batch_size: int = 1
+    redraws: int = 0           # draws over the target discarded before this one (``search(redraws=)``)
 
     def line(self) -> str:
         return json.dumps(asdict(self), sort_keys=False)
@@ -160,7 +170,9 @@ def read_trials(path: Path) -> list:
 def _settings_key(settings: Mapping) -> dict:
     """The settings that must match for a resume (the trial budget and the executor may change)."""
     # a key added since a search.json was written counts as its default (hard_weight: 2026-12-07)
-    return {k: v for k, v in {"hard_weight": HARD_WEIGHT, **settings}.items() if k not in ("trials", "dask", "dry_run")}
+    # redraws: added 2026-12-07 (evening); a search from before drew every candidate once
+    return {k: v for k, v in {"hard_weight": HARD_WEIGHT, "redraws": 0, **settings}.items()
+            if k not in ("trials", "dask", "dry_run")}
 
 
 def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials: int = 200,
@@ -170,8 +182,11 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
            workers: int = 1,
            dask: Optional[str] = None, executor=None, dry_run: bool = False, phase1_fraction: float = 0.3,
            controller_lr: float = 3.5e-3, entropy_weight: float = 1e-2, export: bool = True,
-           progress=True) -> NasResult:
+           redraws: Optional[int] = None, progress=True) -> NasResult:
     """Run (or resume) an architecture search; returns a :class:`NasResult` (docs/nas.md).
+
+    ``redraws``: how many times a draw priced over the target is drawn again before it is evaluated anyway;
+    None means ``DEFAULT_REDRAWS`` with ``hard_constraint`` and 0 (every draw evaluated) with the soft reward.
 
     ``progress``: True prints progress on stderr, a callable receives each line, False is silent."""
     from .evaluators import resolve, spec_of
@@ -186,6 +201,11 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
         raise NasError(f"threads must be a positive integer, got {threads!r}")
     if not 0.0 <= phase1_fraction <= 1.0:
         raise NasError(f"phase1_fraction must be within [0, 1], got {phase1_fraction!r}")
+    redraws_asked = redraws
+    if redraws is None:
+        redraws = DEFAULT_REDRAWS if hard_constraint else 0
+    if isinstance(redraws, bool) or not isinstance(redraws, int) or redraws < 0:
+        raise NasError(f"redraws must be a non-negative integer, got {redraws!r}")
     if dry_run:
         trials = min(trials, DRY_RUN_TRIALS)
     reward = Reward(float(latency_ms), reward_weight, hard_constraint, hard_weight)
@@ -207,7 +227,8 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
                 "evaluator": evaluator, "evaluator_spec": spec, "evaluator_opts": opts, "space": space.to_dict(),
                 "seed": seed, "latency_model": latency_model, "hard_constraint": hard_constraint,
                 "reward_weight": reward_weight, "hard_weight": hard_weight, "workers": workers, "phase1_fraction": phase1_fraction,
-                "controller_lr": controller_lr, "entropy_weight": entropy_weight, "dask": dask, "dry_run": dry_run}
+                "controller_lr": controller_lr, "entropy_weight": entropy_weight, "redraws": redraws, "dask": dask,
+                "dry_run": dry_run}
     try:
         json.dumps(settings)                 # the evaluator options go to search.json
     except (TypeError, ValueError) as e:
@@ -225,6 +246,8 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
                 old = json.loads(sfile.read_text())
             except ValueError:
                 raise NasError(f"{sfile} is not JSON; use another --out") from None
+            if redraws_asked is None:         # not asked for: the resumed search keeps its own
+                settings["redraws"] = redraws = int(old.get("redraws", 0))
             if _settings_key(old) != _settings_key(settings):
                 diff = sorted(k for k in set(old) | set(settings) if k in _settings_key(settings) | _settings_key(old)
                               and old.get(k) != settings.get(k))
@@ -265,7 +288,8 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
         if rows[0].phase == 2 and fixed_layers is None:
             fixed_layers = _phase2_layers(history)
         for t in rows:
-            s = ctl.sample(fixed_layers if t.phase == 2 else None)
+            for _ in range(t.redraws + 1):             # the discarded draws, then the evaluated one
+                s = ctl.sample(fixed_layers if t.phase == 2 else None)
             if s.indices != t.indices:
                 raise NasError(f"{out_dir / 'trials.jsonl'} does not match this search's controller at trial "
                                f"{t.trial} (was it written by another lpfc version?); use another --out")
@@ -303,15 +327,23 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
                         phase = 1
                     else:
                         _say(progress, f"phase 2: layer count fixed at {fixed_layers}; searching the per-layer sizes")
-                samples = [ctl.sample(fixed_layers if phase == 2 else None) for _ in range(k)]
-                lats = [lat(s.arch) for s in samples]
+                samples, lats, redrawn = [], [], []
+                for _ in range(k):
+                    s = ctl.sample(fixed_layers if phase == 2 else None)
+                    ms, n = lat(s.arch), 0
+                    while ms > reward.target_ms and n < redraws:
+                        s = ctl.sample(fixed_layers if phase == 2 else None)
+                        ms, n = lat(s.arch), n + 1
+                    samples.append(s)
+                    lats.append(ms)
+                    redrawn.append(n)
                 futs = []
                 for s in samples:
                     key = json.dumps(s.arch, sort_keys=True)
                     futs.append(None if key in cache else ex.submit(evaluate_task, spec, s.arch, opts))
                 rows = []
                 b = (history[-1].batch + 1) if history else 0
-                for i, (s, ms, f) in enumerate(zip(samples, lats, futs)):
+                for i, (s, ms, f, n) in enumerate(zip(samples, lats, futs, redrawn)):
                     key = json.dumps(s.arch, sort_keys=True)
                     if f is None:
                         acc, secs, cached = cache[key][0], 0.0, True
@@ -326,7 +358,7 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
                         cached = False
                         cache[key] = (acc, secs)
                     rows.append(Trial(len(history) + i, b, phase, s.arch, acc, ms, reward(acc, ms), secs, cached,
-                                      list(s.indices), k))
+                                      list(s.indices), k, n))
                 ctl.update([(s, t.reward) for s, t in zip(samples, rows)])
                 history += rows
                 if out_dir is not None:
@@ -340,7 +372,10 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
                 for t in rows:
                     _say(progress, f"trial {t.trial + 1}/{trials} phase {t.phase}: {t.arch['layers']}x{t.arch['hidden']} "
                                    f"acc {t.accuracy:.4f} lat {t.latency_ms:.2f} ms reward {t.reward:.4f}"
-                                   + (" (cached)" if t.cached else f" ({t.seconds:.1f} s)"))
+                                   + (" (cached)" if t.cached else f" ({t.seconds:.1f} s)")
+                                   + (f" after {t.redraws} redraw(s)" if t.redraws else "")
+                                   + (" -- over the target after every redraw"
+                                      if redraws and t.latency_ms > reward.target_ms else ""))
                 _say(progress, f"{len(history)}/{trials} done, {best_line()}; {_fmt_s(el)} elapsed, "
                                f"ETA {_fmt_s(eta)}")
 

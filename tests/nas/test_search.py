@@ -163,3 +163,69 @@ def test_the_default_executor_is_a_process_pool(tiny_space):
                  export=False, progress=False)
     pids = {t.accuracy for t in res.trials if not t.cached}
     assert pids and float(os.getpid()) not in pids
+
+
+def _a_tight_target(space):
+    """A target only a few of a soft search's draws meet (the oracle's figures on this machine)."""
+    return sorted(t.latency_ms for t in run(space, trials=8).trials)[2]
+
+
+def test_hard_searches_redraw_candidates_over_the_target(tiny_space, tmp_path):
+    target = _a_tight_target(tiny_space)
+    log = tmp_path / "calls.log"
+    res = run(tiny_space, trials=8, latency_ms=target, hard_constraint=True, evaluator=COUNT,
+              evaluator_opts={"log": str(log)})
+    assert res.settings["redraws"] == 200
+    assert all(t.latency_ms <= target for t in res.trials), "an over-target draw was evaluated"
+    assert any(t.redraws > 0 for t in res.trials)
+    oracle = LatencyModel("oracle")
+    evaluated = [json.loads(x) for x in log.read_text().splitlines()]
+    assert evaluated and all(oracle(a) <= target for a in evaluated), "the evaluator saw an over-target draw"
+    soft = run(tiny_space, trials=8, latency_ms=target)          # the soft reward evaluates every draw
+    assert soft.settings["redraws"] == 0 and all(t.redraws == 0 for t in soft.trials)
+    assert any(t.latency_ms > target for t in soft.trials)
+
+
+def test_redraws_run_out_and_the_last_draw_is_evaluated(tiny_space):
+    target = _a_tight_target(tiny_space)
+    res = run(tiny_space, trials=8, latency_ms=target, hard_constraint=True, redraws=1)
+    over = [t for t in res.trials if t.latency_ms > target]
+    assert all(t.redraws == 1 for t in over)
+    assert all(t.redraws <= 1 for t in res.trials)
+
+
+def test_a_search_with_redraws_resumes_exactly(tiny_space, tmp_path):
+    target = _a_tight_target(tiny_space)
+    full = run(tiny_space, tmp_path / "a", trials=8, latency_ms=target, hard_constraint=True)
+    assert any(t.redraws for t in full.trials[:5])
+    (tmp_path / "b").mkdir()
+    shutil.copy(tmp_path / "a" / "search.json", tmp_path / "b" / "search.json")
+    lines = (tmp_path / "a" / "trials.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "b" / "trials.jsonl").write_text("".join(lines[:5]))
+    resumed = run(tiny_space, tmp_path / "b", trials=8, latency_ms=target, hard_constraint=True)
+    assert [(t.arch, t.redraws) for t in resumed.trials] == [(t.arch, t.redraws) for t in full.trials]
+
+
+def test_a_hard_search_from_before_redraws_resumes_without_them(tiny_space, tmp_path):
+    target = _a_tight_target(tiny_space)
+    four = run(tiny_space, tmp_path / "s", trials=4, latency_ms=target, hard_constraint=True, redraws=0,
+               phase1_fraction=1.0)
+    sfile = tmp_path / "s" / "search.json"
+    old = json.loads(sfile.read_text())
+    del old["redraws"]                           # search.json as lpfc wrote it before redraws existed
+    sfile.write_text(json.dumps(old))
+    lines = [json.loads(x) for x in (tmp_path / "s" / "trials.jsonl").read_text().splitlines()]
+    (tmp_path / "s" / "trials.jsonl").write_text("".join(
+        json.dumps({k: v for k, v in d.items() if k != "redraws"}) + "\n" for d in lines))
+    six = run(tiny_space, tmp_path / "s", trials=6, latency_ms=target, hard_constraint=True, phase1_fraction=1.0)
+    assert six.settings["redraws"] == 0
+    assert [t.arch for t in six.trials[:4]] == [t.arch for t in four.trials]
+    with pytest.raises(NasError, match="other settings.*redraws"):
+        run(tiny_space, tmp_path / "s", trials=6, latency_ms=target, hard_constraint=True, phase1_fraction=1.0,
+            redraws=5)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_bad_redraws_are_refused(tiny_space, bad):
+    with pytest.raises(NasError, match="redraws must be a non-negative integer"):
+        run(tiny_space, trials=2, redraws=bad)
