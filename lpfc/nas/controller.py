@@ -55,7 +55,8 @@ class Controller:
 
     # -- one pass over a decision sequence --------------------------------------------------------------------
     def _run(self, forced: Optional[Sequence[int]], fixed_layers: Optional[int], draw: bool):
-        """Walk the decisions: draw them (``draw``) or replay ``forced``. Returns (indices, logp, entropy)."""
+        """Walk the decisions: draw them (``draw``; the first ``len(forced)`` taken from ``forced`` when it is
+        given) or replay ``forced``. Returns (indices, logp, entropy)."""
         torch = self.torch
         F = torch.nn.functional
         h = torch.zeros(1, self.hidden_size)
@@ -75,7 +76,7 @@ class Controller:
             given = kind == "layers" and fixed_layers is not None
             if given:
                 i = self.space.layers.index(fixed_layers)
-            elif draw:
+            elif draw and not (forced and t < len(forced)):
                 i = int(torch.multinomial(logprobs.exp().detach(), 1, generator=self.gen))
             else:
                 i = int(forced[t])
@@ -92,9 +93,11 @@ class Controller:
             t += 1
         return indices, logp, ent
 
-    def sample(self, fixed_layers: Optional[int] = None) -> Sample:
+    def sample(self, fixed_layers: Optional[int] = None, prefix: Sequence[int] = ()) -> Sample:
+        """Draw an architecture; ``prefix``: the first decisions' indices, kept (the search's redraws keep the
+        layer count and hidden size and draw the per-layer sizes again)."""
         with self.torch.no_grad():
-            idx, _, _ = self._run(None, fixed_layers, draw=True)
+            idx, _, _ = self._run(list(prefix) or None, fixed_layers, draw=True)
         return Sample(idx, self.space.arch_from_indices(idx), fixed_layers is not None)
 
     def update(self, batch: Sequence[tuple]) -> dict:

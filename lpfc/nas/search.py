@@ -13,12 +13,15 @@ complete batches are replayed into the controller (draws checked against the fil
 recorded rewards, nothing evaluated again), so the resumed search continues exactly as the uninterrupted
 one would have. ``out/search.json`` holds the settings; a directory holding another search is refused.
 
-Redraws (``redraws``, on by default with the hard reward): a candidate the latency model prices over the
-target is drawn again, up to ``redraws`` times, before anything is evaluated -- the oracle costs ~15-50 ms, an
-evaluation 10-30 s. HAT and AutoTinyBERT filter their candidates by the latency constraint the same way. It
-matters most in phase 1: the layer count is judged by the sub-networks drawn for it, and with the per-layer
-sizes drawn at random most 6-layer draws of MiniLM's space are over a third of its latency (79 % on
-2026-12-07), so a search judged 6 layers by over-target draws and never came back to it (docs/nas.md).
+Redraws (``redraws``, on by default with the hard reward): when the latency model prices a candidate over
+the target, its per-layer sizes (heads, FFN) are drawn again, the layer count and hidden size kept, up to
+``redraws`` times, before anything is evaluated -- the oracle costs ~15-50 ms, an evaluation 10-30 s. HAT
+and AutoTinyBERT filter their candidates by the latency constraint the same way. Phase 1 judges a layer
+count by the sub-networks drawn for it; with the per-layer sizes drawn at random, 79 % of the 6-layer draws
+in MiniLM's space are over a third of its latency, and a search judged 6 layers by over-target draws and
+never came back to it. Redrawing the whole candidate instead fixed that but starved the wide ones: a
+6-layer hidden-384 draw fits only with few heads and FFN neurons in every layer, so nearly every such draw
+was replaced by a narrower one and the controller settled on hidden 192 (docs/nas.md, "Results").
 The REINFORCE step sees only the evaluated draws; the redraw count is recorded so a resume replays it.
 """
 from __future__ import annotations
@@ -54,7 +57,7 @@ class Trial:
     cached: bool = False       # the same architecture was evaluated before in this search
     indices: list = field(default_factory=list)   # the controller's choice indices (for the replay)
     batch_size: int = 1
-    redraws: int = 0           # draws over the target discarded before this one (``search(redraws=)``)
+    redraws: int = 0           # draws of the per-layer sizes over the target discarded before this one
 
     def line(self) -> str:
         return json.dumps(asdict(self), sort_keys=False)
@@ -185,7 +188,8 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
            redraws: Optional[int] = None, progress=True) -> NasResult:
     """Run (or resume) an architecture search; returns a :class:`NasResult` (docs/nas.md).
 
-    ``redraws``: how many times a draw priced over the target is drawn again before it is evaluated anyway;
+    ``redraws``: how many times the per-layer sizes of a draw priced over the target are drawn again (the layer
+    count and hidden size kept) before it is evaluated anyway;
     None means ``DEFAULT_REDRAWS`` with ``hard_constraint`` and 0 (every draw evaluated) with the soft reward.
 
     ``progress``: True prints progress on stderr, a callable receives each line, False is silent."""
@@ -288,8 +292,9 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
         if rows[0].phase == 2 and fixed_layers is None:
             fixed_layers = _phase2_layers(history)
         for t in rows:
-            for _ in range(t.redraws + 1):             # the discarded draws, then the evaluated one
-                s = ctl.sample(fixed_layers if t.phase == 2 else None)
+            s = ctl.sample(fixed_layers if t.phase == 2 else None)
+            for _ in range(t.redraws):                 # the discarded draws' sizes, then the evaluated one
+                s = ctl.sample(fixed_layers if t.phase == 2 else None, prefix=s.indices[:2])
             if s.indices != t.indices:
                 raise NasError(f"{out_dir / 'trials.jsonl'} does not match this search's controller at trial "
                                f"{t.trial} (was it written by another lpfc version?); use another --out")
@@ -332,7 +337,7 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
                     s = ctl.sample(fixed_layers if phase == 2 else None)
                     ms, n = lat(s.arch), 0
                     while ms > reward.target_ms and n < redraws:
-                        s = ctl.sample(fixed_layers if phase == 2 else None)
+                        s = ctl.sample(fixed_layers if phase == 2 else None, prefix=s.indices[:2])
                         ms, n = lat(s.arch), n + 1
                     samples.append(s)
                     lats.append(ms)

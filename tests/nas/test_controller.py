@@ -68,3 +68,13 @@ def test_reinforce_learns_a_per_layer_choice():
     s = c.sample(fixed_layers=2)
     p = c.choice_probs(s.indices[:3])                 # layers, hidden, heads[0] -> ffn[0]
     assert sum(p[-3:]) > 0.6, p
+
+
+def test_a_prefix_keeps_the_layer_count_and_hidden_size():
+    c = Controller(SPACE, seed=4)
+    first = c.sample()
+    again = [c.sample(prefix=first.indices[:2]) for _ in range(20)]
+    assert all(s.indices[:2] == first.indices[:2] and SPACE.contains(s.arch) for s in again)
+    assert len({tuple(s.indices[2:]) for s in again}) > 1, "the per-layer sizes were not drawn again"
+    two = c.sample(fixed_layers=2, prefix=c.sample(fixed_layers=2).indices[:2])
+    assert two.arch["layers"] == 2 and two.fixed_layers
