@@ -26,7 +26,6 @@ from pathlib import Path
 
 from bench.peak import cpu_name
 from lpfc.nas.reward import DEFAULT_WEIGHT, HARD_WEIGHT
-from lpfc.nas.search import DEFAULT_REDRAWS
 
 
 def main(argv=None) -> int:
@@ -47,8 +46,8 @@ def main(argv=None) -> int:
                    "target: room for the oracle's error and the machine's drift (default 0)")
     p.add_argument("--hard-constraint", action="store_true", help="MnasNet's hard reward (lpfc nas --hard-constraint)")
     p.add_argument("--hard-weight", type=float, default=HARD_WEIGHT, help="its exponent over the target (default -1)")
-    p.add_argument("--redraws", type=int, default=None, help="lpfc nas --redraws (default 200 with --hard-constraint, "
-                   "0 otherwise)")
+    p.add_argument("--constrained", action=argparse.BooleanOptionalAction, default=None,
+                   help="lpfc nas --constrained (default: on with --hard-constraint)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--dask")
     p.add_argument("--seed", type=int, default=0)
@@ -88,7 +87,7 @@ def main(argv=None) -> int:
     head = (f"bench.nas {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU {cpu_name()}; host, "
             f"{args.threads} thread(s); evaluator {args.evaluator}; {args.trials} trials; seq {args.seq}; seed {args.seed}; reward "
             + (f"hard, {args.hard_weight:g} over the target" if args.hard_constraint else f"soft ({DEFAULT_WEIGHT:g})")
-            + f"; redraws {args.redraws if args.redraws is not None else DEFAULT_REDRAWS if args.hard_constraint else 0}")
+            + f"; constrained draws {'on' if (args.hard_constraint if args.constrained is None else args.constrained) else 'off'}")
     print(head, flush=True)
     if full_ms:
         print(f"full model {json.dumps(full)}: {how} {full_ms:.3f} ms (oracle predicts {predicted_full:.3f} ms, "
@@ -99,7 +98,7 @@ def main(argv=None) -> int:
         res = search(latency_ms=search_target, target="host", threads=args.threads, trials=args.trials,
                      evaluator=args.evaluator, evaluator_opts=_opts(args.evaluator_opt), out=out / model, space=space,
                      seed=args.seed, latency_model=model,
-                     hard_constraint=args.hard_constraint, hard_weight=args.hard_weight, redraws=args.redraws,
+                     hard_constraint=args.hard_constraint, hard_weight=args.hard_weight, constrained=args.constrained,
                      workers=args.workers, dask=args.dask, dry_run=args.dry_run)
         b = res.best
         rows.append({"latency_model": model, "arch": b.arch, "accuracy": b.accuracy, "search_latency_ms": b.latency_ms,

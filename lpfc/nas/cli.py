@@ -1,6 +1,7 @@
 """``lpfc nas`` (registered by lpfc/cli.py's parser; docs/nas.md)."""
 from __future__ import annotations
 
+import argparse
 import json
 
 from ..errors import NasError
@@ -39,9 +40,9 @@ def register(sub) -> None:
     sp.add_argument("--reward-weight", type=float, default=DEFAULT_WEIGHT, help="the soft reward's exponent (default -0.07)")
     sp.add_argument("--phase1", type=float, default=0.3, metavar="FRACTION",
                     help="share of the trials in phase 1 (layer count searched); then it is fixed (default 0.3)")
-    sp.add_argument("--redraws", type=int, default=None, metavar="N",
-                    help="draw a candidate priced over the target again, up to N times, before evaluating it "
-                         "(default 200 with --hard-constraint, 0 otherwise; a resumed search keeps its own)")
+    sp.add_argument("--constrained", action=argparse.BooleanOptionalAction, default=None,
+                    help="draw each layer's heads and FFN only among the sizes that can still meet the target "
+                         "(default: on with --hard-constraint, off otherwise; a resumed search keeps its own)")
     sp.add_argument("--no-export", action="store_true", help="write no best.onnx / libbest.so")
     g = sp.add_argument_group("search space (default: sub-networks of MiniLM-L6-H384)")
     d = SearchSpace()
@@ -80,7 +81,7 @@ def cmd_nas(args) -> int:
                  evaluator=args.evaluator, evaluator_opts=_opts(args.evaluator_opt), out=args.out, space=space,
                  seed=args.seed, latency_model=args.latency_model, hard_constraint=args.hard_constraint,
                  reward_weight=args.reward_weight, hard_weight=args.hard_weight, workers=args.workers, dask=args.dask, dry_run=args.dry_run,
-                 phase1_fraction=args.phase1, export=not args.no_export, redraws=args.redraws)
+                 phase1_fraction=args.phase1, export=not args.no_export, constrained=args.constrained)
     print(res.summary())
     return 0
 

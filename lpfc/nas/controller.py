@@ -54,9 +54,11 @@ class Controller:
         self.hidden_size = hidden_size
 
     # -- one pass over a decision sequence --------------------------------------------------------------------
-    def _run(self, forced: Optional[Sequence[int]], fixed_layers: Optional[int], draw: bool):
-        """Walk the decisions: draw them (``draw``; the first ``len(forced)`` taken from ``forced`` when it is
-        given) or replay ``forced``. Returns (indices, logp, entropy)."""
+    def _run(self, forced: Optional[Sequence[int]], fixed_layers: Optional[int], draw: bool, limit=None):
+        """Walk the decisions: draw them (``draw``) or replay ``forced``. Returns (indices, logp, entropy).
+
+        ``limit(t, kind, indices)`` (draws only): the largest choice index decision ``t`` may take given the
+        decisions so far, or None for no limit (the search's latency constraint)."""
         torch = self.torch
         F = torch.nn.functional
         h = torch.zeros(1, self.hidden_size)
@@ -76,8 +78,14 @@ class Controller:
             given = kind == "layers" and fixed_layers is not None
             if given:
                 i = self.space.layers.index(fixed_layers)
-            elif draw and not (forced and t < len(forced)):
-                i = int(torch.multinomial(logprobs.exp().detach(), 1, generator=self.gen))
+            elif draw:
+                probs = logprobs.exp().detach()
+                top = limit(t, kind, indices) if limit is not None else None
+                if top is not None:
+                    cut = probs.clone()
+                    cut[top + 1:] = 0.0
+                    probs = cut if float(cut.sum()) > 0 else probs
+                i = int(torch.multinomial(probs, 1, generator=self.gen))
             else:
                 i = int(forced[t])
             if not given:   # a given layer count is not the policy's decision: no gradient, no entropy
@@ -93,11 +101,11 @@ class Controller:
             t += 1
         return indices, logp, ent
 
-    def sample(self, fixed_layers: Optional[int] = None, prefix: Sequence[int] = ()) -> Sample:
-        """Draw an architecture; ``prefix``: the first decisions' indices, kept (the search's redraws keep the
-        layer count and hidden size and draw the per-layer sizes again)."""
+    def sample(self, fixed_layers: Optional[int] = None, limit=None) -> Sample:
+        """Draw an architecture. ``limit``: see ``_run``; a limited decision draws from the policy's
+        distribution cut to the choices up to the limit and renormalised."""
         with self.torch.no_grad():
-            idx, _, _ = self._run(list(prefix) or None, fixed_layers, draw=True)
+            idx, _, _ = self._run(None, fixed_layers, draw=True, limit=limit)
         return Sample(idx, self.space.arch_from_indices(idx), fixed_layers is not None)
 
     def update(self, batch: Sequence[tuple]) -> dict:

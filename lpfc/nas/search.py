@@ -13,16 +13,19 @@ complete batches are replayed into the controller (draws checked against the fil
 recorded rewards, nothing evaluated again), so the resumed search continues exactly as the uninterrupted
 one would have. ``out/search.json`` holds the settings; a directory holding another search is refused.
 
-Redraws (``redraws``, on by default with the hard reward): when the latency model prices a candidate over
-the target, its per-layer sizes (heads, FFN) are drawn again, the layer count and hidden size kept, up to
-``redraws`` times, before anything is evaluated -- the oracle costs ~15-50 ms, an evaluation 10-30 s. HAT
-and AutoTinyBERT filter their candidates by the latency constraint the same way. Phase 1 judges a layer
-count by the sub-networks drawn for it; with the per-layer sizes drawn at random, 79 % of the 6-layer draws
-in MiniLM's space are over a third of its latency, and a search judged 6 layers by over-target draws and
-never came back to it. Redrawing the whole candidate instead fixed that but starved the wide ones: a
-6-layer hidden-384 draw fits only with few heads and FFN neurons in every layer, so nearly every such draw
-was replaced by a narrower one and the controller settled on hidden 192 (docs/nas.md, "Results").
-The REINFORCE step sees only the evaluated draws; the redraw count is recorded so a resume replays it.
+Constrained draws (``constrained``, on by default with the hard reward): each per-layer decision (heads,
+FFN) is drawn only among the choices with which the architecture can still meet the target -- the
+oracle's price of the draw so far, that choice, and the smallest sizes for the decisions still to come
+(a binary search over the ascending choices: ~4 prices a decision, each 5-50 ms, against 10-30 s an
+evaluation). HAT and AutoTinyBERT filter their candidates by the latency constraint the same way. Phase 1
+judges a layer count by the sub-networks drawn for it: unconstrained, 79 % of the 6-layer draws in
+MiniLM's space are over a third of its latency, and none of the 200 6-layer hidden-384 draws tried fitted
+(every layer must have few heads and FFN neurons), so a search judged 6 layers -- and hidden 384 -- by
+over-target draws (docs/nas.md, "Results"). The layer count and hidden size are not limited: a choice
+that cannot fit even at the smallest sizes is charged by the hard reward, and the controller learns it.
+The REINFORCE step takes the log-probability under the uncut policy. A resume prices the limits again
+(the oracle is deterministic for one calibration; a recalibrated machine makes the replay stop with an
+error naming the trial).
 """
 from __future__ import annotations
 
@@ -41,7 +44,6 @@ from .reward import DEFAULT_WEIGHT, HARD_WEIGHT, Reward
 from .space import SearchSpace
 
 DRY_RUN_TRIALS = 4
-DEFAULT_REDRAWS = 200        # with the oracle at <= 50 ms a price, <= 10 s a trial in the worst case
 
 
 @dataclass
@@ -57,7 +59,6 @@ class Trial:
     cached: bool = False       # the same architecture was evaluated before in this search
     indices: list = field(default_factory=list)   # the controller's choice indices (for the replay)
     batch_size: int = 1
-    redraws: int = 0           # draws of the per-layer sizes over the target discarded before this one
 
     def line(self) -> str:
         return json.dumps(asdict(self), sort_keys=False)
@@ -173,8 +174,8 @@ def read_trials(path: Path) -> list:
 def _settings_key(settings: Mapping) -> dict:
     """The settings that must match for a resume (the trial budget and the executor may change)."""
     # a key added since a search.json was written counts as its default (hard_weight: 2026-12-07)
-    # redraws: added 2026-12-07 (evening); a search from before drew every candidate once
-    return {k: v for k, v in {"hard_weight": HARD_WEIGHT, "redraws": 0, **settings}.items()
+    # constrained: added 2026-12-07 (evening); a search from before drew without the latency limit
+    return {k: v for k, v in {"hard_weight": HARD_WEIGHT, "constrained": False, **settings}.items()
             if k not in ("trials", "dask", "dry_run")}
 
 
@@ -185,12 +186,11 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
            workers: int = 1,
            dask: Optional[str] = None, executor=None, dry_run: bool = False, phase1_fraction: float = 0.3,
            controller_lr: float = 3.5e-3, entropy_weight: float = 1e-2, export: bool = True,
-           redraws: Optional[int] = None, progress=True) -> NasResult:
+           constrained: Optional[bool] = None, progress=True) -> NasResult:
     """Run (or resume) an architecture search; returns a :class:`NasResult` (docs/nas.md).
 
-    ``redraws``: how many times the per-layer sizes of a draw priced over the target are drawn again (the layer
-    count and hidden size kept) before it is evaluated anyway;
-    None means ``DEFAULT_REDRAWS`` with ``hard_constraint`` and 0 (every draw evaluated) with the soft reward.
+    ``constrained``: draw the per-layer sizes only among the choices that can still meet the target (module
+    docstring); None means on with ``hard_constraint``, off with the soft reward.
 
     ``progress``: True prints progress on stderr, a callable receives each line, False is silent."""
     from .evaluators import resolve, spec_of
@@ -205,11 +205,10 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
         raise NasError(f"threads must be a positive integer, got {threads!r}")
     if not 0.0 <= phase1_fraction <= 1.0:
         raise NasError(f"phase1_fraction must be within [0, 1], got {phase1_fraction!r}")
-    redraws_asked = redraws
-    if redraws is None:
-        redraws = DEFAULT_REDRAWS if hard_constraint else 0
-    if isinstance(redraws, bool) or not isinstance(redraws, int) or redraws < 0:
-        raise NasError(f"redraws must be a non-negative integer, got {redraws!r}")
+    constrained_asked = constrained
+    constrained = bool(hard_constraint) if constrained is None else constrained
+    if not isinstance(constrained, bool):
+        raise NasError(f"constrained must be True, False or None, got {constrained!r}")
     if dry_run:
         trials = min(trials, DRY_RUN_TRIALS)
     reward = Reward(float(latency_ms), reward_weight, hard_constraint, hard_weight)
@@ -231,7 +230,7 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
                 "evaluator": evaluator, "evaluator_spec": spec, "evaluator_opts": opts, "space": space.to_dict(),
                 "seed": seed, "latency_model": latency_model, "hard_constraint": hard_constraint,
                 "reward_weight": reward_weight, "hard_weight": hard_weight, "workers": workers, "phase1_fraction": phase1_fraction,
-                "controller_lr": controller_lr, "entropy_weight": entropy_weight, "redraws": redraws, "dask": dask,
+                "controller_lr": controller_lr, "entropy_weight": entropy_weight, "constrained": constrained, "dask": dask,
                 "dry_run": dry_run}
     try:
         json.dumps(settings)                 # the evaluator options go to search.json
@@ -250,8 +249,8 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
                 old = json.loads(sfile.read_text())
             except ValueError:
                 raise NasError(f"{sfile} is not JSON; use another --out") from None
-            if redraws_asked is None:         # not asked for: the resumed search keeps its own
-                settings["redraws"] = redraws = int(old.get("redraws", 0))
+            if constrained_asked is None:     # not asked for: the resumed search keeps its own
+                settings["constrained"] = constrained = bool(old.get("constrained", False))
             if _settings_key(old) != _settings_key(settings):
                 diff = sorted(k for k in set(old) | set(settings) if k in _settings_key(settings) | _settings_key(old)
                               and old.get(k) != settings.get(k))
@@ -275,6 +274,7 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
     if lat.warning:
         _say(progress, f"warning: {lat.warning}")
     p1_trials = int(round(trials * phase1_fraction))
+    limit = latency_limit(space, lat, reward.target_ms) if constrained else None
 
     # -- replay what a previous run of this search recorded ------------------------------------------------
     cache: dict = {}
@@ -292,9 +292,7 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
         if rows[0].phase == 2 and fixed_layers is None:
             fixed_layers = _phase2_layers(history)
         for t in rows:
-            s = ctl.sample(fixed_layers if t.phase == 2 else None)
-            for _ in range(t.redraws):                 # the discarded draws' sizes, then the evaluated one
-                s = ctl.sample(fixed_layers if t.phase == 2 else None, prefix=s.indices[:2])
+            s = ctl.sample(fixed_layers if t.phase == 2 else None, limit=limit)
             if s.indices != t.indices:
                 raise NasError(f"{out_dir / 'trials.jsonl'} does not match this search's controller at trial "
                                f"{t.trial} (was it written by another lpfc version?); use another --out")
@@ -332,23 +330,15 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
                         phase = 1
                     else:
                         _say(progress, f"phase 2: layer count fixed at {fixed_layers}; searching the per-layer sizes")
-                samples, lats, redrawn = [], [], []
-                for _ in range(k):
-                    s = ctl.sample(fixed_layers if phase == 2 else None)
-                    ms, n = lat(s.arch), 0
-                    while ms > reward.target_ms and n < redraws:
-                        s = ctl.sample(fixed_layers if phase == 2 else None, prefix=s.indices[:2])
-                        ms, n = lat(s.arch), n + 1
-                    samples.append(s)
-                    lats.append(ms)
-                    redrawn.append(n)
+                samples = [ctl.sample(fixed_layers if phase == 2 else None, limit=limit) for _ in range(k)]
+                lats = [lat(s.arch) for s in samples]
                 futs = []
                 for s in samples:
                     key = json.dumps(s.arch, sort_keys=True)
                     futs.append(None if key in cache else ex.submit(evaluate_task, spec, s.arch, opts))
                 rows = []
                 b = (history[-1].batch + 1) if history else 0
-                for i, (s, ms, f, n) in enumerate(zip(samples, lats, futs, redrawn)):
+                for i, (s, ms, f) in enumerate(zip(samples, lats, futs)):
                     key = json.dumps(s.arch, sort_keys=True)
                     if f is None:
                         acc, secs, cached = cache[key][0], 0.0, True
@@ -363,7 +353,7 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
                         cached = False
                         cache[key] = (acc, secs)
                     rows.append(Trial(len(history) + i, b, phase, s.arch, acc, ms, reward(acc, ms), secs, cached,
-                                      list(s.indices), k, n))
+                                      list(s.indices), k))
                 ctl.update([(s, t.reward) for s, t in zip(samples, rows)])
                 history += rows
                 if out_dir is not None:
@@ -378,9 +368,8 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
                     _say(progress, f"trial {t.trial + 1}/{trials} phase {t.phase}: {t.arch['layers']}x{t.arch['hidden']} "
                                    f"acc {t.accuracy:.4f} lat {t.latency_ms:.2f} ms reward {t.reward:.4f}"
                                    + (" (cached)" if t.cached else f" ({t.seconds:.1f} s)")
-                                   + (f" after {t.redraws} redraw(s)" if t.redraws else "")
-                                   + (" -- over the target after every redraw"
-                                      if redraws and t.latency_ms > reward.target_ms else ""))
+                                   + (" -- over the target even at the smallest sizes"
+                                      if constrained and t.latency_ms > reward.target_ms else ""))
                 _say(progress, f"{len(history)}/{trials} done, {best_line()}; {_fmt_s(el)} elapsed, "
                                f"ETA {_fmt_s(eta)}")
 
@@ -398,6 +387,41 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
     return res
 
 
+def latency_limit(space: SearchSpace, lat, target_ms: float):
+    """The controller's ``limit`` for a latency target: for a per-layer decision, the largest choice with
+    which the architecture, completed with the smallest sizes, is priced within the target (None before the
+    per-layer decisions). Assumes the price grows with each size (binary search); where no choice fits, the
+    smallest is the limit, and the hard reward charges the result."""
+    prices: dict = {}
+
+    def price(idx) -> float:
+        key = tuple(idx)
+        if key not in prices:
+            prices[key] = lat(space.arch_from_indices(idx))
+        return prices[key]
+
+    def limit(t, kind, indices):
+        if t < 2:
+            return None
+        n, hidden = space.layers[indices[0]], space.hidden[indices[1]]
+        kinds = space.decisions(n)
+        least = {k: space.allowed(k, hidden).index(True) for k in ("heads", "ffn")}
+        rest = [least[k] for k in kinds[t + 1:]]
+        ok = [j for j, a in enumerate(space.allowed(kind, hidden)) if a]
+        lo, hi = 0, len(ok) - 1                  # the last allowed choice that fits: ok[lo]
+        if price(list(indices) + [ok[0]] + rest) > target_ms:
+            return ok[0]
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if price(list(indices) + [ok[mid]] + rest) <= target_ms:
+                lo = mid
+            else:
+                hi = mid - 1
+        return ok[lo]
+
+    return limit
+
+
 def _phase2_layers(history) -> Optional[int]:
     """Phase 1's verdict: the layer count of its highest-reward trial (the earliest on a tie)."""
     p1 = [t for t in history if t.phase == 1]
@@ -406,4 +430,5 @@ def _phase2_layers(history) -> Optional[int]:
     return max(p1, key=lambda t: (t.reward, -t.trial)).arch["layers"]
 
 
-__all__ = ["NasResult", "Trial", "check_request", "choose_best", "pareto_front", "read_trials", "search"]
+__all__ = ["NasResult", "Trial", "check_request", "choose_best", "latency_limit", "pareto_front", "read_trials",
+           "search"]

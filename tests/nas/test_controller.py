@@ -70,11 +70,11 @@ def test_reinforce_learns_a_per_layer_choice():
     assert sum(p[-3:]) > 0.6, p
 
 
-def test_a_prefix_keeps_the_layer_count_and_hidden_size():
+def test_a_limit_cuts_the_choices_and_leaves_the_rest():
     c = Controller(SPACE, seed=4)
-    first = c.sample()
-    again = [c.sample(prefix=first.indices[:2]) for _ in range(20)]
-    assert all(s.indices[:2] == first.indices[:2] and SPACE.contains(s.arch) for s in again)
-    assert len({tuple(s.indices[2:]) for s in again}) > 1, "the per-layer sizes were not drawn again"
-    two = c.sample(fixed_layers=2, prefix=c.sample(fixed_layers=2).indices[:2])
-    assert two.arch["layers"] == 2 and two.fixed_layers
+    limit = (lambda t, kind, idx: None if t < 2 else 1)          # per-layer choices: the two smallest
+    draws = [c.sample(limit=limit) for _ in range(20)]
+    assert all(max(s.indices[2:]) <= 1 and SPACE.contains(s.arch) for s in draws)
+    assert len({s.indices[0] for s in draws}) > 1, "the layer count was limited too"
+    free = Controller(SPACE, seed=4)
+    assert any(max(free.sample().indices[2:]) > 1 for _ in range(5))

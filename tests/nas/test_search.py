@@ -170,81 +170,63 @@ def _a_tight_target(space):
     return sorted(t.latency_ms for t in run(space, trials=8).trials)[2]
 
 
-def test_hard_searches_redraw_candidates_over_the_target(tiny_space, tmp_path):
+def test_hard_searches_draw_within_the_target(tiny_space, tmp_path):
     target = _a_tight_target(tiny_space)
-    log = tmp_path / "calls.log"
-    res = run(tiny_space, trials=8, latency_ms=target, hard_constraint=True, evaluator=COUNT,
-              evaluator_opts={"log": str(log)})
-    assert res.settings["redraws"] == 200
-    assert any(t.redraws > 0 for t in res.trials)
-    # an over-target candidate is evaluated only when no redraw of its per-layer sizes fitted
-    over = [t for t in res.trials if t.latency_ms > target]
-    assert all(t.redraws == 200 for t in over)
+    res = run(tiny_space, trials=8, latency_ms=target, hard_constraint=True)
+    assert res.settings["constrained"] is True
     oracle = LatencyModel("oracle")
-    evaluated = [json.loads(x) for x in log.read_text().splitlines()]
-    assert sum(oracle(a) > target for a in evaluated) <= len(over)
-    soft = run(tiny_space, trials=8, latency_ms=target)          # the soft reward evaluates every draw
-    assert soft.settings["redraws"] == 0 and all(t.redraws == 0 for t in soft.trials)
+    for t in res.trials:     # over the target only where even the smallest sizes are
+        smallest = tiny_space.smallest(t.arch["layers"])
+        smallest["hidden"] = t.arch["hidden"]
+        assert t.latency_ms <= target or oracle(smallest) > target, f"trial {t.trial} {t.arch} is over the target"
+    soft = run(tiny_space, trials=8, latency_ms=target)          # the soft reward draws from the whole space
+    assert soft.settings["constrained"] is False
+    assert any(t.latency_ms > target for t in soft.trials)
 
 
-def test_a_redraw_keeps_the_layer_count_and_hidden_size(tiny_space):
-    from lpfc.nas.controller import Controller, Sample
+def test_the_latency_limit_is_the_largest_fitting_choice(tiny_space):
+    from lpfc.nas.search import latency_limit
 
-    target = _a_tight_target(tiny_space)
     oracle = LatencyModel("oracle")
-    res = run(tiny_space, trials=8, latency_ms=target, hard_constraint=True, workers=1, phase1_fraction=1.0)
-    assert any(t.redraws for t in res.trials)
-    ctl = Controller(tiny_space, seed=0)           # the search's first draws, replayed with its rewards
-    for t in res.trials:
-        first = ctl.sample()
-        assert first.indices[:2] == t.indices[:2], f"trial {t.trial}: the redraws changed layers or hidden"
-        if t.redraws:
-            assert oracle(first.arch) > target
-        for _ in range(t.redraws):
-            ctl.sample(prefix=first.indices[:2])
-        ctl.update([(Sample(t.indices, t.arch, False), t.reward)])
+    target = oracle(tiny_space.arch(2, 128, [2, 1], [256, 128]))
+    limit = latency_limit(tiny_space, oracle, target)
+    L2, H128 = tiny_space.layers.index(2), tiny_space.hidden.index(128)
+    assert limit(1, "hidden", [L2]) is None                       # layer count and hidden size: not limited
+    top = limit(2, "heads", [L2, H128])                           # layer 0's heads, the rest at their least
+    assert tiny_space.heads[top] == 2
+    assert limit(3, "ffn", [L2, H128, top]) == tiny_space.ffn.index(256)
+    assert limit(4, "heads", [L2, H128, top, 1]) == 0            # layer 0 took it all: layer 1 at its least
+    tight = latency_limit(tiny_space, oracle, 1e-6)              # nothing fits: the least choice
+    assert tight(2, "heads", [L2, H128]) == 0
 
 
-def test_redraws_run_out_and_the_last_draw_is_evaluated(tiny_space):
-    target = _a_tight_target(tiny_space)
-    res = run(tiny_space, trials=8, latency_ms=target, hard_constraint=True, redraws=1)
-    over = [t for t in res.trials if t.latency_ms > target]
-    assert all(t.redraws == 1 for t in over)
-    assert all(t.redraws <= 1 for t in res.trials)
-
-
-def test_a_search_with_redraws_resumes_exactly(tiny_space, tmp_path):
+def test_constrained_search_resumes_exactly(tiny_space, tmp_path):
     target = _a_tight_target(tiny_space)
     full = run(tiny_space, tmp_path / "a", trials=8, latency_ms=target, hard_constraint=True)
-    assert any(t.redraws for t in full.trials[:5])
     (tmp_path / "b").mkdir()
     shutil.copy(tmp_path / "a" / "search.json", tmp_path / "b" / "search.json")
     lines = (tmp_path / "a" / "trials.jsonl").read_text().splitlines(keepends=True)
-    (tmp_path / "b" / "trials.jsonl").write_text("".join(lines[:5]))
+    (tmp_path / "b" / "trials.jsonl").write_text("".join(lines[:4]))
     resumed = run(tiny_space, tmp_path / "b", trials=8, latency_ms=target, hard_constraint=True)
-    assert [(t.arch, t.redraws) for t in resumed.trials] == [(t.arch, t.redraws) for t in full.trials]
+    assert [t.arch for t in resumed.trials] == [t.arch for t in full.trials]
 
 
-def test_a_hard_search_from_before_redraws_resumes_without_them(tiny_space, tmp_path):
+def test_a_hard_search_from_before_constrained_draws_resumes_without_them(tiny_space, tmp_path):
     target = _a_tight_target(tiny_space)
-    four = run(tiny_space, tmp_path / "s", trials=4, latency_ms=target, hard_constraint=True, redraws=0,
+    four = run(tiny_space, tmp_path / "s", trials=4, latency_ms=target, hard_constraint=True, constrained=False,
                phase1_fraction=1.0)
     sfile = tmp_path / "s" / "search.json"
     old = json.loads(sfile.read_text())
-    del old["redraws"]                           # search.json as lpfc wrote it before redraws existed
+    del old["constrained"]                       # search.json as lpfc wrote it before constrained draws
     sfile.write_text(json.dumps(old))
-    lines = [json.loads(x) for x in (tmp_path / "s" / "trials.jsonl").read_text().splitlines()]
-    (tmp_path / "s" / "trials.jsonl").write_text("".join(
-        json.dumps({k: v for k, v in d.items() if k != "redraws"}) + "\n" for d in lines))
     six = run(tiny_space, tmp_path / "s", trials=6, latency_ms=target, hard_constraint=True, phase1_fraction=1.0)
-    assert six.settings["redraws"] == 0
+    assert six.settings["constrained"] is False
     assert [t.arch for t in six.trials[:4]] == [t.arch for t in four.trials]
-    with pytest.raises(NasError, match="other settings.*redraws"):
+    with pytest.raises(NasError, match="other settings.*constrained"):
         run(tiny_space, tmp_path / "s", trials=6, latency_ms=target, hard_constraint=True, phase1_fraction=1.0,
-            redraws=5)
+            constrained=True)
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, True])
-def test_bad_redraws_are_refused(tiny_space, bad):
-    with pytest.raises(NasError, match="redraws must be a non-negative integer"):
-        run(tiny_space, trials=2, redraws=bad)
+def test_bad_constrained_is_refused(tiny_space):
+    with pytest.raises(NasError, match="constrained must be True, False or None"):
+        run(tiny_space, trials=2, constrained=1)
