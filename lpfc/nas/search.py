@@ -295,7 +295,8 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
             s = ctl.sample(fixed_layers if t.phase == 2 else None, limit=limit)
             if s.indices != t.indices:
                 raise NasError(f"{out_dir / 'trials.jsonl'} does not match this search's controller at trial "
-                               f"{t.trial} (was it written by another lpfc version?); use another --out")
+                               f"{t.trial} (written by another lpfc version, or -- with constrained draws -- priced "
+                               f"under another calibration?); use another --out")
         from .controller import Sample
         ctl.update([(Sample(t.indices, t.arch, t.phase == 2), t.reward) for t in rows])
         history += rows
