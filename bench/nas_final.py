@@ -57,7 +57,10 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2, help="training and evaluation threads (default 2)")
     p.add_argument("--teacher", default=None, help="the full fine-tuned model (default: qa-distill's, the newest run)")
     p.add_argument("--limit", type=int, default=0, help="the first N dev questions (0: all 10,570)")
-    p.add_argument("--kd-alpha", type=float, default=0.5)
+    p.add_argument("--kd-alpha", type=float, default=0.5, help="the logit-distillation share of the loss")
+    p.add_argument("--hidden-mse", type=float, default=0.0,
+                   help="weight of the layer-by-layer hidden-state MSE against the teacher (0: off)")
+    p.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default 1e-4)")
     p.add_argument("--max-steps", type=int, default=0, help="stop the distillation after N steps (0: the minutes "
                                                              "decide; a check of the plumbing)")
     p.add_argument("--train-limit", type=int, default=0, help="distil on the first N training questions (tests)")
@@ -88,7 +91,8 @@ def main(argv=None) -> int:
     teacher = Path(args.teacher) if args.teacher else qa_distill.find_teacher()
     arch, opts = best["arch"], dict(settings.get("evaluator_opts") or {})
     head = (f"bench.nas_final {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU {cpu_name()}; "
-            f"search {search}; teacher {teacher}; {args.minutes:g} min; {args.threads} thread(s)")
+            f"search {search}; teacher {teacher}; {args.minutes:g} min; {args.threads} thread(s); kd-alpha "
+            f"{args.kd_alpha:g}, hidden-mse {args.hidden_mse:g}, lr {args.lr:g}")
     print(head, flush=True)
 
     init = out / "init"
@@ -104,6 +108,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     tr.add_arguments(ap)
     run = tr.train(ap.parse_args(["--init", str(init), "--teacher", str(teacher), "--kd-alpha", str(args.kd_alpha),
+                                  "--hidden-mse", str(args.hidden_mse), "--lr", str(args.lr),
                                   "--minutes", str(args.minutes), "--threads", str(args.threads),
                                   "--run-dir", str(out / "run"), "--snapshots", "", "--no-progress",
                                   "--max-steps", str(args.max_steps), "--train-limit", str(args.train_limit)]))

@@ -71,6 +71,10 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                          "+ a x T^2 x KL(teacher || student) of the start and end distributions")
     ap.add_argument("--kd-alpha", type=float, default=0.5, help="a, the distillation share (with --teacher)")
     ap.add_argument("--temperature", type=float, default=2.0, help="T (with --teacher)")
+    ap.add_argument("--hidden-mse", type=float, default=0.0,
+                    help="b (with --teacher): add b x the MSE between each student layer's output and its source "
+                         "layer's in the teacher (TinyBERT/CoFi layer distillation; the pairing comes from the "
+                         "student's config.lpfc_source, or is the identity where the shapes match)")
     ap.add_argument("--run-dir", default=None, help="default: $LPFC_CACHE_DIR/qa/<run name>")
     ap.add_argument("--no-progress", action="store_true")
 
@@ -85,7 +89,8 @@ def run_name(args) -> str:
     return (f"minilm-b{args.batch_size}-lr{args.lr:g}-w{args.warmup:g}-d{args.dropout:g}-s{args.seed}"
             f"-{args.minutes:g}min" + (f"-{args.max_steps}steps" if args.max_steps else "")
             + (f"-n{args.train_limit}" if args.train_limit else "") + ("-bf16" if args.bf16 else "")
-            + (f"-kd{args.kd_alpha:g}-t{args.temperature:g}" if args.teacher else ""))
+            + (f"-kd{args.kd_alpha:g}-t{args.temperature:g}" if args.teacher else "")
+            + (f"-h{args.hidden_mse:g}" if args.teacher and args.hidden_mse else ""))
 
 
 def run_dir(args) -> Path:
@@ -100,7 +105,48 @@ def _settings(args) -> dict:
         settings["bf16"] = True
     if args.teacher:
         settings.update(teacher=str(args.teacher), kd_alpha=args.kd_alpha, temperature=args.temperature)
+        if args.hidden_mse:   # only when set, so that the distillations cached before the option still match
+            settings["hidden_mse"] = args.hidden_mse
     return settings
+
+
+def layer_pairing(student, teacher):
+    """(teacher layer of each student layer, teacher hidden dimensions the student kept) for --hidden-mse: from
+    the student's ``config.lpfc_source`` (written when lpfc.nas cut it), else the identity where the student has
+    the teacher's layer count and hidden size; anything else cannot be paired and is an error."""
+    import torch
+    s_cfg, t_cfg = student.config, teacher.config
+    src = getattr(s_cfg, "lpfc_source", None)
+    if src:
+        layers, hidden = list(src["layers"]), list(src["hidden"])
+    elif (s_cfg.num_hidden_layers, s_cfg.hidden_size) == (t_cfg.num_hidden_layers, t_cfg.hidden_size):
+        layers, hidden = list(range(t_cfg.num_hidden_layers)), list(range(t_cfg.hidden_size))
+    else:
+        raise SystemExit(f"--hidden-mse: the student ({s_cfg.num_hidden_layers} layers x {s_cfg.hidden_size}) does "
+                         f"not say which teacher layers and dimensions it came from (no lpfc_source in its config) "
+                         f"and differs from the teacher ({t_cfg.num_hidden_layers} x {t_cfg.hidden_size})")
+    if (len(layers), len(hidden)) != (s_cfg.num_hidden_layers, s_cfg.hidden_size) or \
+            max(layers) >= t_cfg.num_hidden_layers or max(hidden) >= t_cfg.hidden_size:
+        raise SystemExit(f"--hidden-mse: the student's lpfc_source ({len(layers)} layers, {len(hidden)} dimensions) "
+                         f"does not fit the student ({s_cfg.num_hidden_layers} x {s_cfg.hidden_size}) and the "
+                         f"teacher ({t_cfg.num_hidden_layers} x {t_cfg.hidden_size})")
+    return layers, torch.as_tensor(hidden)
+
+
+def load_teacher(args, model):
+    """(teacher model, --hidden-mse's layer pairing) for a distillation run, (None, None) without --teacher."""
+    if not args.teacher:
+        if args.hidden_mse:
+            raise SystemExit("--hidden-mse distils hidden states from a teacher: give --teacher too")
+        return None, None
+    if not 0.0 <= args.kd_alpha <= 1.0 or args.temperature <= 0 or args.hidden_mse < 0:
+        raise SystemExit(f"--kd-alpha must be within [0, 1], --temperature positive and --hidden-mse >= 0, not "
+                         f"{args.kd_alpha:g}, {args.temperature:g} and {args.hidden_mse:g}")
+    from .model import load_qa_model
+    teacher = load_qa_model(args.teacher).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher, (layer_pairing(model, teacher) if args.hidden_mse else None)
 
 
 def lr_factor(frac: float, warmup: float) -> float:
@@ -146,6 +192,8 @@ def train(args) -> Path:
     """Train (or reuse / resume) the run; returns the run directory holding ``model/``."""
     import torch
 
+    from lpfc.nas.evaluators.qa_distill import hidden_loss, kd_loss
+
     out = run_dir(args)
     settings = _settings(args)
     done = out / "done.json"
@@ -161,17 +209,7 @@ def train(args) -> Path:
     n_chunks = math.ceil(len(examples) / CHUNK)
 
     model = build_model(args.init, args.dropout)
-    teacher = None
-    if args.teacher:
-        if not 0.0 <= args.kd_alpha <= 1.0 or args.temperature <= 0:
-            raise SystemExit(f"--kd-alpha must be within [0, 1] and --temperature positive, not {args.kd_alpha:g} "
-                             f"and {args.temperature:g}")
-        from lpfc.nas.evaluators.qa_distill import kd_loss
-
-        from .model import load_qa_model
-        teacher = load_qa_model(args.teacher).eval()
-        for p in teacher.parameters():
-            p.requires_grad_(False)
+    teacher, pairing = load_teacher(args, model)
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     decay = [p for n, p in model.named_parameters() if p.requires_grad and not any(
         k in n for k in ("bias", "LayerNorm"))]
@@ -242,16 +280,20 @@ def train(args) -> Path:
             for g in opt.param_groups:
                 g["lr"] = args.lr * lr_factor(frac, args.warmup)
             batch = collate(batches[state["batch"]])
+            want_h = teacher is not None and bool(args.hidden_mse)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-                out_s = model(**batch)
+                out_s = model(**batch, output_hidden_states=want_h)
             loss = out_s.loss
             if teacher is not None:
                 feeds = {k: batch[k] for k in ("input_ids", "token_type_ids", "attention_mask")}
                 with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-                    out_t = teacher(**feeds)
+                    out_t = teacher(**feeds, output_hidden_states=want_h)
                 kd = kd_loss(out_s.start_logits.float(), out_s.end_logits.float(), out_t.start_logits.float(),
                              out_t.end_logits.float(), batch["attention_mask"], args.temperature)
                 loss = (1.0 - args.kd_alpha) * loss + args.kd_alpha * kd
+                if want_h:
+                    loss = loss + args.hidden_mse * hidden_loss(out_s.hidden_states, out_t.hidden_states,
+                                                                pairing[0], pairing[1], batch["attention_mask"])
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()

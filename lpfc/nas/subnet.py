@@ -38,6 +38,8 @@ The config says ``num_hidden_layers`` and ``hidden_size``; ``num_attention_heads
 ``intermediate_size`` are the per-layer maxima, and ``config.lpfc_subnet = {"heads": [...], "ffn":
 [...], "head_dim": d}`` holds the per-layer truth. ``save_subnetwork``/``load_subnetwork`` round-trip
 such a model through a directory (``from_pretrained`` alone cannot rebuild non-uniform layers).
+``config.lpfc_source = {"layers": [...], "hidden": [...]}`` names the source model's layer and hidden
+dimension each kept one came from, so that a later distillation can pair hidden states without the plan.
 ``arch_of(model, seq)`` reads any of these models back into the oracle's architecture dict.
 """
 from __future__ import annotations
@@ -500,6 +502,14 @@ def apply_plan(model, plan: Plan):
     if missing or unexpected:
         raise ArchitectureError(f"the cut weights do not fit the sub-network: missing {missing[:3]}, "
                                 f"unexpected {unexpected[:3]}")
+    # Which teacher layer and hidden dimension each kept unit came from, composed through a parent cut: what a
+    # later distillation needs to pair the student's hidden states with the teacher's (examples.qa train
+    # --hidden-mse); save_pretrained writes it into config.json with the rest of the config.
+    parent = getattr(model.config, "lpfc_source", None) or {}
+    up_l, up_h = parent.get("layers"), parent.get("hidden")
+    new.config.lpfc_source = {
+        "layers": [int(up_l[i]) if up_l else int(i) for i in plan.layers],
+        "hidden": [int(up_h[i]) if up_h else int(i) for i in plan.hidden]}
     new.train(model.training)
     return new
 

@@ -235,3 +235,53 @@ def test_a_nas_subnetwork_is_distilled_exported_and_compiled_like_the_full_model
         np.testing.assert_allclose(x, y, atol=1e-3)
     with pytest.raises(ValueError, match="sub-network"):
         load_qa_model(run / "model", attn_implementation="eager")
+
+
+def test_hidden_state_distillation_pairs_the_layers_a_subnetwork_came_from(tiny_run, tokenizer, tmp_path):
+    """--hidden-mse adds the layer-by-layer MSE against the teacher's hidden states, paired through the
+    student's config.lpfc_source; a student that cannot be paired, or no teacher, is one clear error."""
+    import argparse
+
+    import torch
+
+    from examples.qa import train as tr
+    from examples.qa.model import load_qa_model
+    from lpfc.nas.evaluators.qa_distill import hidden_loss
+    from lpfc.nas.subnet import extract_subnetwork, save_subnetwork
+
+    full = load_qa_model(tiny_run / "model")
+    sub = extract_subnetwork(full, {"layers": 1, "hidden": 24, "heads": [1], "ffn": [16], "seq": 384})
+    init = save_subnetwork(sub, tmp_path / "init")
+    tokenizer.save_pretrained(init)
+    student = load_qa_model(init)
+    layers, hidden = tr.layer_pairing(student, full)
+    assert layers == sub.config.lpfc_source["layers"] == [full.config.num_hidden_layers - 1]
+    assert hidden.tolist() == sub.config.lpfc_source["hidden"] and len(hidden) == 24
+    # the teacher against itself, paired by identity: no loss; the cut student against it: some
+    enc = tokenizer(["Who wrote it?"], ["It was written by Ada Lovelace in 1843."], return_tensors="pt")
+    with torch.no_grad():
+        t = full(**enc, output_hidden_states=True).hidden_states
+        s = student(**enc, output_hidden_states=True).hidden_states
+    same_l, same_h = tr.layer_pairing(full, full)
+    assert float(hidden_loss(t, t, same_l, same_h, enc["attention_mask"])) == 0.0
+    assert float(hidden_loss(s, t, layers, hidden, enc["attention_mask"])) > 0.0
+    del student.config.lpfc_source      # a student of another shape that does not say where it came from
+    with pytest.raises(SystemExit, match="does not say which teacher layers"):
+        tr.layer_pairing(student, full)
+
+    ap = argparse.ArgumentParser()
+    tr.add_arguments(ap)
+    common = ["--init", str(init), "--max-steps", "2", "--train-limit", "16", "--minutes", "5", "--threads", "1",
+              "--snapshots", "", "--no-progress"]
+    args = ap.parse_args(common + ["--teacher", str(tiny_run / "model"), "--hidden-mse", "2",
+                                   "--run-dir", str(tmp_path / "run")])
+    assert tr.run_name(args).endswith("-kd0.5-t2-h2")
+    run = tr.train(args)
+    assert json.loads((run / "done.json").read_text())["settings"]["hidden_mse"] == 2.0
+    losses = [json.loads(line)["loss"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert len(losses) == 2 and all(np.isfinite(losses))
+    with pytest.raises(SystemExit, match="give --teacher too"):
+        tr.train(ap.parse_args(common + ["--hidden-mse", "2", "--run-dir", str(tmp_path / "run2")]))
+    with pytest.raises(SystemExit, match="--hidden-mse >= 0"):
+        tr.train(ap.parse_args(common + ["--teacher", str(tiny_run / "model"), "--hidden-mse", "-1",
+                                         "--run-dir", str(tmp_path / "run3")]))

@@ -191,6 +191,25 @@ def test_importance_and_subnetworks_survive_files(tmp_path):
     for a, b in zip(outputs(sub, f), outputs(again, f)):
         assert torch.equal(a, b)
     assert arch_of(again, 10) == arch_of(sub, 10)
+    assert again.config.lpfc_source == sub.config.lpfc_source
+
+
+def test_a_subnetwork_names_the_layers_and_dimensions_it_came_from():
+    """config.lpfc_source pairs each kept layer and hidden dimension with the source model's (what a later
+    hidden-state distillation needs), composed through a cut of a cut."""
+    model = tiny()
+    imp = magnitude_importance(model)
+    arch = dict(layers=2, hidden=40, heads=[2, 4], ffn=[10, 64])
+    plan = plan_subnetwork(model, arch, imp)
+    sub = extract_subnetwork(model, arch, imp)
+    assert sub.config.lpfc_source == {"layers": plan.layers, "hidden": plan.hidden}
+    assert plan.layers == [1, 2] and len(plan.hidden) == 40
+    inner = dict(layers=1, hidden=30, heads=[1], ffn=[5])
+    inner_plan = plan_subnetwork(sub, inner, magnitude_importance(sub))
+    subsub = extract_subnetwork(sub, inner, magnitude_importance(sub))
+    assert subsub.config.lpfc_source == {"layers": [plan.layers[i] for i in inner_plan.layers],
+                                         "hidden": [plan.hidden[i] for i in inner_plan.hidden]}
+    assert not hasattr(model.config, "lpfc_source")
 
 
 @pytest.mark.parametrize("arch, words", [

@@ -206,6 +206,19 @@ def kd_loss(start, end, t_start, t_end, mask, temperature: float):
     return loss / 2 * T * T
 
 
+def hidden_loss(student_states, teacher_states, layers, hidden, mask):
+    """The mean over the student's layers of the MSE between each layer's output and its source layer's output
+    in the teacher (``layers[j]``: the teacher layer student layer j came from), on the teacher's ``hidden``
+    dimensions (a LongTensor: the ones the student kept, so no projection is needed) and the real tokens."""
+    m = mask.unsqueeze(-1).float()
+    total = 0.0
+    for j, src in enumerate(layers):
+        s = student_states[j + 1].float()
+        t = teacher_states[src + 1].float().index_select(-1, hidden)
+        total = total + (((s - t) ** 2) * m).sum() / (m.sum() * s.shape[-1])
+    return total / len(layers)
+
+
 def mean_kd(model, batches, targets, temperature: float) -> float:
     import torch
     model.eval()
@@ -249,10 +262,7 @@ def distill(student, batches, targets, steps: int, *, lr: float = LR, temperatur
         if want_h:
             with torch.no_grad():
                 th = teacher(**_inputs(b), output_hidden_states=True).hidden_states
-            m = b["attention_mask"].unsqueeze(-1).float()
-            pairs = [(o.hidden_states[j + 1].float(), th[src + 1]) for j, src in enumerate(plan.layers)]
-            mse = sum((((s - t.index_select(-1, hid)) ** 2) * m).sum() / (m.sum() * s.shape[-1]) for s, t in pairs)
-            loss = loss + hidden_mse * mse / len(pairs)
+            loss = loss + hidden_mse * hidden_loss(o.hidden_states, th, plan.layers, hid, b["attention_mask"])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -466,5 +476,5 @@ def _known(opts: dict) -> dict:
     return {k: opts[k] for k in keys if k in opts}
 
 
-__all__ = ["Result", "distill", "evaluate", "export_model", "find_teacher", "kd_loss", "run", "score",
-           "window_logits"]
+__all__ = ["Result", "distill", "evaluate", "export_model", "find_teacher", "hidden_loss", "kd_loss", "run",
+           "score", "window_logits"]
