@@ -10,7 +10,13 @@ divided by ``--ratio`` (3): measured (``lpfc.estimate_latency(mode="measure")`` 
 space's largest architecture; latency does not depend on the weights), or the oracle's prediction with
 ``--full-ms 0``, or a figure given with ``--full-ms MS``. Each search exports and compiles its best
 architecture and times it (lpfc.nas: libbest.so, median of 20 runs), so the table compares what each
-search *delivers*: the measured latency against the target, and the evaluator's score.
+search *delivers*: the measured latency against the target, and the evaluator's score. Then, with
+``--rounds R`` (default 5; 0: skip), the full architecture is exported the evaluator's way and compiled too
+(``--out``/full/, reused while the architecture is the same), and it and every search's libbest.so are timed
+alternating over R rounds (bench.alternate): the "× full" column is each pick's speed-up over the full model
+measured in the same rounds, the ratio the target is about, free of the machine's drift between searches.
+A finished search given again with the same settings and --out resumes without new trials, so re-running a
+bench command re-times its picks.
 
 Writes nas.md, nas.json and each search's own directory (trials.jsonl, pareto.png, best.*) to --out.
 The issue's final step (a distillation of <= 1 hour of the chosen model, then SQuAD dev F1 on the full
@@ -26,6 +32,46 @@ from pathlib import Path
 
 from bench.peak import cpu_name
 from lpfc.nas.reward import DEFAULT_WEIGHT, HARD_WEIGHT
+
+
+def full_library(full: dict, args, out: Path) -> Path:
+    """The full architecture compiled like a search's pick (its evaluator's export, so the same graph with the
+    same head), cached in OUT/full/ while the architecture and evaluator are the same: latency does not depend
+    on the weights."""
+    from lpfc.nas.cli import _opts
+    from lpfc.nas.outputs import compile_best, export_onnx
+
+    d = out / "full"
+    d.mkdir(parents=True, exist_ok=True)
+    key = json.dumps({"arch": full, "evaluator": args.evaluator, "target": "host"}, sort_keys=True)
+    lib, stamp = d / "libfull.so", d / "arch.json"
+    if lib.exists() and stamp.exists() and stamp.read_text() == key:
+        return lib
+    opts = {k: v for k, v in _opts(args.evaluator_opt).items() if k != "dry_run"}
+    onnx_path = export_onnx(full, args.evaluator, opts, d / "full.onnx")
+    compile_best(onnx_path, lib, "host")
+    stamp.write_text(key)
+    return lib
+
+
+def time_against_full(full: dict, rows: list, args, out: Path, target: float) -> dict | None:
+    """Times the full model and every pick alternating (bench.alternate); adds alternating_ms and speedup to
+    each row that has a libbest.so."""
+    from bench.alternate import interleaved_ms
+    from lpfc.nas.outputs import TIMED_RUNS
+
+    picks = [(r, out / r["latency_model"] / "libbest.so") for r in rows]
+    picks = [(r, lib) for r, lib in picks if lib.exists()]
+    if not picks:
+        return None
+    t0 = time.perf_counter()
+    full_lib = full_library(full, args, out)
+    print(f"timing the full model and {len(picks)} pick(s) alternating, {args.rounds} rounds ...", flush=True)
+    times = interleaved_ms([full_lib] + [lib for _, lib in picks], args.threads, args.rounds)
+    for (r, _), ms in zip(picks, times[1:]):
+        r.update(alternating_ms=ms, speedup=times[0] / ms, meets_target_alternating=ms <= target)
+    return {"full_ms": times[0], "rounds": args.rounds, "runs": TIMED_RUNS, "full_lib": str(full_lib),
+            "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def main(argv=None) -> int:
@@ -52,6 +98,8 @@ def main(argv=None) -> int:
     p.add_argument("--dask")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--rounds", type=int, default=5, help="alternating timing rounds of the full model and each "
+                   "search's pick (default 5; 0: skip)")
     p.add_argument("--out", default=f"results/nas-{time.strftime('%Y-%m-%d')}")
     args = p.parse_args(argv)
 
@@ -106,22 +154,33 @@ def main(argv=None) -> int:
                      "meets_target_measured": res.measured_ms is not None and res.measured_ms <= target,
                      "trials": len(res.trials), "seconds": time.perf_counter() - t1})
         print(res.summary(), flush=True)
+    head_to_head = None
+    if args.rounds > 0 and rows:
+        head_to_head = time_against_full(full, rows, args, out, target)
     lines = [f"# {head}", "",
              (f"Target: {target:.3f} ms = the full model's {how} {full_ms:.3f} ms / {args.ratio:g}" if full_ms else
               f"Target: {target:.3f} ms (given)")
              + (f"; searched for {search_target:.3f} ms (margin {args.margin:g})" if args.margin else ""), "",
              "| latency model | best arch (layers x hidden; heads; ffn) | score | its model's ms | oracle ms | "
-             "measured ms | meets target (measured) | trials | wall |", "|---|---|---|---|---|---|---|---|---|"]
+             "measured ms | meets target (measured) | alternating ms | × full | trials | wall |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         a = r["arch"]
         meas = f"{r['measured_ms']:.3f}" if r["measured_ms"] is not None else "-"
+        alt = (f"{r['alternating_ms']:.3f} | {r['speedup']:.2f}×" if r.get("alternating_ms") else "- | -")
         lines.append(f"| {r['latency_model']} | {a['layers']}x{a['hidden']}; {a['heads']}; {a['ffn']} | "
                      f"{r['accuracy']:.4f} | {r['search_latency_ms']:.3f} | {r['oracle_ms']:.3f} | {meas} | "
-                     f"{'yes' if r['meets_target_measured'] else 'no'} | {r['trials']} | {r['seconds'] / 60:.1f} min |")
+                     f"{'yes' if r['meets_target_measured'] else 'no'} | {alt} | {r['trials']} | "
+                     f"{r['seconds'] / 60:.1f} min |")
+    if head_to_head:
+        lines += ["", f"Alternating: the full model {head_to_head['full_ms']:.3f} ms and each pick, median of "
+                      f"{args.rounds} rounds of {head_to_head['runs']} runs, {args.threads} thread(s), one library "
+                      f"after the other in every round (goal: {args.ratio:g}× the full model's speed)."]
     (out / "nas.md").write_text("\n".join(lines) + "\n")
     (out / "nas.json").write_text(json.dumps({"header": head, "target_ms": target, "search_target_ms": search_target,
                                               "margin": args.margin, "full_ms": full_ms,
-                                              "full_how": how, "rows": rows}, indent=1) + "\n")
+                                              "full_how": how, "rows": rows, "head_to_head": head_to_head},
+                                             indent=1) + "\n")
     print("\n".join(lines[2:]))
     print(f"wrote {out / 'nas.md'}")
     return 0

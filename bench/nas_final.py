@@ -22,6 +22,7 @@ import json
 import time
 from pathlib import Path
 
+from bench.alternate import interleaved_ms
 from bench.peak import cpu_name
 
 
@@ -34,20 +35,6 @@ def teacher_scores(teacher: Path, limit, threads: int) -> dict:
     report = run_eval(teacher, limit, ("lpfc", "ort"), threads, progress=False)
     cached.write_text(json.dumps(report, indent=1))
     return report
-
-
-def interleaved_ms(libs, threads: int, rounds: int) -> list:
-    """Each library's median ms over ``rounds`` alternating rounds of lpfc.nas's timing (TIMED_RUNS runs after
-    warm-up): a VM's speed drifts by 10-20 % within an hour, and alternating puts the same drift on every
-    library, so that their ratio holds even where the absolute figures move."""
-    import statistics
-
-    from lpfc.nas.outputs import measure
-    per = [[] for _ in libs]
-    for _ in range(rounds):
-        for i, lib in enumerate(libs):
-            per[i].append(measure(lib, threads))
-    return [statistics.median(t) for t in per]
 
 
 def main(argv=None) -> int:

@@ -383,7 +383,10 @@ def search(*, latency_ms: float, target: str = "host", threads: int = 1, trials:
                                f"highest-reward trial")
         if out_dir is not None and best is not None:
             from .outputs import write_outputs
-            write_outputs(res, export=export, progress=lambda s: _say(progress, s), executor=ex)
+            write_outputs(res, export=export, progress=lambda s: _say(progress, s), executor=ex, time_it=False)
+    if out_dir is not None and best is not None:      # timed with the pool gone: nothing else on the cores
+        from .outputs import time_best
+        time_best(res, progress=lambda s: _say(progress, s))
     res.seconds = time.perf_counter() - t_start
     return res
 

@@ -16,7 +16,7 @@ def test_bench_nas_searches_under_the_margin(tmp_path):
     out = tmp_path / "b"
     assert main(["--evaluator", "synthetic", "--trials", "3", "--threads", "1", "--seq", "16", "--layers", "1-2",
                  "--hidden", "128", "--latency-ms", "40", "--margin", "0.25", "--hard-constraint",
-                 "--hard-weight", "-4", "--models", "oracle", "--out", str(out)]) == 0
+                 "--hard-weight", "-4", "--models", "oracle", "--rounds", "1", "--out", str(out)]) == 0
     table = json.loads((out / "nas.json").read_text())
     assert table["target_ms"] == 40 and table["search_target_ms"] == pytest.approx(30.0)
     settings = json.loads((out / "oracle" / "search.json").read_text())
@@ -24,6 +24,11 @@ def test_bench_nas_searches_under_the_margin(tmp_path):
     assert settings["hard_constraint"] and settings["hard_weight"] == -4
     assert "searched for 30.000 ms (margin 0.25)" in (out / "nas.md").read_text()
     assert len(table["rows"]) == 1 and table["rows"][0]["trials"] == 3
+    # the pick and the full model (compiled the same way) timed alternating: the ratio comes from one run
+    row, h2h = table["rows"][0], table["head_to_head"]
+    assert h2h["rounds"] == 1 and (out / "full" / "libfull.so").exists()
+    assert row["speedup"] == pytest.approx(h2h["full_ms"] / row["alternating_ms"])
+    assert "median of 1 rounds" in (out / "nas.md").read_text()
 
 
 def test_bench_nas_refuses_a_margin_of_one(tmp_path):
