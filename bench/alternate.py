@@ -2,9 +2,9 @@
 reaches every library alike (a VM's speed moves by 10-20 % within an hour; a ratio of two medians taken an hour
 apart says more about the hour than about the libraries).
 
-The rounds run in a fresh Python process: a process that has just run torch (a search, an export) times lpfc's
-libraries up to 20 % slower than a fresh one (bench.nas, 2026-12-07: 20.0 ms in-process against 16.2 ms for
-the same library in a fresh process minutes later), and what is measured should be the library, not its host.
+The rounds run in a fresh Python process, so that what is measured is the library, not the state of the process
+that asks: bench.nas, having just exported a model through torch, once timed a library at 20.0 ms in its own
+process that a fresh process timed at 16.2 ms minutes later (2026-12-07, docs/nas.md).
 
     python -m bench.alternate --threads 2 --rounds 5 LIB.so [LIB.so ...]     # prints the medians as JSON
 """
@@ -26,8 +26,9 @@ def interleaved_ms(libs, threads: int, rounds: int) -> list:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
     root = Path(__file__).resolve().parents[1]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    # absolute paths: the child runs in the repository root, the caller's paths may be relative to anywhere
     cmd = [sys.executable, "-m", "bench.alternate", "--threads", str(threads), "--rounds", str(rounds),
-           *[str(lib) for lib in libs]]
+           *[str(Path(lib).resolve()) for lib in libs]]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root)
     if r.returncode != 0:
         raise RuntimeError(f"timing {len(libs)} libraries failed: {r.stderr.strip()[-2000:]}")

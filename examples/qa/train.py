@@ -280,7 +280,7 @@ def train(args) -> Path:
             for g in opt.param_groups:
                 g["lr"] = args.lr * lr_factor(frac, args.warmup)
             batch = collate(batches[state["batch"]])
-            want_h = teacher is not None and bool(args.hidden_mse)
+            want_h = pairing is not None        # --hidden-mse with a teacher: both models return hidden states
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
                 out_s = model(**batch, output_hidden_states=want_h)
             loss = out_s.loss

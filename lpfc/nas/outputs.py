@@ -63,9 +63,9 @@ def write_outputs(res, *, export: bool = True, progress=lambda s: None, executor
 
 
 def time_best(res, progress=lambda s: None) -> None:
-    """libbest.so's measured latency into ``res`` and best.json (host targets; others get a note). Called after
-    the search's executor has shut down: its workers' torch threads, still spinning after the export, took
-    a share of the cores from the timing (the first figure read 20-35 % high with them alive)."""
+    """libbest.so's measured latency into ``res`` and best.json (host targets; others get a note). The search
+    calls it after its executor has shut down: timed while the pool's worker was still alive, just back from
+    the export, the figure read 20-35 % above a fresh process's; timed after, it does not (docs/nas.md)."""
     lib = res.files.get("libbest.so")
     if lib is None:
         return

